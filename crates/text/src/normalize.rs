@@ -1,0 +1,235 @@
+//! Text normalisation: the one place that decides when two petitions "say the same thing".
+//!
+//! [`normalize`] gives a readable canonical form (NFKC, full-width → half-width, traditional →
+//! simplified 繁→简, punctuation and whitespace folded, control characters removed, masked
+//! number runs such as `138****1234` kept together). [`match_key`] goes further for duplicate
+//! detection: only letters, digits and CJK characters remain, lower-cased, and every long number
+//! or masked run becomes one placeholder, so a changed phone number does not make a copy look new.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Placeholder for a number or masked run in [`match_key`].
+pub const NUMBER_PLACEHOLDER: char = '#';
+
+/// Digit/mask runs at least this long become [`NUMBER_PLACEHOLDER`] in [`match_key`].
+pub const MIN_NUMBER_RUN: usize = 5;
+
+/// Characters used to mask digits in published text (`*`, `×`, `＊` after NFKC is `*`).
+pub fn is_mask_char(c: char) -> bool {
+    matches!(c, '*' | '×' | '●' | '○' | '■' | '□')
+}
+
+/// True for CJK ideographs (the unified blocks and extensions A–F, compatibility ideographs).
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F | 0x3007)
+}
+
+/// Fold a punctuation character to its canonical form, or `None` if it is not punctuation
+/// that we fold. Applied after NFKC, so full-width ASCII punctuation is already half-width.
+fn fold_punct(c: char) -> Option<char> {
+    Some(match c {
+        '。' | '｡' | '．' => '.',
+        '、' | '﹐' | '﹑' | '､' => ',',
+        '；' => ';',
+        '：' => ':',
+        '！' => '!',
+        '？' => '?',
+        '“' | '”' | '„' | '‟' | '「' | '」' | '『' | '』' | '〝' | '〞' | '"' => '"',
+        '‘' | '’' | '‚' | '‛' | '`' | '´' => '\'',
+        '【' | '〔' | '［' | '〖' | '〘' | '〚' => '[',
+        '】' | '〕' | '］' | '〗' | '〙' | '〛' => ']',
+        '（' | '﹙' => '(',
+        '）' | '﹚' => ')',
+        '〈' | '《' | '«' => '《',
+        '〉' | '》' | '»' => '》',
+        '—' | '–' | '―' | '‐' | '‑' | '‒' | '－' | '─' | '━' | '～' | '〜' | '~' => '-',
+        '…' | '⋯' | '‥' => '.',
+        '·' | '•' | '・' | '‧' => '·',
+        _ => return None,
+    })
+}
+
+/// Characters that are removed outright: control characters other than line breaks and tabs,
+/// zero-width and format characters, the BOM, variation selectors.
+fn is_removed(c: char) -> bool {
+    if c == '\n' || c == '\t' || c == '\r' {
+        return false;
+    }
+    c.is_control()
+        || matches!(c as u32,
+            0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0xFEFF | 0x00AD
+            | 0xFE00..=0xFE0F | 0xE0100..=0xE01EF | 0x180E | 0x061C)
+}
+
+fn is_space(c: char) -> bool {
+    c.is_whitespace()
+}
+
+/// Normalise petition text to its canonical readable form.
+///
+/// Never fails: any `&str` gives a (possibly empty) string. Line breaks are kept as single
+/// `\n` (they separate title and body); other whitespace runs become one space, and spaces
+/// next to CJK characters are dropped (people type `我 要 投 诉`). Runs of the same punctuation
+/// mark collapse to one (`！！！` → `!`).
+pub fn normalize(text: &str) -> String {
+    // 1. remove control/format characters, 2. NFKC (full-width → half-width, compatibility forms).
+    let cleaned: String = text.chars().filter(|c| !is_removed(*c)).nfkc().collect();
+    // 3. traditional → simplified (character table from OpenCC-style data, with context rules).
+    let simplified = if cleaned.chars().any(is_cjk) {
+        fast2s::convert(&cleaned)
+    } else {
+        cleaned
+    };
+    // 4. punctuation and whitespace folding in one pass.
+    let mut out = String::with_capacity(simplified.len());
+    let mut pending_space: Option<char> = None; // ' ' or '\n'
+    let mut last: Option<char> = None;
+    for c in simplified.chars() {
+        if is_space(c) {
+            let kind = if c == '\n' || c == '\r' { '\n' } else { ' ' };
+            pending_space = match pending_space {
+                Some('\n') => Some('\n'),
+                _ => Some(kind),
+            };
+            continue;
+        }
+        let c = fold_punct(c).unwrap_or(c);
+        if let Some(sp) = pending_space.take()
+            && let Some(prev) = last
+        {
+            let keep = sp == '\n' || !(is_cjk(prev) || is_cjk(c) || is_punct(prev) || is_punct(c));
+            if keep {
+                out.push(sp);
+            }
+        }
+        if is_punct(c) && last == Some(c) && !is_mask_char(c) {
+            continue;
+        }
+        out.push(c);
+        last = Some(c);
+    }
+    out
+}
+
+/// Punctuation after folding (ASCII punctuation plus the few CJK marks we keep).
+pub fn is_punct(c: char) -> bool {
+    if is_mask_char(c) {
+        return false;
+    }
+    c.is_ascii_punctuation()
+        || (!c.is_alphanumeric()
+            && matches!(c as u32, 0x00A0..=0x00BF | 0x2000..=0x206F | 0x3000..=0x303F
+                | 0xFE30..=0xFE4F | 0xFF00..=0xFF65))
+}
+
+/// The matching key of a text: normalised, then only letters, digits and CJK kept (lower-case),
+/// with each digit/mask run of [`MIN_NUMBER_RUN`] or more characters replaced by
+/// [`NUMBER_PLACEHOLDER`]. Used for fingerprints and shingles.
+pub fn match_key(text: &str) -> String {
+    match_key_of_normalized(&normalize(text))
+}
+
+/// Like [`match_key`] for text that is already the output of [`normalize`].
+pub fn match_key_of_normalized(normalized: &str) -> String {
+    let mut out = String::with_capacity(normalized.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= MIN_NUMBER_RUN || run.chars().any(is_mask_char) {
+            out.push(NUMBER_PLACEHOLDER);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in normalized.chars() {
+        if c.is_ascii_digit() || is_mask_char(c) {
+            run.push(c);
+            continue;
+        }
+        if !run.is_empty() {
+            flush(&mut run, &mut out);
+        }
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        }
+    }
+    if !run.is_empty() {
+        flush(&mut run, &mut out);
+    }
+    out
+}
+
+/// Find masked-number runs (e.g. `*****`, `1381234****`, `A0001****`) in normalised text:
+/// maximal runs of ASCII letters, digits and mask characters that contain at least two mask
+/// characters. Returns byte ranges.
+pub fn masked_runs(normalized: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut masks = 0usize;
+    let mut end = 0usize;
+    for (i, c) in normalized.char_indices() {
+        if c.is_ascii_alphanumeric() || is_mask_char(c) {
+            if start.is_none() {
+                start = Some(i);
+                masks = 0;
+            }
+            if is_mask_char(c) {
+                masks += 1;
+            }
+            end = i + c.len_utf8();
+        } else if let Some(s) = start.take()
+            && masks >= 2
+        {
+            out.push(s..end);
+        }
+    }
+    if let Some(s) = start
+        && masks >= 2
+    {
+        out.push(s..end);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_width_and_traditional() {
+        assert_eq!(normalize("ＡＢＣ１２３"), "ABC123");
+        assert_eq!(normalize("請問這個問題"), "请问这个问题");
+        assert_eq!(normalize("我 要 投 诉"), "我要投诉");
+        assert_eq!(normalize("您好！！！请帮忙……"), "您好!请帮忙.");
+        assert_eq!(normalize("hello   world"), "hello world");
+    }
+
+    #[test]
+    fn control_characters_removed() {
+        assert_eq!(normalize("a\u{0}b\u{200B}c\u{FEFF}"), "abc");
+        assert_eq!(normalize("标题\r\n\r\n正文"), "标题\n正文");
+    }
+
+    #[test]
+    fn match_key_masks_numbers() {
+        assert_eq!(match_key("电话：13812345678。"), "电话#");
+        assert_eq!(match_key("电话 138****5678"), "电话#");
+        assert_eq!(match_key("第3栋 2单元"), "第3栋2单元");
+        assert_eq!(match_key("Hello, 世界"), "hello世界");
+    }
+
+    #[test]
+    fn masked_runs_found() {
+        let t = normalize("联系电话1381234****，身份证*****");
+        let runs: Vec<&str> = masked_runs(&t).into_iter().map(|r| &t[r]).collect();
+        assert_eq!(runs, vec!["1381234****", "*****"]);
+    }
+
+    #[test]
+    fn empty_and_emoji() {
+        assert_eq!(normalize(""), "");
+        assert_eq!(normalize("😀 好"), "😀好");
+        assert_eq!(match_key("😀"), "");
+    }
+}
