@@ -1,0 +1,449 @@
+//! Huiyin's use cases: one function per command, one transaction each.
+//!
+//! Every write goes through the [`writer`]: a single task that gathers the commands that arrive
+//! while the previous transaction commits and writes them together (group commit). Each command
+//! is still decided on its own against the state it sees; a rejected command writes nothing.
+//! With SQLite that turns one fsync per petition into one fsync per batch; with PostgreSQL it
+//! keeps the chain-head lock short.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod secrets;
+pub mod views;
+mod writer;
+
+use std::sync::{Arc, Mutex};
+
+use huiyin_domain::Instant;
+use huiyin_domain::calendar::Calendar;
+use huiyin_domain::case::{Actor, CaseState, Command, Role};
+use huiyin_domain::clock::{self, Deadline};
+use huiyin_domain::ids::{ActorId, CaseId, UnitId};
+use huiyin_domain::petition::{Channel, Petition};
+use huiyin_domain::policy::{DeadlinePolicy, PolicySet};
+use huiyin_domain::values::ReceiptCode;
+use huiyin_store::{CaseSummary, ListFilter, Projection, Store, UnitRecord};
+
+pub use error::AppError;
+pub use views::{CaseView, DeadlineView, PublicView, TimelineEntry};
+pub use writer::WriterStats;
+
+/// Where "now" comes from: the system clock, or a clock tests can move.
+#[derive(Clone)]
+pub enum Clock {
+    System,
+    Manual(Arc<Mutex<Instant>>),
+}
+
+impl Clock {
+    pub fn now(&self) -> Instant {
+        match self {
+            Clock::System => chrono::Utc::now(),
+            Clock::Manual(t) => match t.lock() {
+                Ok(t) => *t,
+                Err(poisoned) => *poisoned.into_inner(),
+            },
+        }
+    }
+
+    /// A manual clock starting at `t`.
+    pub fn manual(t: Instant) -> Clock {
+        Clock::Manual(Arc::new(Mutex::new(t)))
+    }
+
+    /// Moves a manual clock (no effect on the system clock).
+    pub fn set(&self, t: Instant) {
+        if let Clock::Manual(m) = self {
+            match m.lock() {
+                Ok(mut g) => *g = t,
+                Err(poisoned) => *poisoned.into_inner() = t,
+            }
+        }
+    }
+}
+
+/// The application's settings.
+#[derive(Clone)]
+pub struct Config {
+    pub policies: PolicySet,
+    pub calendar: &'static Calendar,
+    pub clock: Clock,
+    /// The most commands written in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            policies: PolicySet::default(),
+            calendar: Calendar::china(),
+            clock: Clock::System,
+            max_batch: 256,
+        }
+    }
+}
+
+/// The application: the store, the policies, and the writer.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    config: Config,
+    writer: writer::Handle,
+}
+
+/// A new petition as the web layer parsed it.
+#[derive(Debug, Clone)]
+pub struct NewPetition {
+    pub petition: Petition,
+    /// A client-chosen key: the same key submitted twice creates one petition.
+    pub idempotency_key: Option<String>,
+    /// For staff entry of letters and visits: when it was received (defaults to now).
+    pub received_at: Option<Instant>,
+}
+
+/// What a submitter gets back.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Receipt {
+    pub case_id: String,
+    /// The receipt code (受理凭证编号), shown as XXXX-XXXX-XXXX.
+    pub receipt_code: String,
+    /// The query secret (查询密码); shown once, needed with the code to look the case up.
+    pub secret: String,
+    /// The bureau that received it.
+    pub bureau_id: String,
+    pub bureau_name: String,
+    pub received_at: Instant,
+    /// The deadline for registration and routing.
+    pub register_due_at: Option<Instant>,
+    /// This request repeated an earlier one with the same idempotency key.
+    pub replayed: bool,
+}
+
+impl App {
+    /// Starts the application (and its writer task) on a migrated store.
+    pub fn new(store: Store, config: Config) -> App {
+        let writer = writer::spawn(store.clone(), config.clone());
+        App {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                writer,
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn now(&self) -> Instant {
+        self.inner.config.clock.now()
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.inner.config.clock
+    }
+
+    pub fn calendar(&self) -> &'static Calendar {
+        self.inner.config.calendar
+    }
+
+    /// The deadline policy for a case's place and category.
+    pub fn policy_for(&self, state: &CaseState) -> DeadlinePolicy {
+        policy_for(&self.inner.config.policies, state)
+    }
+
+    pub fn writer_stats(&self) -> WriterStats {
+        self.inner.writer.stats()
+    }
+
+    /// Submits a petition. The actor decides which channels are allowed: petitioners submit
+    /// online, proxies as proxies, staff and API clients any channel.
+    pub async fn submit(&self, actor: Actor, new: NewPetition) -> Result<Receipt, AppError> {
+        check_channel(&actor, new.petition.channel)?;
+        if let Err(errors) = new.petition.validate() {
+            return Err(AppError::Invalid(errors));
+        }
+        let bureau = self
+            .store()
+            .bureau_for_region(new.petition.region.as_str())
+            .await?
+            .ok_or_else(|| {
+                AppError::Unavailable("没有负责该地区的信访部门，请联系管理员导入组织机构".into())
+            })?;
+        self.inner
+            .writer
+            .submit(actor, new, UnitId::new(bureau.id.clone()), bureau.name)
+            .await
+    }
+
+    /// Runs a command on a case. With `expected_version`, the case must still be at that
+    /// version (the caller saw it so), else the command is refused with a conflict.
+    pub async fn execute(
+        &self,
+        actor: Actor,
+        case_id: CaseId,
+        command: Command,
+        expected_version: Option<u64>,
+    ) -> Result<CaseState, AppError> {
+        let actor = self.with_oversight(actor, &case_id).await?;
+        self.inner
+            .writer
+            .execute(actor, case_id, command, expected_version)
+            .await
+    }
+
+    /// Sets `oversees_case` from the organisation tree: the actor's unit is an ancestor of a
+    /// unit on the case.
+    async fn with_oversight(&self, mut actor: Actor, case_id: &CaseId) -> Result<Actor, AppError> {
+        let Some(unit) = actor.unit.clone() else {
+            return Ok(actor);
+        };
+        if !(actor.has(Role::Leader) || actor.has(Role::Supervisor)) {
+            return Ok(actor);
+        }
+        let Some(record) = self.store().case(case_id).await? else {
+            return Ok(actor);
+        };
+        for case_unit in record.state.units() {
+            if self.is_ancestor(&unit, case_unit).await? {
+                actor.oversees_case = true;
+                break;
+            }
+        }
+        Ok(actor)
+    }
+
+    /// Whether `ancestor` is `unit` or above it in the tree.
+    pub async fn is_ancestor(&self, ancestor: &UnitId, unit: &UnitId) -> Result<bool, AppError> {
+        let mut current = Some(unit.as_str().to_string());
+        let mut steps = 0;
+        while let Some(id) = current {
+            if id == ancestor.as_str() {
+                return Ok(true);
+            }
+            steps += 1;
+            if steps > 16 {
+                break;
+            }
+            current = self.store().unit(&id).await?.and_then(|u| u.parent_id);
+        }
+        Ok(false)
+    }
+
+    /// A case with its deadlines and lights, for staff.
+    pub async fn case_view(&self, case_id: &CaseId) -> Result<CaseView, AppError> {
+        let record = self
+            .store()
+            .case(case_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("信访事项不存在".into()))?;
+        Ok(views::case_view(self, record.state))
+    }
+
+    /// The events of a case, for staff.
+    pub async fn events(
+        &self,
+        case_id: &CaseId,
+    ) -> Result<Vec<huiyin_store::StoredEvent>, AppError> {
+        Ok(self.store().events_of(case_id).await?)
+    }
+
+    /// The petitioner's own view, after checking the receipt code and secret.
+    pub async fn public_lookup(
+        &self,
+        receipt: &ReceiptCode,
+        secret: &str,
+    ) -> Result<PublicView, AppError> {
+        let case_id = self.check_secret(receipt, secret).await?;
+        let record = self
+            .store()
+            .case(&case_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("信访事项不存在".into()))?;
+        let events = self.store().events_of(&case_id).await?;
+        Ok(views::public_view(self, &record.state, &events))
+    }
+
+    /// A petitioner acts on their own case (rate, ask for review or re-review, withdraw).
+    pub async fn petitioner_command(
+        &self,
+        receipt: &ReceiptCode,
+        secret: &str,
+        command: Command,
+    ) -> Result<PublicView, AppError> {
+        let allowed = matches!(
+            command,
+            Command::Rate { .. }
+                | Command::RequestReview { .. }
+                | Command::RequestRereview { .. }
+                | Command::Withdraw { .. }
+        );
+        if !allowed {
+            return Err(AppError::Forbidden("信访人不能进行此操作".into()));
+        }
+        let case_id = self.check_secret(receipt, secret).await?;
+        let actor = Actor {
+            id: ActorId::new(format!("petitioner:{}", receipt.as_str())),
+            roles: vec![Role::Petitioner],
+            unit: None,
+            oversees_case: false,
+            is_case_petitioner: true,
+        };
+        self.inner
+            .writer
+            .execute(actor, case_id, command, None)
+            .await?;
+        self.public_lookup(receipt, secret).await
+    }
+
+    async fn check_secret(&self, receipt: &ReceiptCode, secret: &str) -> Result<CaseId, AppError> {
+        let not_found = || AppError::NotFound("受理凭证编号或查询密码不正确".into());
+        let Some((case_id, stored)) = self.store().case_by_receipt(receipt.as_str()).await? else {
+            return Err(not_found());
+        };
+        if !secrets::verify_secret(receipt, secret, &stored) {
+            return Err(not_found());
+        }
+        Ok(case_id)
+    }
+
+    /// A work list.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<CaseSummary>, AppError> {
+        Ok(self.store().list_cases(filter).await?)
+    }
+
+    /// The next-higher unit of `unit` (the organ a review goes to by default).
+    pub async fn parent_unit(&self, unit: &UnitId) -> Result<Option<UnitRecord>, AppError> {
+        let Some(u) = self.store().unit(unit.as_str()).await? else {
+            return Ok(None);
+        };
+        match u.parent_id {
+            Some(p) => Ok(self.store().unit(&p).await?),
+            None => Ok(None),
+        }
+    }
+
+    // ---- API tokens ----
+
+    /// Creates an API token for a machine client; returns the token (shown once).
+    pub async fn create_token(
+        &self,
+        name: &str,
+        unit: Option<&str>,
+        roles: &[Role],
+        valid_days: Option<u32>,
+    ) -> Result<String, AppError> {
+        if let Some(unit) = unit
+            && self.store().unit(unit).await?.is_none()
+        {
+            return Err(AppError::NotFound(format!("单位 {unit} 不存在")));
+        }
+        let staff = roles.iter().any(|r| {
+            matches!(
+                r,
+                Role::Registrar | Role::Handler | Role::UnitHead | Role::Leader | Role::Supervisor
+            )
+        });
+        if staff && unit.is_none() {
+            return Err(AppError::invalid(
+                "unit",
+                "token_unit_required",
+                "工作人员角色的令牌必须属于一个单位",
+            ));
+        }
+        let token = secrets::new_token();
+        let expires = valid_days
+            .map(|d| (self.now() + chrono::Duration::days(i64::from(d))).timestamp_millis());
+        let roles: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
+        self.store()
+            .insert_token(
+                &uuid::Uuid::now_v7().to_string(),
+                &secrets::token_hash(&token),
+                name,
+                unit,
+                &roles,
+                expires,
+            )
+            .await?;
+        Ok(token)
+    }
+
+    /// The actor behind a bearer token, if the token is valid.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Actor, AppError> {
+        let unauthorized = || AppError::Unauthorized("API 令牌无效、已过期或已撤销".into());
+        if !token.starts_with(secrets::TOKEN_PREFIX) {
+            return Err(unauthorized());
+        }
+        let Some(record) = self
+            .store()
+            .token_by_hash(&secrets::token_hash(token))
+            .await?
+        else {
+            return Err(unauthorized());
+        };
+        if record.revoked
+            || record
+                .expires_at_ms
+                .is_some_and(|e| e <= self.now().timestamp_millis())
+        {
+            return Err(unauthorized());
+        }
+        Ok(Actor {
+            id: ActorId::new(format!("token:{}", record.id)),
+            roles: record.roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            unit: record.unit_id.map(UnitId::new),
+            oversees_case: false,
+            is_case_petitioner: false,
+        })
+    }
+}
+
+fn check_channel(actor: &Actor, channel: Channel) -> Result<(), AppError> {
+    let ok = if actor.has(Role::Registrar) || actor.has(Role::System) {
+        true
+    } else if actor.has(Role::Proxy) {
+        channel == Channel::Proxy
+    } else if actor.has(Role::Petitioner) {
+        matches!(channel, Channel::OnlineWeb | Channel::MobileWeb)
+    } else {
+        false
+    };
+    if ok {
+        Ok(())
+    } else if actor.roles.is_empty() || actor.has(Role::Petitioner) {
+        Err(AppError::invalid(
+            "channel",
+            "channel_not_allowed",
+            "网上提交的渠道只能是 online_web 或 mobile_web",
+        ))
+    } else {
+        Err(AppError::Forbidden("该身份不能以此渠道登记信访事项".into()))
+    }
+}
+
+pub(crate) fn policy_for(policies: &PolicySet, state: &CaseState) -> DeadlinePolicy {
+    policies.resolve(state.petition.region.as_str(), state.category.as_deref())
+}
+
+/// The list columns of a case: its most urgent running deadline.
+pub(crate) fn projection(
+    state: &CaseState,
+    policy: &DeadlinePolicy,
+    calendar: &Calendar,
+) -> Projection {
+    let deadlines: Vec<Deadline> = clock::deadlines(&state.timers, policy, calendar)
+        .into_iter()
+        .filter(|d| d.stopped_at.is_none())
+        .collect();
+    let urgent = deadlines.iter().min_by_key(|d| d.due_at);
+    Projection {
+        next_due_kind: urgent.map(|d| d.kind),
+        next_due_at_ms: urgent.map(|d| d.due_at.timestamp_millis()),
+        yellow_at_ms: urgent.map(|d| d.yellow_at.timestamp_millis()),
+    }
+}

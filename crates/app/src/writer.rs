@@ -1,0 +1,432 @@
+//! The single writer with group commit.
+//!
+//! Commands queue on a channel; the writer takes what has gathered (up to `max_batch`), runs
+//! each against the state inside one transaction, commits once, then answers every caller. An
+//! answer is only sent after the commit, so an acknowledged submission is durable. If a
+//! database error spoils a batch, the batch is rolled back and each command is retried alone,
+//! so one bad command never fails the others.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use huiyin_domain::case::{Actor, CaseState, Command, Ctx, Event, apply, decide};
+use huiyin_domain::ids::{CaseId, UnitId};
+use huiyin_domain::petition::Petitioner;
+use huiyin_store::{Store, StoreError, WriteTx};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{AppError, Config, NewPetition, Receipt, policy_for, projection, secrets};
+
+enum Job {
+    Submit {
+        actor: Actor,
+        new: Box<NewPetition>,
+        bureau: UnitId,
+        bureau_name: String,
+        reply: oneshot::Sender<Result<Receipt, AppError>>,
+    },
+    Execute {
+        actor: Actor,
+        case_id: CaseId,
+        command: Box<Command>,
+        expected_version: Option<u64>,
+        reply: oneshot::Sender<Result<CaseState, AppError>>,
+    },
+}
+
+enum Outcome {
+    Submit(Result<Receipt, AppError>),
+    Execute(Result<CaseState, AppError>),
+}
+
+/// Counters for benchmarks and health.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct WriterStats {
+    pub batches: u64,
+    pub commands: u64,
+    pub largest_batch: u64,
+}
+
+#[derive(Default)]
+struct Stats {
+    batches: AtomicU64,
+    commands: AtomicU64,
+    largest: AtomicU64,
+}
+
+#[derive(Clone)]
+pub(crate) struct Handle {
+    tx: mpsc::Sender<Job>,
+    stats: Arc<Stats>,
+}
+
+fn writer_gone() -> AppError {
+    AppError::Unavailable("写入服务正在停止，请稍后重试".into())
+}
+
+impl Handle {
+    pub(crate) async fn submit(
+        &self,
+        actor: Actor,
+        new: NewPetition,
+        bureau: UnitId,
+        bureau_name: String,
+    ) -> Result<Receipt, AppError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Submit {
+                actor,
+                new: Box::new(new),
+                bureau,
+                bureau_name,
+                reply,
+            })
+            .await
+            .map_err(|_| writer_gone())?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    pub(crate) async fn execute(
+        &self,
+        actor: Actor,
+        case_id: CaseId,
+        command: Command,
+        expected_version: Option<u64>,
+    ) -> Result<CaseState, AppError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Execute {
+                actor,
+                case_id,
+                command: Box::new(command),
+                expected_version,
+                reply,
+            })
+            .await
+            .map_err(|_| writer_gone())?;
+        rx.await.map_err(|_| writer_gone())?
+    }
+
+    pub(crate) fn stats(&self) -> WriterStats {
+        WriterStats {
+            batches: self.stats.batches.load(Ordering::Relaxed),
+            commands: self.stats.commands.load(Ordering::Relaxed),
+            largest_batch: self.stats.largest.load(Ordering::Relaxed),
+        }
+    }
+}
+
+pub(crate) fn spawn(store: Store, config: Config) -> Handle {
+    let (tx, mut rx) = mpsc::channel::<Job>(4096);
+    let stats = Arc::new(Stats::default());
+    let task_stats = stats.clone();
+    tokio::spawn(async move {
+        let max = config.max_batch.max(1);
+        while let Some(first) = rx.recv().await {
+            let mut jobs = vec![first];
+            while jobs.len() < max {
+                match rx.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            task_stats.batches.fetch_add(1, Ordering::Relaxed);
+            task_stats
+                .commands
+                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            task_stats
+                .largest
+                .fetch_max(jobs.len() as u64, Ordering::Relaxed);
+            run_batch(&store, &config, jobs).await;
+        }
+    });
+    Handle { tx, stats }
+}
+
+async fn run_batch(store: &Store, config: &Config, jobs: Vec<Job>) {
+    match write_batch(store, config, &jobs).await {
+        Ok(outcomes) => answer(jobs, outcomes),
+        Err(err) if jobs.len() > 1 => {
+            tracing::warn!(error = %err, size = jobs.len(), "batch failed; retrying its commands one by one");
+            for job in jobs {
+                let single = vec![job];
+                match write_batch(store, config, &single).await {
+                    Ok(outcomes) => answer(single, outcomes),
+                    Err(err) => fail(single, err),
+                }
+            }
+        }
+        Err(err) => fail(jobs, err),
+    }
+}
+
+fn answer(jobs: Vec<Job>, outcomes: Vec<Outcome>) {
+    for (job, outcome) in jobs.into_iter().zip(outcomes) {
+        // A caller that went away (timeout, disconnect) no longer needs the answer; the change
+        // is committed either way and shows in its case.
+        match (job, outcome) {
+            (Job::Submit { reply, .. }, Outcome::Submit(r)) => {
+                let _ = reply.send(r);
+            }
+            (Job::Execute { reply, .. }, Outcome::Execute(r)) => {
+                let _ = reply.send(r);
+            }
+            (Job::Submit { reply, .. }, _) => {
+                let _ = reply.send(Err(AppError::Internal(anyhow::anyhow!(
+                    "writer outcome mismatch"
+                ))));
+            }
+            (Job::Execute { reply, .. }, _) => {
+                let _ = reply.send(Err(AppError::Internal(anyhow::anyhow!(
+                    "writer outcome mismatch"
+                ))));
+            }
+        }
+    }
+}
+
+fn fail(jobs: Vec<Job>, err: StoreError) {
+    tracing::error!(error = %err, "write failed");
+    let conflict = matches!(err, StoreError::Conflict(_));
+    for job in jobs {
+        let e = if conflict {
+            AppError::Conflict("数据已被他人修改，请刷新后重试".into())
+        } else {
+            AppError::Internal(anyhow::anyhow!("write failed: {err}"))
+        };
+        match job {
+            Job::Submit { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+            Job::Execute { reply, .. } => {
+                let _ = reply.send(Err(e));
+            }
+        }
+    }
+}
+
+/// Runs every job in one transaction. Client errors (rejections, conflicts seen before
+/// writing) are outcomes; a database error aborts the whole transaction.
+async fn write_batch(
+    store: &Store,
+    config: &Config,
+    jobs: &[Job],
+) -> Result<Vec<Outcome>, StoreError> {
+    let mut tx = store.begin_write().await?;
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let outcome = match job {
+            Job::Submit {
+                actor,
+                new,
+                bureau,
+                bureau_name,
+                ..
+            } => Outcome::Submit(submit(&mut tx, config, actor, new, bureau, bureau_name).await?),
+            Job::Execute {
+                actor,
+                case_id,
+                command,
+                expected_version,
+                ..
+            } => Outcome::Execute(
+                execute(&mut tx, config, actor, case_id, command, *expected_version).await?,
+            ),
+        };
+        outcomes.push(outcome);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// The personal-data record stored apart from the log.
+#[derive(serde::Serialize)]
+struct PersonalRecord<'a> {
+    petitioner: &'a Petitioner,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    representatives: Option<&'a Vec<huiyin_domain::petition::Person>>,
+}
+
+async fn submit(
+    tx: &mut WriteTx,
+    config: &Config,
+    actor: &Actor,
+    new: &NewPetition,
+    bureau: &UnitId,
+    bureau_name: &str,
+) -> Result<Result<Receipt, AppError>, StoreError> {
+    let now = config.clock.now();
+    let key_hash = new
+        .idempotency_key
+        .as_deref()
+        .map(secrets::idempotency_hash);
+    if let (Some(key), Some(key_hash)) = (new.idempotency_key.as_deref(), key_hash.as_deref())
+        && let Some((case_id, sealed)) = tx.find_submission(key_hash).await?
+    {
+        let Some(state) = tx.load_case(&case_id).await? else {
+            return Err(StoreError::Corrupt(format!(
+                "submission {case_id} has no case"
+            )));
+        };
+        let Some(secret) = secrets::unseal_secret(key, &sealed) else {
+            return Err(StoreError::Corrupt("sealed secret unreadable".into()));
+        };
+        let policy = policy_for(&config.policies, &state);
+        let proj = projection(&state, &policy, config.calendar);
+        return Ok(Ok(Receipt {
+            case_id: case_id.to_string(),
+            receipt_code: state.receipt.display(),
+            secret,
+            bureau_id: state.bureau.to_string(),
+            bureau_name: bureau_name.to_string(),
+            received_at: state.received_at,
+            register_due_at: proj
+                .next_due_at_ms
+                .and_then(|ms| huiyin_store::from_ms(ms).ok()),
+            replayed: true,
+        }));
+    }
+    let petition = &new.petition;
+    let has_personal = matches!(petition.petitioner, Petitioner::Named(_))
+        || petition
+            .group
+            .as_ref()
+            .is_some_and(|g| !g.representatives.is_empty());
+    let personal = if has_personal {
+        let json = serde_json::to_string(&PersonalRecord {
+            petitioner: &petition.petitioner,
+            representatives: petition.group.as_ref().map(|g| &g.representatives),
+        })
+        .map_err(|e| StoreError::Corrupt(format!("personal data: {e}")))?;
+        let digest = secrets::personal_digest(&json);
+        Some((json, digest))
+    } else {
+        None
+    };
+    let record = petition.record(personal.as_ref().map(|(_, d)| d.clone()));
+    let receipt = secrets::new_receipt();
+    let secret = secrets::new_secret();
+    let case_id = CaseId::new(uuid::Uuid::now_v7().to_string());
+    let received_at = new.received_at.unwrap_or(now);
+    let policy = config
+        .policies
+        .resolve(petition.region.as_str(), petition.category.as_deref());
+    let ctx = Ctx {
+        now,
+        actor,
+        policy: &policy,
+        calendar: config.calendar,
+    };
+    let command = Command::Submit {
+        petition: record,
+        receipt: receipt.clone(),
+        bureau: bureau.clone(),
+        received_at,
+    };
+    let events = match decide(None, &case_id, command, &ctx) {
+        Ok(events) => events,
+        Err(rejection) => return Ok(Err(AppError::Rejected(rejection))),
+    };
+    let state = fold(None, &events)?;
+    let proj = projection(&state, &policy, config.calendar);
+    tx.insert_case(&state, &proj, &secrets::secret_hash(&receipt, &secret))
+        .await?;
+    if let Some((json, digest)) = &personal {
+        tx.put_personal_data(&case_id, json, digest).await?;
+    }
+    if let (Some(key), Some(key_hash)) = (new.idempotency_key.as_deref(), key_hash.as_deref()) {
+        tx.put_submission(
+            key_hash,
+            &case_id,
+            &secrets::seal_secret(key, &secret),
+            now.timestamp_millis(),
+        )
+        .await?;
+    }
+    tx.append(&events).await?;
+    tracing::info!(case_id = %case_id, bureau = %bureau, channel = petition.channel.as_str(), "petition submitted");
+    Ok(Ok(Receipt {
+        case_id: case_id.to_string(),
+        receipt_code: receipt.display(),
+        secret,
+        bureau_id: bureau.to_string(),
+        bureau_name: bureau_name.to_string(),
+        received_at,
+        register_due_at: proj
+            .next_due_at_ms
+            .and_then(|ms| huiyin_store::from_ms(ms).ok()),
+        replayed: false,
+    }))
+}
+
+fn fold(state: Option<CaseState>, events: &[Event]) -> Result<CaseState, StoreError> {
+    let mut state = state;
+    for e in events {
+        state = Some(apply(state, e).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+    }
+    state.ok_or_else(|| StoreError::Corrupt("no events to fold".into()))
+}
+
+async fn execute(
+    tx: &mut WriteTx,
+    config: &Config,
+    actor: &Actor,
+    case_id: &CaseId,
+    command: &Command,
+    expected_version: Option<u64>,
+) -> Result<Result<CaseState, AppError>, StoreError> {
+    let Some(state) = tx.load_case(case_id).await? else {
+        return Ok(Err(AppError::NotFound("信访事项不存在".into())));
+    };
+    if let Some(expected) = expected_version
+        && expected != state.version
+    {
+        return Ok(Err(AppError::Conflict(format!(
+            "信访事项已被更新（当前版本 {}，您看到的是 {}），请刷新后重试",
+            state.version, expected
+        ))));
+    }
+    let policy = policy_for(&config.policies, &state);
+    let ctx = Ctx {
+        now: config.clock.now(),
+        actor,
+        policy: &policy,
+        calendar: config.calendar,
+    };
+    // 并单 changes two cases: the source ends as merged, the target records what it absorbed.
+    let target = if let Command::MergeInto { into, reason } = command {
+        let Some(target) = tx.load_case(into).await? else {
+            return Ok(Err(AppError::NotFound("要并入的信访事项不存在".into())));
+        };
+        let absorb = Command::Absorb {
+            source: case_id.clone(),
+            reason: *reason,
+        };
+        match decide(Some(&target), into, absorb, &ctx) {
+            Ok(events) => Some((target, events)),
+            Err(r) => return Ok(Err(AppError::Rejected(r))),
+        }
+    } else {
+        None
+    };
+    let events = match decide(Some(&state), case_id, command.clone(), &ctx) {
+        Ok(events) => events,
+        Err(r) => return Ok(Err(AppError::Rejected(r))),
+    };
+    let before = state.version;
+    let new_state = fold(Some(state), &events)?;
+    let proj = projection(&new_state, &policy, config.calendar);
+    tx.update_case(&new_state, &proj, before).await?;
+    tx.append(&events).await?;
+    if let Some((target, target_events)) = target {
+        let target_before = target.version;
+        let target_policy = policy_for(&config.policies, &target);
+        let target_state = fold(Some(target), &target_events)?;
+        let target_proj = projection(&target_state, &target_policy, config.calendar);
+        tx.update_case(&target_state, &target_proj, target_before)
+            .await?;
+        tx.append(&target_events).await?;
+    }
+    tracing::info!(case_id = %case_id, command = command.name(), version = new_state.version, "command applied");
+    Ok(Ok(new_state))
+}

@@ -1,0 +1,1711 @@
+//! The case lifecycle (信访事项办理流程) as `decide(state, command, ctx) -> events` and
+//! `apply(state, event) -> state`.
+//!
+//! This module owns which action is allowed in which stage, by whom, and which statutory clock it
+//! starts or stops. It has no I/O: the caller loads the state, asks [`decide`], appends the events
+//! and folds them with [`apply`]. Replaying a case's events from nothing reproduces its state.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Instant;
+use crate::calendar::Calendar;
+use crate::clock::{self, Pause, Timer};
+use crate::ids::{ActorId, CaseId, UnitId};
+use crate::petition::{PetitionRecord, StatutoryClass};
+use crate::policy::{ClockKind, DeadlinePolicy};
+use crate::values::{DocumentText, Reason, ReceiptCode};
+
+/// Where a case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// 待登记: received, waiting for the bureau to register it.
+    Submitted,
+    /// 已登记: registered and classified, waiting to be routed.
+    Registered,
+    /// 待受理: forwarded (转送), assigned (交办) or kept by the bureau; the receiving unit must
+    /// accept, decline or object.
+    Routed,
+    /// 异议中: the receiving unit objected that it is not competent; the sender decides.
+    Objected,
+    /// 办理中: accepted (受理) and being handled.
+    Handling,
+    /// 已答复: the 信访处理意见书 was issued (办结); rating and review are open.
+    Replied,
+    /// 复查中: the next-higher organ reviews the reply.
+    UnderReview,
+    /// 已复查: the review opinion was issued; re-review is open.
+    Reviewed,
+    /// 复核中: the organ above the reviewer re-reviews.
+    UnderRereview,
+    /// 终结: after re-review the same request on the same facts is no longer accepted.
+    Concluded,
+    /// 不予受理: declined, with guidance to the right channel.
+    Declined,
+    /// 已撤回: withdrawn by the petitioner.
+    Withdrawn,
+    /// 已并单: merged into another case; its history is kept.
+    Merged,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 13] = [
+        Stage::Submitted,
+        Stage::Registered,
+        Stage::Routed,
+        Stage::Objected,
+        Stage::Handling,
+        Stage::Replied,
+        Stage::UnderReview,
+        Stage::Reviewed,
+        Stage::UnderRereview,
+        Stage::Concluded,
+        Stage::Declined,
+        Stage::Withdrawn,
+        Stage::Merged,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Submitted => "submitted",
+            Stage::Registered => "registered",
+            Stage::Routed => "routed",
+            Stage::Objected => "objected",
+            Stage::Handling => "handling",
+            Stage::Replied => "replied",
+            Stage::UnderReview => "under_review",
+            Stage::Reviewed => "reviewed",
+            Stage::UnderRereview => "under_rereview",
+            Stage::Concluded => "concluded",
+            Stage::Declined => "declined",
+            Stage::Withdrawn => "withdrawn",
+            Stage::Merged => "merged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The Chinese label shown to people.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Stage::Submitted => "待登记",
+            Stage::Registered => "已登记",
+            Stage::Routed => "待受理",
+            Stage::Objected => "异议中",
+            Stage::Handling => "办理中",
+            Stage::Replied => "已答复",
+            Stage::UnderReview => "复查中",
+            Stage::Reviewed => "已复查",
+            Stage::UnderRereview => "复核中",
+            Stage::Concluded => "已终结",
+            Stage::Declined => "不予受理",
+            Stage::Withdrawn => "已撤回",
+            Stage::Merged => "已并单",
+        }
+    }
+
+    /// No further handling happens (notes and instructions are still possible).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            Stage::Concluded | Stage::Declined | Stage::Withdrawn | Stage::Merged
+        )
+    }
+
+    /// The case still waits for an organ to act (it counts as open in a unit's list).
+    pub fn is_open(self) -> bool {
+        !self.is_terminal() && !matches!(self, Stage::Replied | Stage::Reviewed)
+    }
+}
+
+/// How the bureau routes a registered matter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RouteKind {
+    /// 转送: the competent organ handles it under the statutory limits.
+    Forward,
+    /// 交办: like 转送, with the assigner's deadline and a required 办结报告 (completion report)
+    /// that the assigner checks.
+    Assign { due_at: Instant },
+    /// 自办: the bureau is itself competent and handles it.
+    Bureau,
+}
+
+/// The current routing of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routing {
+    pub kind: RouteKind,
+    /// The receiving (competent) unit.
+    pub unit: UnitId,
+    /// The unit that routed it (normally the bureau).
+    pub by: UnitId,
+    pub at: Instant,
+}
+
+/// The decision of a 信访处理意见书 (Art. 32).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// 支持.
+    Support,
+    /// 解释说明.
+    Explain,
+    /// 不予支持.
+    NotSupport,
+}
+
+/// The written handling opinion (信访处理意见书): request, facts, reasons, legal basis, decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandlingOpinion {
+    /// 信访请求.
+    pub request: DocumentText,
+    /// 事实 (经查).
+    pub facts: DocumentText,
+    /// 理由.
+    pub reasons: DocumentText,
+    /// 法律依据 / 政策依据.
+    pub legal_basis: DocumentText,
+    pub decision: Decision,
+}
+
+/// The outcome of a review (复查) or re-review (复核).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewOutcome {
+    /// 维持.
+    Uphold,
+    /// 撤销.
+    Revoke,
+    /// 变更.
+    Change,
+}
+
+/// A satisfaction rating (满意度).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    /// 满意.
+    Satisfied,
+    /// 基本满意.
+    BasicallySatisfied,
+    /// 不满意.
+    Unsatisfied,
+}
+
+/// Why a matter is declined (不予受理), with the guidance the petitioner is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclineGround {
+    /// Belongs to another legal procedure (诉讼, 仲裁, 复议…): 诉访分离.
+    OtherProcedure,
+    /// The same request on the same facts after 复核 (终结) — Art. 36.
+    Concluded,
+    /// The same matter is already accepted and within its time limit elsewhere — Art. 19.
+    AlreadyAccepted,
+    /// Not a petition matter at all.
+    NotPetitionMatter,
+}
+
+/// Why one case is merged into another (并单).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeReason {
+    /// A copy of the same letter (一信多投, or sent twice).
+    Duplicate,
+    /// 重复信访: the same petitioner on a matter already accepted and within its limit (Art. 19).
+    Repeat,
+}
+
+/// Where the 办结报告 of a 交办 case stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    NotRequired,
+    Pending,
+    Submitted,
+    Approved,
+    SentBack,
+}
+
+/// A staff or petitioner role. Staff roles come with a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 信访人, acting through the receipt code and secret.
+    Petitioner,
+    /// 代理员: files and follows petitions for others.
+    Proxy,
+    /// 登记员: registers and routes at a petition bureau.
+    Registrar,
+    /// 承办人: handles at a responsible unit.
+    Handler,
+    /// 负责人: approves extensions, signs decisions.
+    UnitHead,
+    /// 领导: reads and instructs (阅批), takes charge (包案).
+    Leader,
+    /// 督办: supervises lower levels.
+    Supervisor,
+    Administrator,
+    /// Reads the audit trail.
+    Auditor,
+    /// Reads statistics only.
+    Analyst,
+    /// The system itself (scheduled scans, imports).
+    System,
+}
+
+impl Role {
+    pub const ALL: [Role; 11] = [
+        Role::Petitioner,
+        Role::Proxy,
+        Role::Registrar,
+        Role::Handler,
+        Role::UnitHead,
+        Role::Leader,
+        Role::Supervisor,
+        Role::Administrator,
+        Role::Auditor,
+        Role::Analyst,
+        Role::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Petitioner => "petitioner",
+            Role::Proxy => "proxy",
+            Role::Registrar => "registrar",
+            Role::Handler => "handler",
+            Role::UnitHead => "unit_head",
+            Role::Leader => "leader",
+            Role::Supervisor => "supervisor",
+            Role::Administrator => "administrator",
+            Role::Auditor => "auditor",
+            Role::Analyst => "analyst",
+            Role::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Role::Petitioner => "信访人",
+            Role::Proxy => "代理员",
+            Role::Registrar => "登记员",
+            Role::Handler => "承办人",
+            Role::UnitHead => "单位负责人",
+            Role::Leader => "领导",
+            Role::Supervisor => "督办员",
+            Role::Administrator => "管理员",
+            Role::Auditor => "审计员",
+            Role::Analyst => "分析员",
+            Role::System => "系统",
+        }
+    }
+}
+
+/// Who is acting, as far as the lifecycle needs to know. The application works out the facts
+/// that need the organisation tree (whether the actor's unit oversees the case's units, whether
+/// a petitioner proved ownership of this case) before it asks [`decide`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub id: ActorId,
+    pub roles: Vec<Role>,
+    pub unit: Option<UnitId>,
+    /// The actor's unit is a superior of the units on the case (leaders, supervisors).
+    #[serde(default)]
+    pub oversees_case: bool,
+    /// The actor proved to be this case's petitioner (receipt code and secret, or account).
+    #[serde(default)]
+    pub is_case_petitioner: bool,
+}
+
+impl Actor {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    fn in_unit(&self, unit: &UnitId) -> bool {
+        self.unit.as_ref() == Some(unit)
+    }
+
+    /// The actor holds one of `roles` in `unit`.
+    fn acts_for(&self, unit: &UnitId, roles: &[Role]) -> bool {
+        self.in_unit(unit) && roles.iter().any(|r| self.has(*r))
+    }
+
+    /// The system actor used by scheduled scans and tests.
+    pub fn system() -> Actor {
+        Actor {
+            id: ActorId::new("system"),
+            roles: vec![Role::System],
+            unit: None,
+            oversees_case: false,
+            is_case_petitioner: false,
+        }
+    }
+}
+
+/// Everything [`decide`] may consult besides the state and the command.
+pub struct Ctx<'a> {
+    pub now: Instant,
+    pub actor: &'a Actor,
+    pub policy: &'a DeadlinePolicy,
+    pub calendar: &'a Calendar,
+}
+
+/// A request to change a case. Each is allowed only in some stages, for some roles.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// A petition arrives (信访人 online, 代理员, or staff entering a letter/visit/call).
+    Submit {
+        petition: PetitionRecord,
+        receipt: ReceiptCode,
+        /// The petition bureau that receives it.
+        bureau: UnitId,
+        received_at: Instant,
+    },
+    /// 登记: the bureau registers and classifies (again, while not yet routed).
+    Register {
+        class: StatutoryClass,
+        #[serde(default)]
+        category: Option<String>,
+    },
+    /// 转送 / 交办 / 自办.
+    Route { kind: RouteKind, unit: UnitId },
+    /// 受理: the receiving unit accepts; the acceptance notice goes to a named petitioner.
+    Accept,
+    /// 不予受理 with the reason and guidance to the right channel.
+    Decline {
+        ground: DeclineGround,
+        reason: Reason,
+        guidance: Reason,
+    },
+    /// 异议: the receiving unit says it is not competent (within 5 working days).
+    Object { reason: Reason },
+    /// The sender decides on the objection: agree (the case returns for re-routing) or not.
+    ResolveObjection { agree: bool, reason: Reason },
+    /// The handler asks the unit head to extend the handling limit (延期).
+    RequestExtension { days: u32, reason: Reason },
+    /// The unit head approves or refuses the extension.
+    DecideExtension { approve: bool, reason: Reason },
+    /// 答复: the written 信访处理意见书 goes to the petitioner.
+    Reply { opinion: HandlingOpinion },
+    /// 办结报告 of a 交办 case.
+    SubmitCompletionReport { report: DocumentText },
+    /// The assigner checks the completion report; a rejection sends the case back to handling.
+    CheckCompletionReport {
+        approve: bool,
+        reason: Reason,
+        #[serde(default)]
+        new_due_at: Option<Instant>,
+    },
+    /// 评价: the petitioner rates the bureau and the unit (双满意); staff record it for phone or
+    /// visit petitioners.
+    Rate {
+        bureau: Satisfaction,
+        unit: Satisfaction,
+        #[serde(default)]
+        comment: Option<Reason>,
+    },
+    /// 复查申请 to the next-higher organ.
+    RequestReview { reason: Reason, review_unit: UnitId },
+    /// 复查意见.
+    DecideReview {
+        outcome: ReviewOutcome,
+        opinion: HandlingOpinion,
+    },
+    /// 复核申请 to the organ above the reviewer.
+    RequestRereview {
+        reason: Reason,
+        rereview_unit: UnitId,
+    },
+    /// 听证 starts: the re-review clock pauses.
+    StartHearing { note: Reason },
+    /// 听证 ends: the clock runs again.
+    EndHearing { note: Reason },
+    /// 复核意见; the case is 终结.
+    DecideRereview {
+        outcome: ReviewOutcome,
+        opinion: HandlingOpinion,
+    },
+    /// The petitioner withdraws (撤回).
+    Withdraw { reason: Reason },
+    /// 并单: this case is merged into `into`.
+    MergeInto { into: CaseId, reason: MergeReason },
+    /// The counterpart of [`Command::MergeInto`] on the surviving case.
+    Absorb { source: CaseId, reason: MergeReason },
+    /// An internal note (never shown to the petitioner).
+    AddNote { text: DocumentText },
+    /// 阅批: a leader's instruction.
+    Instruct { text: DocumentText },
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Submit { .. } => "submit",
+            Command::Register { .. } => "register",
+            Command::Route { .. } => "route",
+            Command::Accept => "accept",
+            Command::Decline { .. } => "decline",
+            Command::Object { .. } => "object",
+            Command::ResolveObjection { .. } => "resolve_objection",
+            Command::RequestExtension { .. } => "request_extension",
+            Command::DecideExtension { .. } => "decide_extension",
+            Command::Reply { .. } => "reply",
+            Command::SubmitCompletionReport { .. } => "submit_completion_report",
+            Command::CheckCompletionReport { .. } => "check_completion_report",
+            Command::Rate { .. } => "rate",
+            Command::RequestReview { .. } => "request_review",
+            Command::DecideReview { .. } => "decide_review",
+            Command::RequestRereview { .. } => "request_rereview",
+            Command::StartHearing { .. } => "start_hearing",
+            Command::EndHearing { .. } => "end_hearing",
+            Command::DecideRereview { .. } => "decide_rereview",
+            Command::Withdraw { .. } => "withdraw",
+            Command::MergeInto { .. } => "merge_into",
+            Command::Absorb { .. } => "absorb",
+            Command::AddNote { .. } => "add_note",
+            Command::Instruct { .. } => "instruct",
+        }
+    }
+}
+
+/// What happened to a case. Immutable once written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    Submitted {
+        petition: PetitionRecord,
+        receipt: ReceiptCode,
+        bureau: UnitId,
+        received_at: Instant,
+    },
+    Registered {
+        class: StatutoryClass,
+        category: Option<String>,
+    },
+    Routed {
+        route: RouteKind,
+        unit: UnitId,
+        by: UnitId,
+    },
+    Accepted {
+        /// Whether an acceptance notice (受理告知书) goes to the petitioner (not when anonymous).
+        notice_to_petitioner: bool,
+    },
+    Declined {
+        ground: DeclineGround,
+        reason: Reason,
+        guidance: Reason,
+    },
+    Objected {
+        reason: Reason,
+    },
+    ObjectionAgreed {
+        reason: Reason,
+    },
+    ObjectionOverruled {
+        reason: Reason,
+    },
+    ExtensionRequested {
+        days: u32,
+        reason: Reason,
+    },
+    ExtensionApproved {
+        days: u32,
+        reason: Reason,
+    },
+    ExtensionRefused {
+        reason: Reason,
+    },
+    Replied {
+        opinion: HandlingOpinion,
+    },
+    CompletionReportSubmitted {
+        report: DocumentText,
+    },
+    CompletionReportApproved {
+        reason: Reason,
+    },
+    CompletionReportSentBack {
+        reason: Reason,
+        new_due_at: Option<Instant>,
+    },
+    Rated {
+        bureau: Satisfaction,
+        unit: Satisfaction,
+        comment: Option<Reason>,
+        /// Recorded by staff for a phone or visit petitioner.
+        recorded_by_staff: bool,
+    },
+    ReviewRequested {
+        reason: Reason,
+        review_unit: UnitId,
+    },
+    ReviewDecided {
+        outcome: ReviewOutcome,
+        opinion: HandlingOpinion,
+    },
+    RereviewRequested {
+        reason: Reason,
+        rereview_unit: UnitId,
+    },
+    HearingStarted {
+        note: Reason,
+    },
+    HearingEnded {
+        note: Reason,
+    },
+    RereviewDecided {
+        outcome: ReviewOutcome,
+        opinion: HandlingOpinion,
+    },
+    Withdrawn {
+        reason: Reason,
+    },
+    MergedInto {
+        into: CaseId,
+        reason: MergeReason,
+    },
+    Absorbed {
+        source: CaseId,
+        reason: MergeReason,
+    },
+    NoteAdded {
+        text: DocumentText,
+    },
+    Instructed {
+        text: DocumentText,
+    },
+}
+
+impl EventKind {
+    /// Stable name stored with the event.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Submitted { .. } => "submitted",
+            EventKind::Registered { .. } => "registered",
+            EventKind::Routed { .. } => "routed",
+            EventKind::Accepted { .. } => "accepted",
+            EventKind::Declined { .. } => "declined",
+            EventKind::Objected { .. } => "objected",
+            EventKind::ObjectionAgreed { .. } => "objection_agreed",
+            EventKind::ObjectionOverruled { .. } => "objection_overruled",
+            EventKind::ExtensionRequested { .. } => "extension_requested",
+            EventKind::ExtensionApproved { .. } => "extension_approved",
+            EventKind::ExtensionRefused { .. } => "extension_refused",
+            EventKind::Replied { .. } => "replied",
+            EventKind::CompletionReportSubmitted { .. } => "completion_report_submitted",
+            EventKind::CompletionReportApproved { .. } => "completion_report_approved",
+            EventKind::CompletionReportSentBack { .. } => "completion_report_sent_back",
+            EventKind::Rated { .. } => "rated",
+            EventKind::ReviewRequested { .. } => "review_requested",
+            EventKind::ReviewDecided { .. } => "review_decided",
+            EventKind::RereviewRequested { .. } => "rereview_requested",
+            EventKind::HearingStarted { .. } => "hearing_started",
+            EventKind::HearingEnded { .. } => "hearing_ended",
+            EventKind::RereviewDecided { .. } => "rereview_decided",
+            EventKind::Withdrawn { .. } => "withdrawn",
+            EventKind::MergedInto { .. } => "merged_into",
+            EventKind::Absorbed { .. } => "absorbed",
+            EventKind::NoteAdded { .. } => "note_added",
+            EventKind::Instructed { .. } => "instructed",
+        }
+    }
+
+    /// Whether the petitioner's own timeline shows this event. Internal notes, leaders'
+    /// instructions, objections between organs and completion reports stay internal.
+    pub fn visible_to_petitioner(&self) -> bool {
+        !matches!(
+            self,
+            EventKind::NoteAdded { .. }
+                | EventKind::Instructed { .. }
+                | EventKind::Objected { .. }
+                | EventKind::ObjectionAgreed { .. }
+                | EventKind::ObjectionOverruled { .. }
+                | EventKind::ExtensionRequested { .. }
+                | EventKind::ExtensionRefused { .. }
+                | EventKind::CompletionReportSubmitted { .. }
+                | EventKind::CompletionReportApproved { .. }
+                | EventKind::CompletionReportSentBack { .. }
+                | EventKind::Registered { .. }
+        )
+    }
+
+    /// A plain-words line for the petitioner's timeline (zh-CN).
+    pub fn petitioner_summary(&self) -> String {
+        match self {
+            EventKind::Submitted { .. } => "您的信访事项已收到".into(),
+            EventKind::Routed { route, .. } => match route {
+                RouteKind::Forward => "已转送有权处理的机关办理".into(),
+                RouteKind::Assign { .. } => "已交办有权处理的机关限期办理".into(),
+                RouteKind::Bureau => "由信访部门直接办理".into(),
+            },
+            EventKind::Accepted { .. } => "有权处理的机关已受理，将在法定期限内办结".into(),
+            EventKind::Declined { guidance, .. } => format!("不予受理。{guidance}"),
+            EventKind::ExtensionApproved { days, reason } => {
+                format!("办理期限延长{days}日，理由：{reason}")
+            }
+            EventKind::Replied { .. } => "已出具信访处理意见书，请查看答复并评价".into(),
+            EventKind::Rated { .. } => "您已评价".into(),
+            EventKind::ReviewRequested { .. } => "已收到您的复查申请".into(),
+            EventKind::ReviewDecided { .. } => "已出具复查意见书".into(),
+            EventKind::RereviewRequested { .. } => "已收到您的复核申请".into(),
+            EventKind::HearingStarted { .. } => "复核机关组织听证（听证时间不计入期限）".into(),
+            EventKind::HearingEnded { .. } => "听证结束".into(),
+            EventKind::RereviewDecided { .. } => {
+                "已出具复核意见书。同一事实和理由的请求不再受理".into()
+            }
+            EventKind::Withdrawn { .. } => "您已撤回信访事项".into(),
+            EventKind::MergedInto { .. } => "与您的其他相同事项合并办理".into(),
+            EventKind::Absorbed { .. } => "相同事项已合并到本件办理".into(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// An event with its envelope: which case, which version, when and by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub case_id: CaseId,
+    /// 1 for the first event of a case, then +1 each.
+    pub version: u64,
+    pub at: Instant,
+    pub actor: ActorId,
+    pub actor_unit: Option<UnitId>,
+    pub kind: EventKind,
+}
+
+/// Why a command was refused. Each variant has a stable code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("「{command}」不能在「{stage}」阶段进行")]
+    WrongStage {
+        command: &'static str,
+        stage: &'static str,
+    },
+    #[error("无权进行「{command}」：{why}")]
+    Forbidden {
+        command: &'static str,
+        why: &'static str,
+    },
+    #[error("{0}")]
+    DeadlinePassed(String),
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    NotAllowed(String),
+}
+
+impl Rejection {
+    /// The stable code clients and tests match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::WrongStage { .. } => "wrong_stage",
+            Rejection::Forbidden { .. } => "forbidden",
+            Rejection::DeadlinePassed(_) => "deadline_passed",
+            Rejection::Invalid { .. } => "invalid_command",
+            Rejection::NotAllowed(_) => "not_allowed",
+        }
+    }
+}
+
+/// The case as its events made it. Holds no raw personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseState {
+    pub id: CaseId,
+    /// The number of events applied.
+    pub version: u64,
+    pub stage: Stage,
+    pub receipt: ReceiptCode,
+    pub petition: PetitionRecord,
+    pub received_at: Instant,
+    /// The petition bureau that received and registered it.
+    pub bureau: UnitId,
+    pub class: Option<StatutoryClass>,
+    pub category: Option<String>,
+    pub routing: Option<Routing>,
+    /// Every unit the case has been routed to, in order (for scope and history).
+    pub routed_units: Vec<UnitId>,
+    pub accepted_at: Option<Instant>,
+    pub pending_extension: Option<u32>,
+    pub extensions_granted: u32,
+    pub extension_days: u32,
+    pub objection_overruled: bool,
+    pub opinion: Option<HandlingOpinion>,
+    pub replied_at: Option<Instant>,
+    pub report: ReportStatus,
+    pub rating: Option<(Satisfaction, Satisfaction)>,
+    pub review_unit: Option<UnitId>,
+    pub review_outcome: Option<ReviewOutcome>,
+    pub rereview_unit: Option<UnitId>,
+    pub rereview_outcome: Option<ReviewOutcome>,
+    pub in_hearing: bool,
+    pub merged_into: Option<CaseId>,
+    pub absorbed: Vec<CaseId>,
+    pub notes: u32,
+    pub instructions: u32,
+    /// The statutory timers; see [`clock`].
+    pub timers: Vec<Timer>,
+    pub updated_at: Instant,
+}
+
+impl CaseState {
+    /// The unit currently responsible for acting (for lists and scope).
+    pub fn current_unit(&self) -> &UnitId {
+        match self.stage {
+            Stage::UnderReview => self.review_unit.as_ref().unwrap_or(&self.bureau),
+            Stage::UnderRereview => self.rereview_unit.as_ref().unwrap_or(&self.bureau),
+            Stage::Objected => self.routing.as_ref().map_or(&self.bureau, |r| &r.by),
+            _ => self.routing.as_ref().map_or(&self.bureau, |r| &r.unit),
+        }
+    }
+
+    /// The unit that handles (accepted) the matter.
+    pub fn handling_unit(&self) -> Option<&UnitId> {
+        self.routing.as_ref().map(|r| &r.unit)
+    }
+
+    pub fn timer(&self, kind: ClockKind) -> Option<&Timer> {
+        self.timers
+            .iter()
+            .rev()
+            .find(|t| t.kind == kind && t.stopped_at.is_none())
+    }
+
+    /// Every unit that has a part in the case (for scope).
+    pub fn units(&self) -> Vec<&UnitId> {
+        let mut units = vec![&self.bureau];
+        units.extend(self.routed_units.iter());
+        units.extend(self.review_unit.iter());
+        units.extend(self.rereview_unit.iter());
+        units.sort();
+        units.dedup();
+        units
+    }
+
+    /// The deadlines of the running and finished timers.
+    pub fn deadlines(&self, policy: &DeadlinePolicy, calendar: &Calendar) -> Vec<clock::Deadline> {
+        clock::deadlines(&self.timers, policy, calendar)
+    }
+
+    fn start_timer(&mut self, kind: ClockKind, at: Instant, due_override: Option<Instant>) {
+        self.stop_timer(kind, at);
+        self.timers.push(Timer {
+            kind,
+            started_at: at,
+            extension_days: 0,
+            pauses: Vec::new(),
+            due_override,
+            stopped_at: None,
+        });
+    }
+
+    fn stop_timer(&mut self, kind: ClockKind, at: Instant) {
+        for t in self.timers.iter_mut() {
+            if t.kind == kind && t.stopped_at.is_none() {
+                t.stopped_at = Some(at);
+                for p in t.pauses.iter_mut() {
+                    if p.to.is_none() {
+                        p.to = Some(at);
+                    }
+                }
+            }
+        }
+    }
+
+    fn stop_all_timers(&mut self, at: Instant) {
+        let running: Vec<ClockKind> = self
+            .timers
+            .iter()
+            .filter(|t| t.stopped_at.is_none())
+            .map(|t| t.kind)
+            .collect();
+        for kind in running {
+            self.stop_timer(kind, at);
+        }
+    }
+
+    fn running_timer_mut(&mut self, kind: ClockKind) -> Option<&mut Timer> {
+        self.timers
+            .iter_mut()
+            .rev()
+            .find(|t| t.kind == kind && t.stopped_at.is_none())
+    }
+}
+
+fn wrong_stage(command: &Command, state: &CaseState) -> Rejection {
+    Rejection::WrongStage {
+        command: command.name(),
+        stage: state.stage.label_zh(),
+    }
+}
+
+fn forbidden(command: &Command, why: &'static str) -> Rejection {
+    Rejection::Forbidden {
+        command: command.name(),
+        why,
+    }
+}
+
+const HANDLERS: &[Role] = &[Role::Handler, Role::UnitHead];
+const HEADS: &[Role] = &[Role::UnitHead];
+const REGISTRARS: &[Role] = &[Role::Registrar, Role::UnitHead];
+
+/// Checks that a running timer has not passed its deadline at `now`.
+fn within(state: &CaseState, kind: ClockKind, ctx: &Ctx<'_>, what: &str) -> Result<(), Rejection> {
+    let Some(timer) = state.timer(kind) else {
+        return Err(Rejection::DeadlinePassed(format!("{what}的期限未在计时")));
+    };
+    let deadline = clock::deadline(timer, ctx.policy, ctx.calendar);
+    if ctx.now > deadline.due_at {
+        let local = deadline.due_at.with_timezone(&crate::CHINA_OFFSET);
+        return Err(Rejection::DeadlinePassed(format!(
+            "{what}的期限已于{}届满",
+            local.format("%Y-%m-%d %H:%M")
+        )));
+    }
+    Ok(())
+}
+
+/// The petitioner, or staff of the bureau acting on the petitioner's behalf (a letter, a call).
+fn petitioner_or_bureau(state: &CaseState, actor: &Actor) -> bool {
+    (actor.has(Role::Petitioner) && actor.is_case_petitioner)
+        || (actor.has(Role::Proxy) && actor.is_case_petitioner)
+        || actor.acts_for(&state.bureau, REGISTRARS)
+}
+
+fn check_days(days: u32, max: u32) -> Result<(), Rejection> {
+    if days == 0 || days > max {
+        return Err(Rejection::Invalid {
+            field: "days",
+            message: format!("延期天数应为1到{max}日（《信访工作条例》第三十四条）"),
+        });
+    }
+    Ok(())
+}
+
+/// Decides what happens when `command` is applied to the case. `state` is `None` only for
+/// [`Command::Submit`]. Returns the events to append, numbered from `state.version + 1`.
+pub fn decide(
+    state: Option<&CaseState>,
+    case_id: &CaseId,
+    command: Command,
+    ctx: &Ctx<'_>,
+) -> Result<Vec<Event>, Rejection> {
+    let actor = ctx.actor;
+    let kinds = match state {
+        None => match command {
+            Command::Submit {
+                petition,
+                receipt,
+                bureau,
+                received_at,
+            } => {
+                let may_submit = actor.has(Role::Petitioner)
+                    || actor.has(Role::Proxy)
+                    || actor.has(Role::Registrar)
+                    || actor.has(Role::System);
+                if !may_submit {
+                    return Err(Rejection::Forbidden {
+                        command: "submit",
+                        why: "只有信访人、代理员或登记员可以提交信访事项",
+                    });
+                }
+                if received_at > ctx.now {
+                    return Err(Rejection::Invalid {
+                        field: "received_at",
+                        message: "收到时间不能晚于当前时间".into(),
+                    });
+                }
+                vec![EventKind::Submitted {
+                    petition,
+                    receipt,
+                    bureau,
+                    received_at,
+                }]
+            }
+            other => {
+                return Err(Rejection::NotAllowed(format!(
+                    "信访事项不存在，不能进行「{}」",
+                    other.name()
+                )));
+            }
+        },
+        Some(state) => decide_existing(state, command, ctx)?,
+    };
+    let base = state.map_or(0, |s| s.version);
+    Ok(kinds
+        .into_iter()
+        .enumerate()
+        .map(|(i, kind)| Event {
+            case_id: case_id.clone(),
+            version: base + 1 + i as u64,
+            at: ctx.now,
+            actor: actor.id.clone(),
+            actor_unit: actor.unit.clone(),
+            kind,
+        })
+        .collect())
+}
+
+fn decide_existing(
+    state: &CaseState,
+    command: Command,
+    ctx: &Ctx<'_>,
+) -> Result<Vec<EventKind>, Rejection> {
+    use Stage as S;
+    let actor = ctx.actor;
+    let stage = state.stage;
+    // Notes and instructions are possible in every stage; everything else needs the right one.
+    let event = match &command {
+        Command::Submit { .. } => {
+            return Err(Rejection::NotAllowed("该信访事项已经提交".into()));
+        }
+        Command::Register { class, category } => {
+            if !matches!(stage, S::Submitted | S::Registered) {
+                return Err(wrong_stage(&command, state));
+            }
+            if !actor.acts_for(&state.bureau, REGISTRARS) {
+                return Err(forbidden(&command, "只有收件信访部门的登记员可以登记"));
+            }
+            EventKind::Registered {
+                class: *class,
+                category: category.clone(),
+            }
+        }
+        Command::Route { kind, unit } => {
+            if stage != S::Registered {
+                return Err(wrong_stage(&command, state));
+            }
+            if !actor.acts_for(&state.bureau, REGISTRARS) {
+                return Err(forbidden(
+                    &command,
+                    "只有收件信访部门的登记员可以转送或交办",
+                ));
+            }
+            match kind {
+                RouteKind::Bureau if unit != &state.bureau => {
+                    return Err(Rejection::Invalid {
+                        field: "unit",
+                        message: "自办时承办单位应为本信访部门".into(),
+                    });
+                }
+                RouteKind::Forward | RouteKind::Assign { .. } if unit == &state.bureau => {
+                    return Err(Rejection::Invalid {
+                        field: "unit",
+                        message: "转送或交办的单位不能是本信访部门，自办请选择「自办」".into(),
+                    });
+                }
+                RouteKind::Assign { due_at } if *due_at <= ctx.now => {
+                    return Err(Rejection::Invalid {
+                        field: "due_at",
+                        message: "交办期限应晚于当前时间".into(),
+                    });
+                }
+                _ => {}
+            }
+            EventKind::Routed {
+                route: kind.clone(),
+                unit: unit.clone(),
+                by: state.bureau.clone(),
+            }
+        }
+        Command::Accept => {
+            if stage != S::Routed {
+                return Err(wrong_stage(&command, state));
+            }
+            let Some(routing) = &state.routing else {
+                return Err(wrong_stage(&command, state));
+            };
+            if !actor.acts_for(&routing.unit, HANDLERS) {
+                return Err(forbidden(&command, "只有承办单位的承办人或负责人可以受理"));
+            }
+            if let Some(class) = state.class
+                && class.leaves_petition_procedure()
+            {
+                return Err(Rejection::NotAllowed(
+                    "该事项应通过其他法定途径解决（诉访分离），请作不予受理并告知途径".into(),
+                ));
+            }
+            EventKind::Accepted {
+                notice_to_petitioner: !state.petition.anonymous,
+            }
+        }
+        Command::Decline {
+            ground,
+            reason,
+            guidance,
+        } => {
+            let allowed = match stage {
+                S::Registered => actor.acts_for(&state.bureau, REGISTRARS),
+                S::Routed => state
+                    .routing
+                    .as_ref()
+                    .is_some_and(|r| actor.acts_for(&r.unit, HANDLERS)),
+                _ => return Err(wrong_stage(&command, state)),
+            };
+            if !allowed {
+                return Err(forbidden(
+                    &command,
+                    "只有信访部门登记员或承办单位可以不予受理",
+                ));
+            }
+            EventKind::Declined {
+                ground: *ground,
+                reason: reason.clone(),
+                guidance: guidance.clone(),
+            }
+        }
+        Command::Object { reason } => {
+            if stage != S::Routed {
+                return Err(wrong_stage(&command, state));
+            }
+            let Some(routing) = &state.routing else {
+                return Err(wrong_stage(&command, state));
+            };
+            if !actor.acts_for(&routing.unit, HANDLERS) {
+                return Err(forbidden(&command, "只有承办单位可以提出异议"));
+            }
+            if routing.kind == RouteKind::Bureau {
+                return Err(Rejection::NotAllowed(
+                    "信访部门自办的事项不能提出异议".into(),
+                ));
+            }
+            if state.objection_overruled {
+                return Err(Rejection::NotAllowed(
+                    "异议已被驳回，不能再次提出异议，请受理或不予受理".into(),
+                ));
+            }
+            within(state, ClockKind::Objection, ctx, "提出异议（5个工作日）")?;
+            EventKind::Objected {
+                reason: reason.clone(),
+            }
+        }
+        Command::ResolveObjection { agree, reason } => {
+            if stage != S::Objected {
+                return Err(wrong_stage(&command, state));
+            }
+            let Some(routing) = &state.routing else {
+                return Err(wrong_stage(&command, state));
+            };
+            if !actor.acts_for(&routing.by, REGISTRARS) {
+                return Err(forbidden(&command, "只有转送或交办的单位可以处理异议"));
+            }
+            if *agree {
+                EventKind::ObjectionAgreed {
+                    reason: reason.clone(),
+                }
+            } else {
+                EventKind::ObjectionOverruled {
+                    reason: reason.clone(),
+                }
+            }
+        }
+        Command::RequestExtension { days, reason } => {
+            if stage != S::Handling {
+                return Err(wrong_stage(&command, state));
+            }
+            let unit = state.handling_unit().unwrap_or(&state.bureau);
+            if !actor.acts_for(unit, HANDLERS) {
+                return Err(forbidden(&command, "只有承办单位可以申请延期"));
+            }
+            if state.pending_extension.is_some() {
+                return Err(Rejection::NotAllowed("已有待审批的延期申请".into()));
+            }
+            if state.extensions_granted >= ctx.policy.max_extensions {
+                return Err(Rejection::NotAllowed(format!(
+                    "办理期限只能延长{}次（《信访工作条例》第三十四条）",
+                    ctx.policy.max_extensions
+                )));
+            }
+            check_days(*days, ctx.policy.max_extension_days)?;
+            within(state, ClockKind::Handling, ctx, "办理")?;
+            EventKind::ExtensionRequested {
+                days: *days,
+                reason: reason.clone(),
+            }
+        }
+        Command::DecideExtension { approve, reason } => {
+            if stage != S::Handling {
+                return Err(wrong_stage(&command, state));
+            }
+            let Some(days) = state.pending_extension else {
+                return Err(Rejection::NotAllowed("没有待审批的延期申请".into()));
+            };
+            let unit = state.handling_unit().unwrap_or(&state.bureau);
+            if !actor.acts_for(unit, HEADS) {
+                return Err(forbidden(&command, "延期须经承办单位负责人批准"));
+            }
+            if *approve {
+                EventKind::ExtensionApproved {
+                    days,
+                    reason: reason.clone(),
+                }
+            } else {
+                EventKind::ExtensionRefused {
+                    reason: reason.clone(),
+                }
+            }
+        }
+        Command::Reply { opinion } => {
+            if stage != S::Handling {
+                return Err(wrong_stage(&command, state));
+            }
+            let unit = state.handling_unit().unwrap_or(&state.bureau);
+            if !actor.acts_for(unit, HEADS) {
+                return Err(forbidden(&command, "信访处理意见书须由承办单位负责人签发"));
+            }
+            EventKind::Replied {
+                opinion: opinion.clone(),
+            }
+        }
+        Command::SubmitCompletionReport { report } => {
+            if stage != S::Replied {
+                return Err(wrong_stage(&command, state));
+            }
+            if !matches!(state.report, ReportStatus::Pending) {
+                return Err(Rejection::NotAllowed("本件无需或已经报送办结报告".into()));
+            }
+            let unit = state.handling_unit().unwrap_or(&state.bureau);
+            if !actor.acts_for(unit, HANDLERS) {
+                return Err(forbidden(&command, "只有承办单位可以报送办结报告"));
+            }
+            EventKind::CompletionReportSubmitted {
+                report: report.clone(),
+            }
+        }
+        Command::CheckCompletionReport {
+            approve,
+            reason,
+            new_due_at,
+        } => {
+            if state.report != ReportStatus::Submitted {
+                return Err(Rejection::NotAllowed("没有待审核的办结报告".into()));
+            }
+            let Some(routing) = &state.routing else {
+                return Err(wrong_stage(&command, state));
+            };
+            if !actor.acts_for(&routing.by, REGISTRARS) {
+                return Err(forbidden(&command, "只有交办单位可以审核办结报告"));
+            }
+            if *approve {
+                EventKind::CompletionReportApproved {
+                    reason: reason.clone(),
+                }
+            } else {
+                if stage != S::Replied {
+                    return Err(Rejection::NotAllowed(
+                        "已进入复查程序，不能再退回重办".into(),
+                    ));
+                }
+                if let Some(due) = new_due_at
+                    && *due <= ctx.now
+                {
+                    return Err(Rejection::Invalid {
+                        field: "new_due_at",
+                        message: "新的办理期限应晚于当前时间".into(),
+                    });
+                }
+                EventKind::CompletionReportSentBack {
+                    reason: reason.clone(),
+                    new_due_at: *new_due_at,
+                }
+            }
+        }
+        Command::Rate {
+            bureau,
+            unit,
+            comment,
+        } => {
+            if stage != S::Replied {
+                return Err(wrong_stage(&command, state));
+            }
+            if !petitioner_or_bureau(state, actor) {
+                return Err(forbidden(
+                    &command,
+                    "只有信访人本人或代其登记的信访部门可以评价",
+                ));
+            }
+            if state.rating.is_some() {
+                return Err(Rejection::NotAllowed("已经评价过".into()));
+            }
+            within(state, ClockKind::Rating, ctx, "评价")?;
+            EventKind::Rated {
+                bureau: *bureau,
+                unit: *unit,
+                comment: comment.clone(),
+                recorded_by_staff: !actor.is_case_petitioner,
+            }
+        }
+        Command::RequestReview {
+            reason,
+            review_unit,
+        } => {
+            if stage != S::Replied {
+                return Err(wrong_stage(&command, state));
+            }
+            if !petitioner_or_bureau(state, actor) {
+                return Err(forbidden(&command, "只有信访人本人可以申请复查"));
+            }
+            if state.petition.anonymous {
+                return Err(Rejection::NotAllowed("匿名信访事项不能申请复查".into()));
+            }
+            if Some(review_unit) == state.handling_unit() {
+                return Err(Rejection::Invalid {
+                    field: "review_unit",
+                    message: "复查应向原办理机关的上一级机关提出".into(),
+                });
+            }
+            within(state, ClockKind::ReviewRequest, ctx, "申请复查（30日）")?;
+            EventKind::ReviewRequested {
+                reason: reason.clone(),
+                review_unit: review_unit.clone(),
+            }
+        }
+        Command::DecideReview { outcome, opinion } => {
+            if stage != S::UnderReview {
+                return Err(wrong_stage(&command, state));
+            }
+            let unit = state.review_unit.as_ref().unwrap_or(&state.bureau);
+            if !actor.acts_for(unit, HEADS) {
+                return Err(forbidden(&command, "复查意见须由复查机关负责人签发"));
+            }
+            EventKind::ReviewDecided {
+                outcome: *outcome,
+                opinion: opinion.clone(),
+            }
+        }
+        Command::RequestRereview {
+            reason,
+            rereview_unit,
+        } => {
+            if stage != S::Reviewed {
+                return Err(wrong_stage(&command, state));
+            }
+            if !petitioner_or_bureau(state, actor) {
+                return Err(forbidden(&command, "只有信访人本人可以申请复核"));
+            }
+            if Some(rereview_unit) == state.review_unit.as_ref()
+                || Some(rereview_unit) == state.handling_unit()
+            {
+                return Err(Rejection::Invalid {
+                    field: "rereview_unit",
+                    message: "复核应向复查机关的上一级机关提出".into(),
+                });
+            }
+            within(state, ClockKind::RereviewRequest, ctx, "申请复核（30日）")?;
+            EventKind::RereviewRequested {
+                reason: reason.clone(),
+                rereview_unit: rereview_unit.clone(),
+            }
+        }
+        Command::StartHearing { note } | Command::EndHearing { note } => {
+            if stage != S::UnderRereview {
+                return Err(wrong_stage(&command, state));
+            }
+            let unit = state.rereview_unit.as_ref().unwrap_or(&state.bureau);
+            if !actor.acts_for(unit, HANDLERS) {
+                return Err(forbidden(&command, "只有复核机关可以组织听证"));
+            }
+            match (&command, state.in_hearing) {
+                (Command::StartHearing { .. }, false) => {
+                    EventKind::HearingStarted { note: note.clone() }
+                }
+                (Command::EndHearing { .. }, true) => {
+                    EventKind::HearingEnded { note: note.clone() }
+                }
+                (Command::StartHearing { .. }, true) => {
+                    return Err(Rejection::NotAllowed("听证已在进行中".into()));
+                }
+                _ => return Err(Rejection::NotAllowed("没有正在进行的听证".into())),
+            }
+        }
+        Command::DecideRereview { outcome, opinion } => {
+            if stage != S::UnderRereview {
+                return Err(wrong_stage(&command, state));
+            }
+            let unit = state.rereview_unit.as_ref().unwrap_or(&state.bureau);
+            if !actor.acts_for(unit, HEADS) {
+                return Err(forbidden(&command, "复核意见须由复核机关负责人签发"));
+            }
+            if state.in_hearing {
+                return Err(Rejection::NotAllowed(
+                    "听证尚未结束，不能作出复核意见".into(),
+                ));
+            }
+            EventKind::RereviewDecided {
+                outcome: *outcome,
+                opinion: opinion.clone(),
+            }
+        }
+        Command::Withdraw { reason } => {
+            if stage.is_terminal() {
+                return Err(wrong_stage(&command, state));
+            }
+            if !petitioner_or_bureau(state, actor) {
+                return Err(forbidden(&command, "只有信访人本人可以撤回"));
+            }
+            EventKind::Withdrawn {
+                reason: reason.clone(),
+            }
+        }
+        Command::MergeInto { into, reason } => {
+            if !matches!(stage, S::Submitted | S::Registered) {
+                return Err(wrong_stage(&command, state));
+            }
+            if into == &state.id {
+                return Err(Rejection::Invalid {
+                    field: "into",
+                    message: "不能与自身并单".into(),
+                });
+            }
+            if !actor.acts_for(&state.bureau, REGISTRARS) {
+                return Err(forbidden(&command, "只有收件信访部门的登记员可以并单"));
+            }
+            EventKind::MergedInto {
+                into: into.clone(),
+                reason: *reason,
+            }
+        }
+        Command::Absorb { source, reason } => {
+            if stage.is_terminal() {
+                return Err(Rejection::NotAllowed(format!(
+                    "目标信访事项处于「{}」阶段，不能并入",
+                    stage.label_zh()
+                )));
+            }
+            if source == &state.id {
+                return Err(Rejection::Invalid {
+                    field: "into",
+                    message: "不能与自身并单".into(),
+                });
+            }
+            let related = actor.has(Role::Registrar) || actor.has(Role::UnitHead);
+            if !related {
+                return Err(forbidden(&command, "只有登记员可以并单"));
+            }
+            EventKind::Absorbed {
+                source: source.clone(),
+                reason: *reason,
+            }
+        }
+        Command::AddNote { text } => {
+            let staff_on_case =
+                state.units().into_iter().any(|u| actor.in_unit(u)) || actor.oversees_case;
+            let staff = actor.roles.iter().any(|r| {
+                matches!(
+                    r,
+                    Role::Registrar
+                        | Role::Handler
+                        | Role::UnitHead
+                        | Role::Leader
+                        | Role::Supervisor
+                )
+            });
+            if !(staff && staff_on_case) {
+                return Err(forbidden(&command, "只有办理本件的工作人员可以添加备注"));
+            }
+            EventKind::NoteAdded { text: text.clone() }
+        }
+        Command::Instruct { text } => {
+            let on_case = state.units().into_iter().any(|u| actor.in_unit(u));
+            if !(actor.has(Role::Leader) && (actor.oversees_case || on_case)) {
+                return Err(forbidden(&command, "只有本级或上级领导可以阅批"));
+            }
+            EventKind::Instructed { text: text.clone() }
+        }
+    };
+    Ok(vec![event])
+}
+
+/// A stored event stream that cannot be folded (corrupt or out of order).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    #[error("the first event of case {0} is not `submitted`")]
+    NotStarted(CaseId),
+    #[error("case {0} was submitted twice")]
+    SubmittedTwice(CaseId),
+    #[error("case {case}: expected version {expected}, found {found}")]
+    VersionGap {
+        case: CaseId,
+        expected: u64,
+        found: u64,
+    },
+}
+
+/// Folds one event into the state. Pure and total for events that [`decide`] produced.
+pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, ReplayError> {
+    let at = event.at;
+    let mut s = match (state, &event.kind) {
+        (
+            None,
+            EventKind::Submitted {
+                petition,
+                receipt,
+                bureau,
+                received_at,
+            },
+        ) => {
+            if event.version != 1 {
+                return Err(ReplayError::VersionGap {
+                    case: event.case_id.clone(),
+                    expected: 1,
+                    found: event.version,
+                });
+            }
+            let mut s = CaseState {
+                id: event.case_id.clone(),
+                version: 1,
+                stage: Stage::Submitted,
+                receipt: receipt.clone(),
+                petition: petition.clone(),
+                received_at: *received_at,
+                bureau: bureau.clone(),
+                class: petition.class,
+                category: petition.category.clone(),
+                routing: None,
+                routed_units: Vec::new(),
+                accepted_at: None,
+                pending_extension: None,
+                extensions_granted: 0,
+                extension_days: 0,
+                objection_overruled: false,
+                opinion: None,
+                replied_at: None,
+                report: ReportStatus::NotRequired,
+                rating: None,
+                review_unit: None,
+                review_outcome: None,
+                rereview_unit: None,
+                rereview_outcome: None,
+                in_hearing: false,
+                merged_into: None,
+                absorbed: Vec::new(),
+                notes: 0,
+                instructions: 0,
+                timers: Vec::new(),
+                updated_at: at,
+            };
+            s.start_timer(ClockKind::RegisterRoute, *received_at, None);
+            return Ok(s);
+        }
+        (None, _) => return Err(ReplayError::NotStarted(event.case_id.clone())),
+        (Some(_), EventKind::Submitted { .. }) => {
+            return Err(ReplayError::SubmittedTwice(event.case_id.clone()));
+        }
+        (Some(s), _) => s,
+    };
+    if event.version != s.version + 1 {
+        return Err(ReplayError::VersionGap {
+            case: event.case_id.clone(),
+            expected: s.version + 1,
+            found: event.version,
+        });
+    }
+    s.version = event.version;
+    s.updated_at = at;
+    match &event.kind {
+        EventKind::Submitted { .. } => {}
+        EventKind::Registered { class, category } => {
+            s.stage = Stage::Registered;
+            s.class = Some(*class);
+            s.category = category.clone();
+        }
+        EventKind::Routed { route, unit, by } => {
+            s.stage = Stage::Routed;
+            s.stop_timer(ClockKind::RegisterRoute, at);
+            s.objection_overruled = false;
+            s.routing = Some(Routing {
+                kind: route.clone(),
+                unit: unit.clone(),
+                by: by.clone(),
+                at,
+            });
+            if !s.routed_units.contains(unit) {
+                s.routed_units.push(unit.clone());
+            }
+            s.start_timer(ClockKind::AcceptanceNotice, at, None);
+            match route {
+                RouteKind::Bureau => s.report = ReportStatus::NotRequired,
+                RouteKind::Forward => {
+                    s.report = ReportStatus::NotRequired;
+                    s.start_timer(ClockKind::Objection, at, None);
+                }
+                RouteKind::Assign { due_at } => {
+                    s.report = ReportStatus::Pending;
+                    s.start_timer(ClockKind::Objection, at, None);
+                    s.start_timer(ClockKind::CompletionReport, at, Some(*due_at));
+                }
+            }
+        }
+        EventKind::Accepted { .. } => {
+            s.stage = Stage::Handling;
+            s.accepted_at = Some(at);
+            s.stop_timer(ClockKind::AcceptanceNotice, at);
+            s.stop_timer(ClockKind::Objection, at);
+            s.start_timer(ClockKind::Handling, at, None);
+        }
+        EventKind::Declined { .. } => {
+            s.stage = Stage::Declined;
+            s.stop_all_timers(at);
+        }
+        EventKind::Objected { .. } => {
+            s.stage = Stage::Objected;
+            s.stop_timer(ClockKind::Objection, at);
+        }
+        EventKind::ObjectionAgreed { .. } => {
+            // The matter returns to the sender, who routes it afresh; the routing clock restarts
+            // from the return (a policy choice, documented in docs/domain-rules.md).
+            s.stage = Stage::Registered;
+            s.stop_timer(ClockKind::AcceptanceNotice, at);
+            s.stop_timer(ClockKind::CompletionReport, at);
+            s.routing = None;
+            s.report = ReportStatus::NotRequired;
+            s.start_timer(ClockKind::RegisterRoute, at, None);
+        }
+        EventKind::ObjectionOverruled { .. } => {
+            s.stage = Stage::Routed;
+            s.objection_overruled = true;
+        }
+        EventKind::ExtensionRequested { days, .. } => {
+            s.pending_extension = Some(*days);
+        }
+        EventKind::ExtensionApproved { days, .. } => {
+            s.pending_extension = None;
+            s.extensions_granted += 1;
+            s.extension_days += days;
+            if let Some(t) = s.running_timer_mut(ClockKind::Handling) {
+                t.extension_days += days;
+            }
+        }
+        EventKind::ExtensionRefused { .. } => {
+            s.pending_extension = None;
+        }
+        EventKind::Replied { opinion } => {
+            s.stage = Stage::Replied;
+            s.opinion = Some(opinion.clone());
+            s.replied_at = Some(at);
+            s.pending_extension = None;
+            s.stop_timer(ClockKind::Handling, at);
+            if !s.petition.anonymous {
+                s.start_timer(ClockKind::Rating, at, None);
+                s.start_timer(ClockKind::ReviewRequest, at, None);
+            }
+        }
+        EventKind::CompletionReportSubmitted { .. } => {
+            s.report = ReportStatus::Submitted;
+            s.stop_timer(ClockKind::CompletionReport, at);
+        }
+        EventKind::CompletionReportApproved { .. } => {
+            s.report = ReportStatus::Approved;
+        }
+        EventKind::CompletionReportSentBack { new_due_at, .. } => {
+            s.report = ReportStatus::Pending;
+            s.stage = Stage::Handling;
+            s.rating = None;
+            s.stop_timer(ClockKind::Rating, at);
+            s.stop_timer(ClockKind::ReviewRequest, at);
+            let due = new_due_at.or_else(|| {
+                s.timers
+                    .iter()
+                    .rev()
+                    .find(|t| t.kind == ClockKind::CompletionReport)
+                    .and_then(|t| t.due_override)
+            });
+            s.start_timer(ClockKind::CompletionReport, at, due);
+            // Handling resumes: the original handling timer (with its extension) runs again.
+            if let Some(t) = s
+                .timers
+                .iter_mut()
+                .rev()
+                .find(|t| t.kind == ClockKind::Handling)
+            {
+                t.stopped_at = None;
+            }
+        }
+        EventKind::Rated { bureau, unit, .. } => {
+            s.rating = Some((*bureau, *unit));
+            s.stop_timer(ClockKind::Rating, at);
+        }
+        EventKind::ReviewRequested { review_unit, .. } => {
+            s.stage = Stage::UnderReview;
+            s.review_unit = Some(review_unit.clone());
+            s.stop_timer(ClockKind::Rating, at);
+            s.stop_timer(ClockKind::ReviewRequest, at);
+            s.start_timer(ClockKind::ReviewDecision, at, None);
+        }
+        EventKind::ReviewDecided { outcome, .. } => {
+            s.stage = Stage::Reviewed;
+            s.review_outcome = Some(*outcome);
+            s.stop_timer(ClockKind::ReviewDecision, at);
+            s.start_timer(ClockKind::RereviewRequest, at, None);
+        }
+        EventKind::RereviewRequested { rereview_unit, .. } => {
+            s.stage = Stage::UnderRereview;
+            s.rereview_unit = Some(rereview_unit.clone());
+            s.stop_timer(ClockKind::RereviewRequest, at);
+            s.start_timer(ClockKind::RereviewDecision, at, None);
+        }
+        EventKind::HearingStarted { .. } => {
+            s.in_hearing = true;
+            if let Some(t) = s.running_timer_mut(ClockKind::RereviewDecision) {
+                t.pauses.push(Pause { from: at, to: None });
+            }
+        }
+        EventKind::HearingEnded { .. } => {
+            s.in_hearing = false;
+            if let Some(t) = s.running_timer_mut(ClockKind::RereviewDecision) {
+                for p in t.pauses.iter_mut() {
+                    if p.to.is_none() {
+                        p.to = Some(at);
+                    }
+                }
+            }
+        }
+        EventKind::RereviewDecided { outcome, .. } => {
+            s.stage = Stage::Concluded;
+            s.rereview_outcome = Some(*outcome);
+            s.stop_all_timers(at);
+        }
+        EventKind::Withdrawn { .. } => {
+            s.stage = Stage::Withdrawn;
+            s.in_hearing = false;
+            s.stop_all_timers(at);
+        }
+        EventKind::MergedInto { into, .. } => {
+            s.stage = Stage::Merged;
+            s.merged_into = Some(into.clone());
+            s.stop_all_timers(at);
+        }
+        EventKind::Absorbed { source, .. } => {
+            if !s.absorbed.contains(source) {
+                s.absorbed.push(source.clone());
+            }
+        }
+        EventKind::NoteAdded { .. } => s.notes += 1,
+        EventKind::Instructed { .. } => s.instructions += 1,
+    }
+    Ok(s)
+}
+
+/// Folds a whole event stream.
+pub fn replay<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+) -> Result<Option<CaseState>, ReplayError> {
+    let mut state = None;
+    for event in events {
+        state = Some(apply(state, event)?);
+    }
+    Ok(state)
+}

@@ -1,0 +1,26 @@
+//! Huiyin's domain: the law as code. Pure — no I/O, no async, no SQL, no HTTP.
+//!
+//! - [`values`]: parsed value types (ID-card numbers, phone numbers, region codes, receipt codes…).
+//! - [`petition`]: a petition as received (信访事项).
+//! - [`case`]: the case lifecycle as `decide(state, command, ctx)` and `apply(state, event)`.
+//! - [`calendar`], [`policy`], [`clock`]: the statutory clock (法定时限) over the official
+//!   holiday calendar, with per-jurisdiction policies.
+#![forbid(unsafe_code)]
+
+pub mod calendar;
+pub mod case;
+pub mod clock;
+pub mod ids;
+pub mod petition;
+pub mod policy;
+pub mod values;
+
+/// An instant, always in UTC; shown in Asia/Shanghai.
+pub type Instant = chrono::DateTime<chrono::Utc>;
+
+/// China Standard Time (UTC+8, no daylight saving since 1991): the offset in which statutory
+/// days begin and end.
+pub const CHINA_OFFSET: chrono::FixedOffset = match chrono::FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+8 is a valid offset"),
+};

@@ -1,0 +1,69 @@
+//! Huiyin's database: the only source of truth.
+//!
+//! - The event log (`events`): append-only, one global sequence, a per-case version for
+//!   optimistic concurrency, every event hash-chained with SM3.
+//! - Projections (`cases`): the current state of each case and the columns lists need,
+//!   written in the same transaction as the events that changed it.
+//! - Units, personal data (kept apart from the log), idempotency keys, API tokens.
+//!
+//! One code path serves SQLite (embedded, the default) and PostgreSQL through sqlx's `Any`
+//! driver with portable SQL; the few differences are behind [`Backend`].
+#![forbid(unsafe_code)]
+
+mod chain;
+mod db;
+mod read;
+mod write;
+
+pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
+pub use db::{Backend, Store};
+pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};
+pub use write::{Projection, WriteTx};
+
+use chrono::{TimeZone, Utc};
+use huiyin_domain::Instant;
+
+/// What can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else changed the case first (a unique version was taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A referenced row does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The stored data cannot be read back (corruption or a bug).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    fn from_db(err: sqlx::Error, what: &str) -> StoreError {
+        if let sqlx::Error::Database(db) = &err
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict(what.to_string());
+        }
+        StoreError::Db(err)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Milliseconds since the Unix epoch, the portable time column type.
+pub fn to_ms(t: Instant) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The inverse of [`to_ms`].
+pub fn from_ms(ms: i64) -> Result<Instant> {
+    match Utc.timestamp_millis_opt(ms) {
+        chrono::LocalResult::Single(t) => Ok(t),
+        _ => Err(StoreError::Corrupt(format!("timestamp out of range: {ms}"))),
+    }
+}
+
+/// The far future, used where a column needs a value that sorts last (no deadline).
+pub const NO_DEADLINE_MS: i64 = i64::MAX;

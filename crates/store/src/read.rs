@@ -1,0 +1,507 @@
+//! Read paths: single cases, event streams, work lists, units, tokens, and chain verification.
+
+use huiyin_domain::case::{CaseState, Event, EventKind, replay};
+use huiyin_domain::ids::{ActorId, CaseId, UnitId};
+use sqlx::Row;
+
+use crate::chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
+use crate::db::Store;
+use crate::{NO_DEADLINE_MS, Result, StoreError, from_ms};
+
+/// A case as stored: its state and the secret hash for the public lookup.
+#[derive(Debug, Clone)]
+pub struct CaseRecord {
+    pub state: CaseState,
+    pub secret_hash: String,
+}
+
+/// One row of a work list.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaseSummary {
+    pub id: String,
+    pub receipt: String,
+    pub stage: String,
+    pub title: String,
+    pub current_unit_id: String,
+    pub bureau_id: String,
+    pub region: String,
+    pub channel: String,
+    pub class: Option<String>,
+    pub category: Option<String>,
+    pub petitioner_masked: Option<String>,
+    pub received_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub next_due_kind: Option<String>,
+    /// `None` when no deadline runs.
+    pub next_due_at_ms: Option<i64>,
+    pub yellow_at_ms: Option<i64>,
+    pub version: i64,
+}
+
+/// Which cases a list shows. Lists are ordered by urgency (next deadline, then id) and
+/// paginated by keyset: pass the last row's `(next_due_at_ms, id)` as `after`.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// The unit whose work list this is (the unit that must act now).
+    pub unit: Option<String>,
+    /// Cases received by this bureau.
+    pub bureau: Option<String>,
+    pub open_only: bool,
+    pub stage: Option<String>,
+    /// Only cases whose next deadline has passed at this instant.
+    pub overdue_at_ms: Option<i64>,
+    pub after: Option<(i64, String)>,
+    pub limit: u32,
+}
+
+/// An event with its place in the log.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event: Event,
+    pub hash: String,
+}
+
+/// A unit row.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UnitRecord {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub region_code: String,
+    pub parent_id: Option<String>,
+}
+
+/// An API token row (the token itself is never stored).
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: String,
+    pub name: String,
+    pub unit_id: Option<String>,
+    pub roles: Vec<String>,
+    pub expires_at_ms: Option<i64>,
+    pub revoked: bool,
+}
+
+const SUMMARY_COLUMNS: &str =
+    "id, receipt, stage, title, current_unit_id, bureau_id, region, channel, class, category,
+     petitioner_masked, received_at, updated_at, next_due_kind, next_due_at, yellow_at, version";
+
+fn summary_from_row(row: &sqlx::any::AnyRow) -> Result<CaseSummary> {
+    let due: i64 = row.try_get("next_due_at")?;
+    let yellow: i64 = row.try_get("yellow_at")?;
+    Ok(CaseSummary {
+        id: row.try_get("id")?,
+        receipt: row.try_get("receipt")?,
+        stage: row.try_get("stage")?,
+        title: row.try_get("title")?,
+        current_unit_id: row.try_get("current_unit_id")?,
+        bureau_id: row.try_get("bureau_id")?,
+        region: row.try_get("region")?,
+        channel: row.try_get("channel")?,
+        class: row.try_get("class")?,
+        category: row.try_get("category")?,
+        petitioner_masked: row.try_get("petitioner_masked")?,
+        received_at_ms: row.try_get("received_at")?,
+        updated_at_ms: row.try_get("updated_at")?,
+        next_due_kind: row.try_get("next_due_kind")?,
+        next_due_at_ms: (due != NO_DEADLINE_MS).then_some(due),
+        yellow_at_ms: (yellow != NO_DEADLINE_MS).then_some(yellow),
+        version: row.try_get("version")?,
+    })
+}
+
+fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent> {
+    let payload: String = row.try_get("payload")?;
+    let kind: EventKind = serde_json::from_str(&payload)
+        .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?;
+    let version: i64 = row.try_get("version")?;
+    let unit: Option<String> = row.try_get("actor_unit")?;
+    Ok(StoredEvent {
+        seq: row.try_get("seq")?,
+        hash: row.try_get("hash")?,
+        event: Event {
+            case_id: CaseId::new(row.try_get::<String, _>("case_id")?),
+            version: version as u64,
+            at: from_ms(row.try_get("at_ms")?)?,
+            actor: ActorId::new(row.try_get::<String, _>("actor")?),
+            actor_unit: unit.map(UnitId::new),
+            kind,
+        },
+    })
+}
+
+impl Store {
+    pub async fn case(&self, id: &CaseId) -> Result<Option<CaseRecord>> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT state, secret_hash FROM cases WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(json, secret_hash)| {
+            let state = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))?;
+            Ok(CaseRecord { state, secret_hash })
+        })
+        .transpose()
+    }
+
+    /// The case id and secret hash for a receipt code (stored form, no separators).
+    pub async fn case_by_receipt(&self, receipt: &str) -> Result<Option<(CaseId, String)>> {
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT id, secret_hash FROM cases WHERE receipt = $1")
+                .bind(receipt)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(id, h)| (CaseId::new(id), h)))
+    }
+
+    pub async fn events_of(&self, id: &CaseId) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, case_id, version, at_ms, actor, actor_unit, payload, hash
+             FROM events WHERE case_id = $1 ORDER BY version",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Events after a global sequence number, for derived readers (search, counters, outbox).
+    pub async fn events_after(&self, seq: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, case_id, version, at_ms, actor, actor_unit, payload, hash
+             FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    pub async fn head(&self) -> Result<(i64, String)> {
+        Ok(
+            sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// A work list. See [`ListFilter`].
+    pub async fn list_cases(&self, filter: &ListFilter) -> Result<Vec<CaseSummary>> {
+        let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE 1 = 1");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        // Build the WHERE clause with numbered placeholders, then bind in the same order.
+        if filter.unit.is_some() {
+            sql += &format!(" AND current_unit_id = {}", next());
+        }
+        if filter.bureau.is_some() {
+            sql += &format!(" AND bureau_id = {}", next());
+        }
+        if filter.open_only {
+            sql += " AND is_open = 1";
+        }
+        if filter.stage.is_some() {
+            sql += &format!(" AND stage = {}", next());
+        }
+        if filter.overdue_at_ms.is_some() {
+            sql += &format!(" AND next_due_at < {}", next());
+        }
+        if filter.after.is_some() {
+            let (a, b, c) = (next(), next(), next());
+            sql += &format!(" AND (next_due_at > {a} OR (next_due_at = {b} AND id > {c}))");
+        }
+        sql += &format!(" ORDER BY next_due_at, id LIMIT {}", next());
+        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(u) = &filter.unit {
+            q = q.bind(u.clone());
+        }
+        if let Some(b) = &filter.bureau {
+            q = q.bind(b.clone());
+        }
+        if let Some(s) = &filter.stage {
+            q = q.bind(s.clone());
+        }
+        if let Some(t) = filter.overdue_at_ms {
+            q = q.bind(t);
+        }
+        if let Some((due, id)) = &filter.after {
+            q = q.bind(*due).bind(*due).bind(id.clone());
+        }
+        q = q.bind(i64::from(filter.limit.clamp(1, 500)));
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    pub async fn count_cases(&self) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cases")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n)
+    }
+
+    // ---- units ----
+
+    pub async fn insert_unit(&self, unit: &UnitRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO units (id, name, kind, region_code, parent_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(unit.id.as_str())
+        .bind(unit.name.as_str())
+        .bind(unit.kind.as_str())
+        .bind(unit.region_code.as_str())
+        .bind(unit.parent_id.clone())
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::from_db(e, &format!("unit {} exists already", unit.id)))?;
+        Ok(())
+    }
+
+    pub async fn unit(&self, id: &str) -> Result<Option<UnitRecord>> {
+        let row: Option<(String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, name, kind, region_code, parent_id FROM units WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(id, name, kind, region_code, parent_id)| UnitRecord {
+                id,
+                name,
+                kind,
+                region_code,
+                parent_id,
+            }),
+        )
+    }
+
+    pub async fn units(&self) -> Result<Vec<UnitRecord>> {
+        let rows: Vec<(String, String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, name, kind, region_code, parent_id FROM units ORDER BY region_code, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, kind, region_code, parent_id)| UnitRecord {
+                id,
+                name,
+                kind,
+                region_code,
+                parent_id,
+            })
+            .collect())
+    }
+
+    /// The petition bureau responsible for a place: the one whose region is the longest prefix
+    /// of `region` (county, then city, province, the nation).
+    pub async fn bureau_for_region(&self, region: &str) -> Result<Option<UnitRecord>> {
+        let mut candidates: Vec<String> = [9usize, 6, 4, 2]
+            .iter()
+            .filter(|n| region.len() >= **n)
+            .map(|n| region[..*n].to_string())
+            .collect();
+        candidates.push("0".to_string());
+        for code in candidates {
+            let row: Option<(String, String, String, String, Option<String>)> = sqlx::query_as(
+                "SELECT id, name, kind, region_code, parent_id FROM units
+                 WHERE region_code = $1 AND kind = 'petition_bureau' ORDER BY id LIMIT 1",
+            )
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some((id, name, kind, region_code, parent_id)) = row {
+                return Ok(Some(UnitRecord {
+                    id,
+                    name,
+                    kind,
+                    region_code,
+                    parent_id,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    // ---- API tokens ----
+
+    pub async fn insert_token(
+        &self,
+        id: &str,
+        token_hash: &str,
+        name: &str,
+        unit_id: Option<&str>,
+        roles: &[String],
+        expires_at_ms: Option<i64>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (id, token_hash, name, unit_id, roles, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(token_hash)
+        .bind(name)
+        .bind(unit_id.map(str::to_string))
+        .bind(roles.join(","))
+        .bind(chrono::Utc::now().timestamp_millis())
+        .bind(expires_at_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| StoreError::from_db(e, "token exists already"))?;
+        Ok(())
+    }
+
+    pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        let row: Option<(String, String, Option<String>, String, Option<i64>, Option<i64>)> =
+            sqlx::query_as(
+                "SELECT id, name, unit_id, roles, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(
+            |(id, name, unit_id, roles, expires_at_ms, revoked_at)| TokenRecord {
+                id,
+                name,
+                unit_id,
+                roles: roles
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                expires_at_ms,
+                revoked: revoked_at.is_some(),
+            },
+        ))
+    }
+
+    pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(chrono::Utc::now().timestamp_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- personal data ----
+
+    pub async fn personal_data(&self, case: &CaseId) -> Result<Option<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT data, digest FROM personal_data WHERE case_id = $1")
+                .bind(case.as_str())
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    // ---- verification ----
+
+    /// Walks the whole log in sequence order and recomputes every link of the hash chain; with
+    /// `projections`, also replays every case and compares it with its stored projection.
+    pub async fn verify(&self, projections: bool) -> Result<VerifyReport> {
+        let mut report = VerifyReport {
+            events: 0,
+            last_seq: 0,
+            head: GENESIS_HASH.to_string(),
+            first_broken: None,
+            projection_mismatches: Vec::new(),
+        };
+        let mut prev = GENESIS_HASH.to_string();
+        let mut expected_seq = 1i64;
+        loop {
+            let rows = sqlx::query(
+                "SELECT seq, case_id, version, at_ms, actor, actor_unit, payload, prev_hash, hash
+                 FROM events WHERE seq >= $1 ORDER BY seq LIMIT 5000",
+            )
+            .bind(expected_seq)
+            .fetch_all(&self.pool)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in &rows {
+                let seq: i64 = row.try_get("seq")?;
+                let stored_prev: String = row.try_get("prev_hash")?;
+                let broken = |why: String| Some((seq, why));
+                if seq != expected_seq {
+                    report.first_broken = broken(format!("sequence gap: expected {expected_seq}"));
+                    return Ok(report);
+                }
+                if stored_prev != prev {
+                    report.first_broken = broken("previous-hash link does not match".into());
+                    return Ok(report);
+                }
+                let stored = match event_from_row(row) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        report.first_broken = broken(format!("unreadable event: {e}"));
+                        return Ok(report);
+                    }
+                };
+                let canonical = canonical_event(seq, &stored.event)?;
+                let hash = chain_hash(&prev, &canonical)?;
+                if hash != stored.hash {
+                    report.first_broken = broken("content does not match its hash".into());
+                    return Ok(report);
+                }
+                prev = hash;
+                report.events += 1;
+                report.last_seq = seq;
+                expected_seq += 1;
+            }
+        }
+        let (head_seq, head_hash) = self.head().await?;
+        if head_seq != report.last_seq || head_hash != prev {
+            report.first_broken = Some((
+                head_seq,
+                format!(
+                    "chain head ({head_seq}) does not match the last event ({})",
+                    report.last_seq
+                ),
+            ));
+            return Ok(report);
+        }
+        report.head = prev;
+        if projections {
+            report.projection_mismatches = self.verify_projections().await?;
+        }
+        Ok(report)
+    }
+
+    async fn verify_projections(&self) -> Result<Vec<String>> {
+        let mut mismatches = Vec::new();
+        let mut after = String::new();
+        loop {
+            let ids: Vec<(String,)> =
+                sqlx::query_as("SELECT id FROM cases WHERE id > $1 ORDER BY id LIMIT 1000")
+                    .bind(after.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+            let Some((last,)) = ids.last().cloned() else {
+                break;
+            };
+            for (id,) in ids {
+                let case = CaseId::new(id.clone());
+                let events = self.events_of(&case).await?;
+                let replayed = replay(events.iter().map(|e| &e.event))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let stored = self.case(&case).await?.map(|r| r.state);
+                if replayed != stored {
+                    mismatches.push(id);
+                }
+            }
+            after = last;
+        }
+        Ok(mismatches)
+    }
+}
