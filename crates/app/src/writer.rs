@@ -36,7 +36,7 @@ enum Job {
 
 enum Outcome {
     Submit(Result<Receipt, AppError>),
-    Execute(Result<CaseState, AppError>),
+    Execute(Box<Result<CaseState, AppError>>),
 }
 
 /// Counters for benchmarks and health.
@@ -169,7 +169,7 @@ fn answer(jobs: Vec<Job>, outcomes: Vec<Outcome>) {
                 let _ = reply.send(r);
             }
             (Job::Execute { reply, .. }, Outcome::Execute(r)) => {
-                let _ = reply.send(r);
+                let _ = reply.send(*r);
             }
             (Job::Submit { reply, .. }, _) => {
                 let _ = reply.send(Err(AppError::Internal(anyhow::anyhow!(
@@ -229,9 +229,9 @@ async fn write_batch(
                 command,
                 expected_version,
                 ..
-            } => Outcome::Execute(
+            } => Outcome::Execute(Box::new(
                 execute(&mut tx, config, actor, case_id, command, *expected_version).await?,
-            ),
+            )),
         };
         outcomes.push(outcome);
     }
@@ -318,7 +318,7 @@ async fn submit(
         calendar: config.calendar,
     };
     let command = Command::Submit {
-        petition: record,
+        petition: Box::new(record),
         receipt: receipt.clone(),
         bureau: bureau.clone(),
         received_at,
@@ -344,7 +344,7 @@ async fn submit(
         .await?;
     }
     tx.append(&events).await?;
-    tracing::info!(case_id = %case_id, bureau = %bureau, channel = petition.channel.as_str(), "petition submitted");
+    tracing::debug!(case_id = %case_id, bureau = %bureau, channel = petition.channel.as_str(), "petition submitted");
     Ok(Ok(Receipt {
         case_id: case_id.to_string(),
         receipt_code: receipt.display(),
@@ -427,6 +427,6 @@ async fn execute(
             .await?;
         tx.append(&target_events).await?;
     }
-    tracing::info!(case_id = %case_id, command = command.name(), version = new_state.version, "command applied");
+    tracing::debug!(case_id = %case_id, command = command.name(), version = new_state.version, "command applied");
     Ok(Ok(new_state))
 }

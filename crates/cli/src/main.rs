@@ -1,1 +1,344 @@
-fn main() {}
+//! The `huiyin` binary: serve, migrate, verify, token, unit, demo.
+//!
+//! Every command that reads or writes data takes the same `--data DIR` / `--database URL`
+//! options: with neither, the embedded SQLite database under `./huiyin-data` is used.
+
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use huiyin_app::{App, Config};
+use huiyin_domain::case::Role;
+use huiyin_store::{Store, UnitRecord};
+
+#[derive(Parser)]
+#[command(
+    name = "huiyin",
+    version,
+    about = "回音 Huiyin — 网上信访信息系统 (online petition information system)"
+)]
+struct Cli {
+    /// Log as JSON lines (for log collectors) instead of human-readable text.
+    #[arg(long, global = true)]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct DataArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(long, default_value = "./huiyin-data")]
+    data: PathBuf,
+    /// A database URL (postgres://… or sqlite://…); overrides --data.
+    #[arg(long, env = "HUIYIN_DATABASE_URL")]
+    database: Option<String>,
+}
+
+impl DataArgs {
+    async fn open(&self) -> Result<Store> {
+        let store = match &self.database {
+            Some(url) => Store::connect(url).await.with_context(
+                || "cannot connect to the database given by --database / HUIYIN_DATABASE_URL",
+            )?,
+            None => Store::open_dir(&self.data).await.with_context(|| {
+                format!("cannot open the data directory {}", self.data.display())
+            })?,
+        };
+        store.migrate().await.context("migration failed")?;
+        Ok(store)
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the web server (and, with --demo, populate a demonstration system first).
+    Serve {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Populate a demonstration system (units, staff tokens, a few hundred petitions) if
+        /// the database is empty, and print the demo tokens.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Create or update the database schema.
+    Migrate {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Prove the SM3 hash chain of the event log (and, with --projections, that every case's
+    /// stored state equals the replay of its events). Exits 1 on the first broken link.
+    Verify {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        projections: bool,
+    },
+    /// API tokens for machine clients and staff tools.
+    Token {
+        #[command(subcommand)]
+        command: TokenCmd,
+    },
+    /// Organisational units.
+    Unit {
+        #[command(subcommand)]
+        command: UnitCmd,
+    },
+    /// Populate a demonstration system into an empty database and print its tokens.
+    Demo {
+        #[command(flatten)]
+        data: DataArgs,
+        /// How many petitions to generate.
+        #[arg(long, default_value_t = 300)]
+        petitions: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Create a token; it is printed once and only its hash is stored.
+    Create {
+        #[command(flatten)]
+        data: DataArgs,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// The unit the token acts for.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Roles (repeat or comma-separate): registrar, handler, unit_head, leader, supervisor,
+        /// proxy, administrator, auditor, analyst.
+        #[arg(long = "role", value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// Days until it expires (default: never).
+        #[arg(long)]
+        days: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum UnitCmd {
+    /// Add a unit.
+    Add {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        name: String,
+        /// petition_bureau, department, government, discipline, court, procuratorate, township…
+        #[arg(long)]
+        kind: String,
+        /// GB/T 2260 region code of the unit.
+        #[arg(long)]
+        region: String,
+        #[arg(long)]
+        parent: Option<String>,
+    },
+    /// List units as JSON lines.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    if json {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .json()
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logs(cli.log_json);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Cmd) -> Result<std::process::ExitCode> {
+    use std::process::ExitCode;
+    match command {
+        Cmd::Serve { data, listen, demo } => {
+            let store = data.open().await?;
+            let app = App::new(store, Config::default());
+            if demo {
+                demo::ensure(&app, 300).await?;
+            }
+            serve(app, listen).await?;
+        }
+        Cmd::Migrate { data } => {
+            let store = data.open().await?;
+            let (seq, _) = store.head().await?;
+            println!("database is up to date ({seq} events)");
+        }
+        Cmd::Verify { data, projections } => {
+            let store = data.open().await?;
+            let report = store.verify(projections).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            if !report.ok() {
+                if let Some((seq, why)) = &report.first_broken {
+                    eprintln!("hash chain broken at event {seq}: {why}");
+                }
+                if !report.projection_mismatches.is_empty() {
+                    eprintln!(
+                        "{} case projection(s) differ from their events",
+                        report.projection_mismatches.len()
+                    );
+                }
+                return Ok(ExitCode::FAILURE);
+            }
+            eprintln!(
+                "hash chain intact: {} events, head {}",
+                report.events, report.head
+            );
+        }
+        Cmd::Token {
+            command:
+                TokenCmd::Create {
+                    data,
+                    name,
+                    unit,
+                    roles,
+                    days,
+                },
+        } => {
+            let store = data.open().await?;
+            let app = App::new(store, Config::default());
+            let mut parsed = Vec::new();
+            for r in &roles {
+                match Role::parse(r.trim()) {
+                    Some(Role::Petitioner | Role::System) | None => {
+                        bail!(
+                            "unknown or non-staff role `{r}`; use registrar, handler, unit_head, leader, supervisor, proxy, administrator, auditor or analyst"
+                        )
+                    }
+                    Some(role) => parsed.push(role),
+                }
+            }
+            let token = app
+                .create_token(&name, unit.as_deref(), &parsed, days)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{token}");
+        }
+        Cmd::Unit {
+            command:
+                UnitCmd::Add {
+                    data,
+                    id,
+                    name,
+                    kind,
+                    region,
+                    parent,
+                },
+        } => {
+            huiyin_domain::values::RegionCode::parse(&region)
+                .map_err(|e| anyhow::anyhow!("--region: {}", e.message))?;
+            let store = data.open().await?;
+            if let Some(p) = &parent
+                && store.unit(p).await?.is_none()
+            {
+                bail!("--parent: unit `{p}` does not exist");
+            }
+            store
+                .insert_unit(&UnitRecord {
+                    id: id.clone(),
+                    name,
+                    kind,
+                    region_code: region,
+                    parent_id: parent,
+                })
+                .await?;
+            println!("unit {id} added");
+        }
+        Cmd::Unit {
+            command: UnitCmd::List { data },
+        } => {
+            let store = data.open().await?;
+            for u in store.units().await? {
+                println!("{}", serde_json::to_string(&u)?);
+            }
+        }
+        Cmd::Demo { data, petitions } => {
+            let store = data.open().await?;
+            let app = App::new(store, Config::default());
+            demo::ensure(&app, petitions).await?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(app: App, listen: SocketAddr) -> Result<()> {
+    let router = huiyin_web::router(app.clone(), huiyin_web::WebConfig::default());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(address = %local, "Huiyin is listening");
+    println!("回音 Huiyin: http://{local}/  (API: http://{local}/api/v1/openapi.json)");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
+    tracing::info!("shutting down: in-flight requests finished");
+    app.store().close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

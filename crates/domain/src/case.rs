@@ -364,7 +364,7 @@ pub struct Ctx<'a> {
 pub enum Command {
     /// A petition arrives (信访人 online, 代理员, or staff entering a letter/visit/call).
     Submit {
-        petition: PetitionRecord,
+        petition: Box<PetitionRecord>,
         receipt: ReceiptCode,
         /// The petition bureau that receives it.
         bureau: UnitId,
@@ -482,7 +482,7 @@ impl Command {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     Submitted {
-        petition: PetitionRecord,
+        petition: Box<PetitionRecord>,
         receipt: ReceiptCode,
         bureau: UnitId,
         received_at: Instant,
@@ -880,8 +880,7 @@ fn within(state: &CaseState, kind: ClockKind, ctx: &Ctx<'_>, what: &str) -> Resu
 
 /// The petitioner, or staff of the bureau acting on the petitioner's behalf (a letter, a call).
 fn petitioner_or_bureau(state: &CaseState, actor: &Actor) -> bool {
-    (actor.has(Role::Petitioner) && actor.is_case_petitioner)
-        || (actor.has(Role::Proxy) && actor.is_case_petitioner)
+    ((actor.has(Role::Petitioner) || actor.has(Role::Proxy)) && actor.is_case_petitioner)
         || actor.acts_for(&state.bureau, REGISTRARS)
 }
 
@@ -1469,7 +1468,7 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
                 version: 1,
                 stage: Stage::Submitted,
                 receipt: receipt.clone(),
-                petition: petition.clone(),
+                petition: (**petition).clone(),
                 received_at: *received_at,
                 bureau: bureau.clone(),
                 class: petition.class,

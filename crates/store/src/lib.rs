@@ -67,3 +67,77 @@ pub fn from_ms(ms: i64) -> Result<Instant> {
 
 /// The far future, used where a column needs a value that sorts last (no deadline).
 pub const NO_DEADLINE_MS: i64 = i64::MAX;
+
+/// Fresh databases for tests: SQLite in a temporary directory by default, or a new schema on
+/// the PostgreSQL server named by `HUIYIN_TEST_DATABASE_URL`. Every test gets its own, so tests
+/// never share state.
+pub mod testing {
+    use crate::{Result, Store};
+
+    /// A test database; call [`TestDb::cleanup`] at the end (a failed test leaves its schema
+    /// for inspection; CI drops the whole database afterwards).
+    pub struct TestDb {
+        pub store: Store,
+        pub url: String,
+        schema: Option<(String, String)>,
+        _dir: Option<tempfile::TempDir>,
+    }
+
+    impl TestDb {
+        pub async fn cleanup(self) -> Result<()> {
+            self.store.close().await;
+            if let Some((admin_url, schema)) = self.schema {
+                let admin = Store::connect(&admin_url).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
+                )))
+                .execute(admin.pool())
+                .await?;
+                admin.close().await;
+            }
+            Ok(())
+        }
+    }
+
+    /// Which backend the test suite runs on.
+    pub fn postgres_url() -> Option<String> {
+        std::env::var("HUIYIN_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+    }
+
+    /// A fresh, migrated database.
+    pub async fn fresh() -> Result<TestDb> {
+        if let Some(base) = postgres_url() {
+            let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+            let admin = Store::connect(&base).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                .execute(admin.pool())
+                .await?;
+            admin.close().await;
+            let sep = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+            let store = Store::connect(&url).await?;
+            store.migrate().await?;
+            Ok(TestDb {
+                store,
+                url,
+                schema: Some((base, schema)),
+                _dir: None,
+            })
+        } else {
+            let dir = tempfile::tempdir().map_err(|e| {
+                crate::StoreError::Db(sqlx::Error::Configuration(e.to_string().into()))
+            })?;
+            let url = format!("sqlite://{}", dir.path().join("huiyin.db").display());
+            let store = Store::connect(&url).await?;
+            store.migrate().await?;
+            Ok(TestDb {
+                store,
+                url,
+                schema: None,
+                _dir: Some(dir),
+            })
+        }
+    }
+}

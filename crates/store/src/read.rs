@@ -83,6 +83,16 @@ pub struct TokenRecord {
     pub revoked: bool,
 }
 
+/// id, name, unit_id, roles, expires_at, revoked_at
+type TokenRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<i64>,
+    Option<i64>,
+);
+
 const SUMMARY_COLUMNS: &str =
     "id, receipt, stage, title, current_unit_id, bureau_id, region, channel, class, category,
      petitioner_masked, received_at, updated_at, next_due_kind, next_due_at, yellow_at, version";
@@ -359,7 +369,7 @@ impl Store {
     }
 
     pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        let row: Option<(String, String, Option<String>, String, Option<i64>, Option<i64>)> =
+        let row: Option<TokenRow> =
             sqlx::query_as(
                 "SELECT id, name, unit_id, roles, expires_at, revoked_at FROM api_tokens WHERE token_hash = $1",
             )

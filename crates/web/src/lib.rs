@@ -1,1 +1,582 @@
-//! placeholder
+//! Huiyin's HTTP interface: the JSON API under `/api/v1` (OpenAPI at `/api/v1/openapi.json`)
+//! and the health check. Handlers are thin: extract, parse into domain types, call one use
+//! case, render. `web` never writes SQL.
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod input;
+pub mod openapi;
+pub mod ratelimit;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use huiyin_app::{App, CaseView, NewPetition};
+use huiyin_domain::case::{Actor, Role};
+use huiyin_domain::ids::{CaseId, UnitId};
+use huiyin_domain::petition::Channel;
+use huiyin_domain::values::ReceiptCode;
+use huiyin_store::{ListFilter, UnitRecord};
+use serde::{Deserialize, Serialize};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::input::{ActionInput, LookupInput, PetitionInput, PublicActionInput, parse_json};
+use crate::ratelimit::{Limit, RateLimiter};
+
+/// The largest request body accepted (attachments are uploaded separately).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Shared state of the HTTP layer.
+#[derive(Clone)]
+pub struct WebState {
+    pub app: App,
+    pub public_limit: Arc<RateLimiter>,
+}
+
+/// Options for the router.
+#[derive(Debug, Clone, Copy)]
+pub struct WebConfig {
+    /// Public requests (submit, lookup, petitioner actions) per address: burst and refill/s.
+    pub public_limit: Limit,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            public_limit: Limit {
+                burst: 30.0,
+                per_second: 0.5,
+            },
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(app: App, config: WebConfig) -> Router {
+    let state = WebState {
+        app,
+        public_limit: Arc::new(RateLimiter::new(config.public_limit)),
+    };
+    Router::new()
+        .route("/", get(index))
+        .route("/healthz", get(healthz))
+        .route("/api/v1/openapi.json", get(openapi_doc))
+        .route("/api/v1/petitions", post(public_submit))
+        .route("/api/v1/public/lookup", post(public_lookup))
+        .route("/api/v1/public/actions", post(public_action))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/cases", get(list_cases).post(staff_submit))
+        .route("/api/v1/cases/{id}", get(get_case))
+        .route("/api/v1/cases/{id}/events", get(case_events))
+        .route("/api/v1/cases/{id}/actions", post(case_action))
+        .route("/api/v1/units", get(list_units).post(create_unit))
+        .fallback(not_found_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn index() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../assets/index.html"))
+}
+
+async fn not_found_route() -> ApiError {
+    ApiError::not_found("没有这个接口，请查看 /api/v1/openapi.json")
+}
+
+/// The client's address (from the socket; 127.0.0.1 in in-process tests).
+pub struct ClientIp(pub IpAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+        Ok(ClientIp(ip))
+    }
+}
+
+/// A staff user or machine client authenticated by a bearer token.
+pub struct Staff(pub Actor);
+
+impl FromRequestParts<WebState> for Staff {
+    type Rejection = ApiError;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::unauthorized(
+                "需要登录：请在 Authorization 头中提供 Bearer 令牌",
+            ));
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| ApiError::unauthorized("Authorization 头格式应为「Bearer 令牌」"))?;
+        let actor = state.app.authenticate_token(token).await?;
+        Ok(Staff(actor))
+    }
+}
+
+fn limited(state: &WebState, ip: IpAddr) -> Result<(), ApiError> {
+    if state.public_limit.check(ip) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "请求过于频繁，请稍后再试",
+        ))
+    }
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    database: &'static str,
+    events: i64,
+}
+
+async fn healthz(State(state): State<WebState>) -> Response {
+    match state.app.store().head().await {
+        Ok((seq, _)) => Json(Health {
+            status: "ok",
+            database: "ok",
+            events: seq,
+        })
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(Health {
+                    status: "unavailable",
+                    database: "unreachable",
+                    events: -1,
+                }),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn openapi_doc() -> Json<serde_json::Value> {
+    Json(openapi::document())
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => {
+            let key = v.to_str().map_err(|_| {
+                ApiError::field(
+                    "Idempotency-Key",
+                    "idempotency_key_invalid",
+                    "Idempotency-Key 只能包含可见 ASCII 字符",
+                )
+            })?;
+            if key.is_empty() || key.len() > 200 {
+                return Err(ApiError::field(
+                    "Idempotency-Key",
+                    "idempotency_key_invalid",
+                    "Idempotency-Key 长度应为1到200个字符",
+                ));
+            }
+            Ok(Some(key.to_string()))
+        }
+    }
+}
+
+/// 网上信访: a petitioner submits from the portal or a phone.
+async fn public_submit(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    limited(&state, ip)?;
+    let input: PetitionInput = parse_json(&body)?;
+    if input.received_at.is_some() {
+        return Err(ApiError::field(
+            "received_at",
+            "field_not_allowed",
+            "网上提交不能指定收到时间",
+        ));
+    }
+    if !matches!(input.channel, Channel::OnlineWeb | Channel::MobileWeb) {
+        return Err(ApiError::field(
+            "channel",
+            "channel_not_allowed",
+            "网上提交的渠道只能是 online_web 或 mobile_web",
+        ));
+    }
+    let (petition, _) = input.parse(None)?;
+    let actor = Actor {
+        id: huiyin_domain::ids::ActorId::new(format!("public:{ip}")),
+        roles: vec![Role::Petitioner],
+        unit: None,
+        oversees_case: false,
+        is_case_petitioner: true,
+    };
+    let receipt = state
+        .app
+        .submit(
+            actor,
+            NewPetition {
+                petition,
+                idempotency_key: idempotency_key(&headers)?,
+                received_at: None,
+            },
+        )
+        .await?;
+    let status = if receipt.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(receipt)).into_response())
+}
+
+/// 来信/来访/来电登记 and API intake by staff or machine clients.
+async fn staff_submit(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let input: PetitionInput = parse_json(&body)?;
+    let proxy_user = actor.has(Role::Proxy).then(|| actor.id.to_string());
+    let (petition, received_at) = input.parse(proxy_user.as_deref())?;
+    let receipt = state
+        .app
+        .submit(
+            actor,
+            NewPetition {
+                petition,
+                idempotency_key: idempotency_key(&headers)?,
+                received_at,
+            },
+        )
+        .await?;
+    let status = if receipt.replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((status, Json(receipt)).into_response())
+}
+
+fn parse_receipt(raw: &str) -> Result<ReceiptCode, ApiError> {
+    ReceiptCode::parse(raw).map_err(|e| ApiError::field("receipt_code", e.code, e.message))
+}
+
+async fn public_lookup(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    limited(&state, ip)?;
+    let input: LookupInput = parse_json(&body)?;
+    let receipt = parse_receipt(&input.receipt_code)?;
+    let view = state.app.public_lookup(&receipt, &input.secret).await?;
+    Ok(Json(view).into_response())
+}
+
+async fn public_action(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    limited(&state, ip)?;
+    let input: PublicActionInput = parse_json(&body)?;
+    let receipt = parse_receipt(&input.receipt_code)?;
+    let view = state
+        .app
+        .petitioner_command(&receipt, &input.secret, input.command)
+        .await?;
+    Ok(Json(view).into_response())
+}
+
+async fn me(Staff(actor): Staff) -> Json<Actor> {
+    Json(actor)
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    unit: Option<String>,
+    stage: Option<String>,
+    #[serde(default)]
+    open: Option<bool>,
+    #[serde(default)]
+    overdue: Option<bool>,
+    after_due: Option<i64>,
+    after_id: Option<String>,
+    limit: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct ListPage {
+    items: Vec<huiyin_store::CaseSummary>,
+    /// Pass as `after_due` and `after_id` for the next page; absent on the last page.
+    next: Option<Cursor>,
+}
+
+#[derive(Serialize)]
+struct Cursor {
+    after_due: i64,
+    after_id: String,
+}
+
+/// The largest page.
+pub const MAX_PAGE: u32 = 200;
+
+async fn list_cases(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<ListPage>, ApiError> {
+    let Some(own) = actor.unit.clone() else {
+        return Err(ApiError::forbidden(
+            "该令牌不属于任何单位，不能查看案件列表",
+        ));
+    };
+    let unit = q.unit.clone().unwrap_or_else(|| own.to_string());
+    if unit != own.as_str()
+        && !state
+            .app
+            .is_ancestor(&own, &UnitId::new(unit.clone()))
+            .await?
+    {
+        return Err(ApiError::forbidden("只能查看本单位或下级单位的案件"));
+    }
+    if let Some(stage) = &q.stage
+        && huiyin_domain::case::Stage::parse(stage).is_none()
+    {
+        return Err(ApiError::field(
+            "stage",
+            "stage_unknown",
+            format!("未知的阶段「{stage}」"),
+        ));
+    }
+    let limit = q.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::field(
+            "limit",
+            "limit_out_of_range",
+            format!("每页条数应为1到{MAX_PAGE}"),
+        ));
+    }
+    let after = match (q.after_due, q.after_id.clone()) {
+        (Some(d), Some(id)) => Some((d, id)),
+        (None, None) => None,
+        _ => {
+            return Err(ApiError::field(
+                "after_id",
+                "cursor_incomplete",
+                "翻页需要同时提供 after_due 和 after_id",
+            ));
+        }
+    };
+    let filter = ListFilter {
+        unit: Some(unit),
+        bureau: None,
+        open_only: q.open.unwrap_or(true),
+        stage: q.stage.clone(),
+        overdue_at_ms: q
+            .overdue
+            .unwrap_or(false)
+            .then(|| state.app.now().timestamp_millis()),
+        after,
+        limit,
+    };
+    let items = state.app.list(&filter).await?;
+    let next = (items.len() as u32 == limit)
+        .then(|| items.last())
+        .flatten()
+        .map(|last| Cursor {
+            after_due: last.next_due_at_ms.unwrap_or(huiyin_store::NO_DEADLINE_MS),
+            after_id: last.id.clone(),
+        });
+    Ok(Json(ListPage { items, next }))
+}
+
+/// Staff may read a case their unit has a part in, or one below their unit.
+async fn check_scope(state: &WebState, actor: &Actor, view: &CaseView) -> Result<(), ApiError> {
+    let hidden = || ApiError::not_found("信访事项不存在或不在您的权限范围内");
+    let Some(unit) = &actor.unit else {
+        return Err(hidden());
+    };
+    for case_unit in view.state.units() {
+        if case_unit == unit || state.app.is_ancestor(unit, case_unit).await? {
+            return Ok(());
+        }
+    }
+    Err(hidden())
+}
+
+async fn get_case(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    let view = state.app.case_view(&CaseId::new(id)).await?;
+    check_scope(&state, &actor, &view).await?;
+    Ok(Json(view))
+}
+
+#[derive(Serialize)]
+struct EventOut {
+    seq: i64,
+    version: u64,
+    at: huiyin_domain::Instant,
+    actor: String,
+    actor_unit: Option<String>,
+    #[serde(flatten)]
+    kind: huiyin_domain::case::EventKind,
+    hash: String,
+}
+
+async fn case_events(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<EventOut>>, ApiError> {
+    let case_id = CaseId::new(id);
+    let view = state.app.case_view(&case_id).await?;
+    check_scope(&state, &actor, &view).await?;
+    let events = state.app.events(&case_id).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| EventOut {
+                seq: e.seq,
+                version: e.event.version,
+                at: e.event.at,
+                actor: e.event.actor.to_string(),
+                actor_unit: e.event.actor_unit.map(|u| u.to_string()),
+                kind: e.event.kind,
+                hash: e.hash,
+            })
+            .collect(),
+    ))
+}
+
+fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
+    match headers.get(header::IF_MATCH) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(|s| s.trim().trim_matches('"'))
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::field(
+                    "If-Match",
+                    "if_match_invalid",
+                    "If-Match 应为案件版本号，例如 \"7\"",
+                )
+            }),
+    }
+}
+
+async fn case_action(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<CaseView>, ApiError> {
+    let input: ActionInput = parse_json(&body)?;
+    let case_id = CaseId::new(id);
+    let before = state.app.case_view(&case_id).await?;
+    check_scope(&state, &actor, &before).await?;
+    let expected = input.expected_version.or(if_match(&headers)?);
+    state
+        .app
+        .execute(actor, case_id.clone(), input.command, expected)
+        .await?;
+    Ok(Json(state.app.case_view(&case_id).await?))
+}
+
+async fn list_units(
+    State(state): State<WebState>,
+    Staff(_actor): Staff,
+) -> Result<Json<Vec<UnitRecord>>, ApiError> {
+    Ok(Json(
+        state
+            .app
+            .store()
+            .units()
+            .await
+            .map_err(huiyin_app::AppError::from)?,
+    ))
+}
+
+async fn create_unit(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !actor.has(Role::Administrator) {
+        return Err(ApiError::forbidden("只有管理员可以新建单位"));
+    }
+    let unit: UnitRecord = parse_json(&body)?;
+    huiyin_domain::values::RegionCode::parse(&unit.region_code)
+        .map_err(|e| ApiError::field("region_code", e.code, e.message))?;
+    if unit.id.trim().is_empty() || unit.id.len() > 64 {
+        return Err(ApiError::field(
+            "id",
+            "unit_id_invalid",
+            "单位编号应为1到64个字符",
+        ));
+    }
+    if unit.name.trim().is_empty() {
+        return Err(ApiError::field(
+            "name",
+            "unit_name_required",
+            "请填写单位名称",
+        ));
+    }
+    if let Some(parent) = &unit.parent_id
+        && state
+            .app
+            .store()
+            .unit(parent)
+            .await
+            .map_err(huiyin_app::AppError::from)?
+            .is_none()
+    {
+        return Err(ApiError::field(
+            "parent_id",
+            "unit_parent_unknown",
+            "上级单位不存在",
+        ));
+    }
+    state
+        .app
+        .store()
+        .insert_unit(&unit)
+        .await
+        .map_err(huiyin_app::AppError::from)?;
+    Ok((StatusCode::CREATED, Json(unit)).into_response())
+}

@@ -1,0 +1,488 @@
+//! A demonstration system: one city's petition bureaus and departments, staff tokens per role,
+//! and a few hundred petitions in every stage — generated here from templates, not copied from
+//! any real petition.
+
+use anyhow::{Result, anyhow};
+use chrono::Duration;
+use huiyin_app::{App, NewPetition};
+use huiyin_domain::case::{
+    Actor, Command, Decision, DeclineGround, HandlingOpinion, ReviewOutcome, Role, RouteKind,
+    Satisfaction,
+};
+use huiyin_domain::ids::{ActorId, CaseId, UnitId};
+use huiyin_domain::petition::{AppealRoute, Channel, Person, Petition, Petitioner, StatutoryClass};
+use huiyin_domain::values::{
+    DocumentText, PersonName, PetitionText, PhoneNumber, Reason, RegionCode, Title,
+};
+use huiyin_store::UnitRecord;
+use rand::Rng;
+use rand::seq::IndexedRandom;
+
+const UNITS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "44-xfj",
+        "广东省信访局",
+        "petition_bureau",
+        "44",
+        Some("0-xfj"),
+    ),
+    (
+        "4406-xfj",
+        "佛山市信访局",
+        "petition_bureau",
+        "4406",
+        Some("44-xfj"),
+    ),
+    (
+        "440604-xfj",
+        "禅城区信访局",
+        "petition_bureau",
+        "440604",
+        Some("4406-xfj"),
+    ),
+    (
+        "440605-xfj",
+        "南海区信访局",
+        "petition_bureau",
+        "440605",
+        Some("4406-xfj"),
+    ),
+    (
+        "4406-zj",
+        "佛山市住房和城乡建设局",
+        "department",
+        "4406",
+        Some("4406-xfj"),
+    ),
+    (
+        "4406-rs",
+        "佛山市人力资源和社会保障局",
+        "department",
+        "4406",
+        Some("4406-xfj"),
+    ),
+    (
+        "4406-jy",
+        "佛山市教育局",
+        "department",
+        "4406",
+        Some("4406-xfj"),
+    ),
+    (
+        "4406-sthj",
+        "佛山市生态环境局",
+        "department",
+        "4406",
+        Some("4406-xfj"),
+    ),
+    (
+        "4406-ga",
+        "佛山市公安局",
+        "department",
+        "4406",
+        Some("4406-xfj"),
+    ),
+    (
+        "4406-fy",
+        "佛山市中级人民法院",
+        "court",
+        "4406",
+        Some("4406-xfj"),
+    ),
+];
+
+const PLACES: &[(&str, &str)] = &[
+    ("440604", "禅城区祖庙街道"),
+    ("440604", "禅城区石湾镇街道"),
+    ("440604", "禅城区张槎街道"),
+    ("440605", "南海区桂城街道"),
+    ("440605", "南海区大沥镇"),
+    ("4406", "佛山市"),
+];
+
+/// (category, department, title template, what happened, what is asked)
+const ISSUES: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "城乡建设",
+        "4406-zj",
+        "{p}某小区物业违规收费",
+        "小区物业公司今年起每月多收公摊电费，业主多次询问未获解释",
+        "请求核查收费依据并退还多收费用",
+    ),
+    (
+        "城乡建设",
+        "4406-zj",
+        "{p}工地夜间施工噪音扰民",
+        "附近工地连续多日晚上十一点后仍在打桩，老人小孩无法休息",
+        "请求依法查处夜间违规施工",
+    ),
+    (
+        "劳动和社会保障",
+        "4406-rs",
+        "{p}某厂拖欠工人工资",
+        "工厂已三个月未发工资，涉及工人四十余名，老板避而不见",
+        "请求协调追讨拖欠的工资",
+    ),
+    (
+        "劳动和社会保障",
+        "4406-rs",
+        "{p}社保缴费年限认定有误",
+        "本人在原单位工作十年，社保记录只显示六年",
+        "请求核实并更正缴费记录",
+    ),
+    (
+        "教育文体",
+        "4406-jy",
+        "{p}小学学位分配不公",
+        "户籍和房产均在片区内，孩子却被调剂到五公里外的学校",
+        "请求说明分配规则并重新安排学位",
+    ),
+    (
+        "环境保护",
+        "4406-sthj",
+        "{p}工厂排放刺鼻废气",
+        "每天傍晚附近工厂排出刺鼻气味，居民出现咳嗽症状",
+        "请求检测并督促企业整改",
+    ),
+    (
+        "交通运输",
+        "4406-zj",
+        "{p}道路长期积水无人修",
+        "每逢下雨路面积水过膝，行人车辆通行困难已近一年",
+        "请求尽快修复排水设施",
+    ),
+    (
+        "公安政法",
+        "4406-ga",
+        "{p}小区周边治安问题",
+        "近期小区接连发生电动车被盗，报警后仍无进展",
+        "请求加强巡逻并告知案件进展",
+    ),
+];
+
+const NAMES: &[&str] = &[
+    "陈建国",
+    "李秀英",
+    "王志强",
+    "张丽华",
+    "刘德明",
+    "黄美玲",
+    "何家豪",
+    "梁淑芬",
+    "吴永昌",
+    "林小燕",
+];
+
+fn unit_actor(id: &str, unit: &str, roles: &[Role]) -> Actor {
+    Actor {
+        id: ActorId::new(id),
+        roles: roles.to_vec(),
+        unit: Some(UnitId::new(unit)),
+        oversees_case: false,
+        is_case_petitioner: false,
+    }
+}
+
+fn reason(s: &str) -> Result<Reason> {
+    Reason::parse(s).map_err(|e| anyhow!("demo text: {e}"))
+}
+
+fn doc(s: &str) -> Result<DocumentText> {
+    DocumentText::parse(s).map_err(|e| anyhow!("demo text: {e}"))
+}
+
+fn opinion(ask: &str, decision: Decision) -> Result<HandlingOpinion> {
+    Ok(HandlingOpinion {
+        request: doc(ask)?,
+        facts: doc(
+            "经调查核实，信访人反映的情况基本属实。我单位已于近日约谈相关责任方并现场核查。",
+        )?,
+        reasons: doc("根据调查情况，相关责任方已承诺在规定期限内整改，我单位将跟踪落实。")?,
+        legal_basis: doc("《信访工作条例》第三十二条及相关行业管理规定。")?,
+        decision,
+    })
+}
+
+/// Populates the demo if the database has no cases yet, and prints staff tokens either way.
+pub async fn ensure(app: &App, petitions: u32) -> Result<()> {
+    let store = app.store();
+    for (id, name, kind, region, parent) in UNITS {
+        if store.unit(id).await?.is_none() {
+            store
+                .insert_unit(&UnitRecord {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    kind: (*kind).into(),
+                    region_code: (*region).into(),
+                    parent_id: parent.map(str::to_string),
+                })
+                .await?;
+        }
+    }
+    let accounts: &[(&str, &str, &[Role])] = &[
+        ("登记员 佛山市信访局", "4406-xfj", &[Role::Registrar]),
+        (
+            "负责人 佛山市信访局",
+            "4406-xfj",
+            &[Role::UnitHead, Role::Registrar],
+        ),
+        ("领导 佛山市信访局", "4406-xfj", &[Role::Leader]),
+        ("承办人 佛山市住建局", "4406-zj", &[Role::Handler]),
+        (
+            "负责人 佛山市住建局",
+            "4406-zj",
+            &[Role::UnitHead, Role::Handler],
+        ),
+        (
+            "督办 广东省信访局",
+            "44-xfj",
+            &[Role::Supervisor, Role::UnitHead],
+        ),
+        ("管理员", "0-xfj", &[Role::Administrator]),
+    ];
+    println!("演示账号（API 令牌，仅本次显示）/ demo API tokens (shown once):");
+    for (name, unit, roles) in accounts {
+        let token = app
+            .create_token(&format!("demo: {name}"), Some(unit), roles, Some(30))
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        println!("  {name:<16} {unit:<10} {token}");
+    }
+    if store.count_cases().await? > 0 {
+        println!("演示数据已存在 / demo data present");
+        return Ok(());
+    }
+    generate(app.clone(), petitions).await?;
+    println!("已生成{petitions}件演示信访事项 / generated {petitions} demo petitions");
+    Ok(())
+}
+
+async fn generate(app: App, n: u32) -> Result<()> {
+    let system = Actor {
+        roles: vec![Role::Registrar],
+        ..Actor::system()
+    };
+    let mut rng = rand::rng();
+    for i in 0..n {
+        let (category, dept, title_t, happened, ask) = *ISSUES
+            .choose(&mut rng)
+            .ok_or_else(|| anyhow!("no issues"))?;
+        let (region, place) = *PLACES
+            .choose(&mut rng)
+            .ok_or_else(|| anyhow!("no places"))?;
+        let anonymous = rng.random_ratio(1, 10);
+        let petitioner = if anonymous {
+            Petitioner::Anonymous
+        } else {
+            let name = NAMES.choose(&mut rng).ok_or_else(|| anyhow!("no names"))?;
+            let phone = format!("139{:08}", rng.random_range(10_000_000..99_999_999u32));
+            Petitioner::Named(Person {
+                name: PersonName::parse(name).map_err(|e| anyhow!("{e}"))?,
+                phone: Some(PhoneNumber::parse(&phone).map_err(|e| anyhow!("{e}"))?),
+                id_card: None,
+                address: None,
+            })
+        };
+        let channel = *[
+            Channel::MobileWeb,
+            Channel::MobileWeb,
+            Channel::OnlineWeb,
+            Channel::Letter,
+            Channel::Visit,
+            Channel::Phone,
+        ]
+        .choose(&mut rng)
+        .ok_or_else(|| anyhow!("no channels"))?;
+        let days_ago = rng.random_range(0..75);
+        let petition = Petition {
+            channel,
+            petitioner,
+            group: None,
+            title: Title::parse(&title_t.replace("{p}", place)).map_err(|e| anyhow!("{e}"))?,
+            text: PetitionText::parse(&format!("{place}：{happened}。{ask}。（演示数据 #{i}）"))
+                .map_err(|e| anyhow!("{e}"))?,
+            region: RegionCode::parse(region).map_err(|e| anyhow!("{e}"))?,
+            category: Some(category.to_string()),
+            class: None,
+            attachments: Vec::new(),
+            also_sent_to: Vec::new(),
+            proxy: None,
+        };
+        let receipt = app
+            .submit(
+                system.clone(),
+                NewPetition {
+                    petition,
+                    idempotency_key: None,
+                    received_at: Some(app.now() - Duration::days(days_ago)),
+                },
+            )
+            .await
+            .map_err(|e| anyhow!("demo submit: {e}"))?;
+        let case = CaseId::new(receipt.case_id.clone());
+        // The bureau that received it registers and routes it.
+        let bureau = unit_actor(
+            "demo-registrar",
+            &receipt.bureau_id,
+            &[Role::Registrar, Role::UnitHead],
+        );
+        let target_stage = rng.random_range(0..10u32);
+        if target_stage == 0 {
+            continue;
+        }
+        let run = |actor: Actor, command: Command| {
+            let app = app.clone();
+            let case = case.clone();
+            async move {
+                app.execute(actor, case, command, None)
+                    .await
+                    .map_err(|e| anyhow!("demo step: {e}"))
+            }
+        };
+        let litigation = rng.random_ratio(1, 12);
+        let class = if litigation {
+            StatutoryClass::Appeal(AppealRoute::LawAndLitigation)
+        } else {
+            StatutoryClass::Appeal(AppealRoute::PetitionProcedure)
+        };
+        run(
+            bureau.clone(),
+            Command::Register {
+                class,
+                category: Some(category.into()),
+            },
+        )
+        .await?;
+        if target_stage == 1 {
+            continue;
+        }
+        if litigation {
+            run(
+                bureau.clone(),
+                Command::Decline {
+                    ground: DeclineGround::OtherProcedure,
+                    reason: reason("该事项属于涉法涉诉事项，应通过法定诉讼程序解决")?,
+                    guidance: reason("请向佛山市中级人民法院提起诉讼或申请再审")?,
+                },
+            )
+            .await?;
+            continue;
+        }
+        // County bureaus hand cases up to the city departments through the city bureau in
+        // reality; the demo routes straight to the department.
+        let assign = rng.random_bool(0.5);
+        let kind = if assign {
+            RouteKind::Assign {
+                due_at: app.now() + Duration::days(rng.random_range(5..40)),
+            }
+        } else {
+            RouteKind::Forward
+        };
+        run(
+            bureau.clone(),
+            Command::Route {
+                kind,
+                unit: UnitId::new(dept),
+            },
+        )
+        .await?;
+        if target_stage == 2 {
+            continue;
+        }
+        let handler = unit_actor("demo-handler", dept, &[Role::Handler, Role::UnitHead]);
+        run(handler.clone(), Command::Accept).await?;
+        if target_stage == 3 {
+            continue;
+        }
+        if target_stage == 4 {
+            run(
+                handler.clone(),
+                Command::RequestExtension {
+                    days: 30,
+                    reason: reason("需要委托第三方检测，检测周期较长")?,
+                },
+            )
+            .await?;
+            run(
+                handler.clone(),
+                Command::DecideExtension {
+                    approve: true,
+                    reason: reason("同意延期，请按期办结")?,
+                },
+            )
+            .await?;
+            continue;
+        }
+        let decision = *[Decision::Support, Decision::Explain, Decision::NotSupport]
+            .choose(&mut rng)
+            .ok_or_else(|| anyhow!("no decisions"))?;
+        run(
+            handler.clone(),
+            Command::Reply {
+                opinion: opinion(ask, decision)?,
+            },
+        )
+        .await?;
+        if assign {
+            run(
+                handler.clone(),
+                Command::SubmitCompletionReport {
+                    report: doc("已按要求办结并书面答复信访人，现报送办结报告。")?,
+                },
+            )
+            .await?;
+            run(
+                bureau.clone(),
+                Command::CheckCompletionReport {
+                    approve: true,
+                    reason: reason("办结报告符合要求")?,
+                    new_due_at: None,
+                },
+            )
+            .await?;
+        }
+        if target_stage == 5 || anonymous {
+            continue;
+        }
+        let satisfied = *[
+            Satisfaction::Satisfied,
+            Satisfaction::BasicallySatisfied,
+            Satisfaction::Unsatisfied,
+        ]
+        .choose(&mut rng)
+        .ok_or_else(|| anyhow!("no ratings"))?;
+        run(
+            bureau.clone(),
+            Command::Rate {
+                bureau: satisfied,
+                unit: satisfied,
+                comment: None,
+            },
+        )
+        .await?;
+        if target_stage <= 7 || satisfied != Satisfaction::Unsatisfied {
+            continue;
+        }
+        run(
+            bureau.clone(),
+            Command::RequestReview {
+                reason: reason("对处理意见不服，申请复查")?,
+                review_unit: UnitId::new("4406-xfj"),
+            },
+        )
+        .await?;
+        if target_stage == 8 {
+            continue;
+        }
+        let reviewer = unit_actor("demo-reviewer", "4406-xfj", &[Role::UnitHead]);
+        run(
+            reviewer,
+            Command::DecideReview {
+                outcome: ReviewOutcome::Uphold,
+                opinion: opinion(ask, decision)?,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
