@@ -185,11 +185,10 @@ impl PetitionInput {
                 id_card: p.id_card,
                 address: p.address,
             };
+            let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+            let has_contact = given(&fields.phone) || given(&fields.address);
             let person = c.person("petitioner", &fields);
-            if let Some(p) = &person
-                && p.phone.is_none()
-                && p.address.is_none()
-            {
+            if !has_contact {
                 c.0.push(FieldErrorBody {
                     field: "petitioner.phone".into(),
                     code: "contact_required".into(),
