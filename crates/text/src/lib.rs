@@ -5,6 +5,9 @@
 //! No database and no async: every function works on text and small in-memory structures that a
 //! service can persist (they are serialisable) or rebuild from its event log.
 
+pub mod classify;
+pub mod dedup;
+pub mod hash;
 pub mod normalize;
 pub mod segment;
 

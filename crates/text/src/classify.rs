@@ -1,0 +1,740 @@
+//! Content classification (分类) and routing suggestions (分流建议): a linear model over
+//! TF-IDF-weighted features (character 1–3-grams of the matching key, jieba words, and the title
+//! line's words under their own namespace), trained as multinomial logistic regression by SGD.
+//!
+//! The same model type serves any label set: the first-level content category, a finer
+//! category, or the responsible unit learned from the deployment's own routed cases. Below
+//! [`ClassifierConfig::manual_threshold`] a prediction says "manual" (人工分流).
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::TextError;
+use crate::hash::{Rng, hash_chars, hash_str};
+use crate::normalize::{match_key_of_normalized, normalize};
+use crate::segment::Segmenter;
+
+/// The label returned when the confidence is below the threshold.
+pub const MANUAL: &str = "manual";
+
+/// Feature namespaces (part of the persisted model format).
+const NS_CHAR: u8 = b'c';
+const NS_WORD: u8 = b'w';
+const NS_TITLE: u8 = b't';
+const NS_TITLE_CHAR: u8 = b'T';
+
+/// Training and prediction settings (stored in the model).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ViewConfig {
+    /// Longest character n-gram (1..=this).
+    pub max_char_ngram: usize,
+    /// Use jieba words as features (more accurate, slower).
+    pub use_words: bool,
+    /// Keep features seen in at least this many training documents.
+    pub min_df: u32,
+    /// SGD epochs.
+    pub epochs: usize,
+    /// Initial learning rate.
+    pub learning_rate: f32,
+    /// L2 regularisation strength.
+    pub l2: f32,
+    /// Weigh classes inversely to their frequency (helps macro-F1 on skewed data).
+    pub balanced: bool,
+    /// Add character bigrams of the title line under their own namespace.
+    pub title_chars: bool,
+    /// Average the weights of the second half of the epochs (Polyak averaging).
+    pub average: bool,
+    /// Scale each feature per class by its naive-Bayes log-count ratio during training
+    /// (NBSVM, Wang & Manning 2012); the scale is folded into the stored weights.
+    pub nb_scale: bool,
+    /// Training loss: `false` = multinomial logistic (log loss), `true` = multiclass hinge
+    /// (Crammer–Singer linear SVM); probabilities then come from a softmax of the margins scaled
+    /// by `hinge_temperature`.
+    pub hinge: bool,
+    /// Scale applied to SVM margins before the softmax.
+    pub hinge_temperature: f32,
+    /// Shuffling seed.
+    pub seed: u64,
+}
+
+impl Default for ViewConfig {
+    fn default() -> Self {
+        Self {
+            max_char_ngram: 3,
+            use_words: true,
+            min_df: 2,
+            epochs: 25,
+            learning_rate: 0.5,
+            l2: 2e-5,
+            balanced: true,
+            title_chars: true,
+            average: true,
+            nb_scale: true,
+            hinge: false,
+            hinge_temperature: 4.0,
+            seed: 42,
+        }
+    }
+}
+
+/// One feature that pushed the decision towards the predicted label.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FeatureWeight {
+    /// The word or character n-gram.
+    pub feature: String,
+    /// Its contribution to the winning label's score.
+    pub weight: f32,
+}
+
+/// A classification result.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Prediction {
+    /// The predicted label, or [`MANUAL`] below the threshold.
+    pub label: String,
+    /// The best label even when the answer is manual.
+    pub best_label: String,
+    /// Probability of the best label (0–1).
+    pub confidence: f32,
+    /// True when the confidence is below the threshold.
+    pub manual: bool,
+    /// Other labels with their probabilities, best first (up to 3 in total).
+    pub alternatives: Vec<(String, f32)>,
+    /// Features that contributed most to the best label.
+    pub top_features: Vec<FeatureWeight>,
+}
+
+/// One trained linear model over one feature view.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LinearModel {
+    config: ViewConfig,
+    labels: Vec<String>,
+    /// Feature names (namespace char + text), index = feature id.
+    features: Vec<String>,
+    idf: Vec<f32>,
+    /// Row-major: `weights[f * labels.len() + k]`.
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    #[serde(skip)]
+    lookup: FxHashMap<u64, u32>,
+}
+
+/// Sparse TF vector before weighting: (feature hash, count).
+type RawFeatures = FxHashMap<u64, f32>;
+
+/// Extracts raw features; owns no state beyond the config and the segmenter reference.
+fn extract(config: &ViewConfig, seg: &Segmenter, normalized: &str, mut names: Option<&mut FxHashMap<u64, String>>) -> RawFeatures {
+    let mut feats: RawFeatures = FxHashMap::default();
+    let key = match_key_of_normalized(normalized);
+    let chars: Vec<char> = key.chars().collect();
+    for n in 1..=config.max_char_ngram.max(1) {
+        if chars.len() < n {
+            break;
+        }
+        for w in chars.windows(n) {
+            let h = hash_chars(NS_CHAR, w);
+            *feats.entry(h).or_insert(0.0) += 1.0;
+            if let Some(names) = names.as_deref_mut() {
+                names.entry(h).or_insert_with(|| format!("c{}", w.iter().collect::<String>()));
+            }
+        }
+    }
+    let (title, _) = normalized.split_once('\n').unwrap_or(("", ""));
+    if config.title_chars && !title.is_empty() {
+        let tkey: Vec<char> = match_key_of_normalized(title).chars().collect();
+        for w in tkey.windows(2) {
+            let h = hash_chars(NS_TITLE_CHAR, w);
+            *feats.entry(h).or_insert(0.0) += 1.0;
+            if let Some(names) = names.as_deref_mut() {
+                names.entry(h).or_insert_with(|| format!("T{}", w.iter().collect::<String>()));
+            }
+        }
+    }
+    if config.use_words {
+        for w in seg.keywords(normalized) {
+            let h = hash_str(NS_WORD, w);
+            *feats.entry(h).or_insert(0.0) += 1.0;
+            if let Some(names) = names.as_deref_mut() {
+                names.entry(h).or_insert_with(|| format!("w{w}"));
+            }
+        }
+        if !title.is_empty() {
+            for w in seg.keywords(title) {
+                let h = hash_str(NS_TITLE, w);
+                *feats.entry(h).or_insert(0.0) += 1.0;
+                if let Some(names) = names.as_deref_mut() {
+                    names.entry(h).or_insert_with(|| format!("t{w}"));
+                }
+            }
+        }
+    }
+    feats
+}
+
+/// A weighted, L2-normalised sparse vector over feature ids.
+#[derive(Debug, Clone, Default)]
+struct Sparse {
+    idx: Vec<u32>,
+    val: Vec<f32>,
+}
+
+impl LinearModel {
+    /// Train from `(text, label)` pairs. Needs at least two distinct labels.
+    fn train(examples: &[(String, String)], config: ViewConfig, seg: &Segmenter) -> Result<Self, TextError> {
+        let mut labels: Vec<String> = examples.iter().map(|(_, l)| l.clone()).collect();
+        labels.sort();
+        labels.dedup();
+        if labels.len() < 2 {
+            return Err(TextError::Training(format!("need at least 2 distinct labels, got {}", labels.len())));
+        }
+        let label_id: FxHashMap<String, usize> = labels.iter().enumerate().map(|(i, l)| (l.clone(), i)).collect();
+        let mut names: FxHashMap<u64, String> = FxHashMap::default();
+        let raw: Vec<RawFeatures> =
+            examples.iter().map(|(t, _)| extract(&config, seg, t, Some(&mut names))).collect();
+        // document frequencies
+        let mut df: FxHashMap<u64, u32> = FxHashMap::default();
+        for r in &raw {
+            for h in r.keys() {
+                *df.entry(*h).or_insert(0) += 1;
+            }
+        }
+        let mut kept: Vec<(u64, u32)> = df.into_iter().filter(|(_, d)| *d >= config.min_df).collect();
+        kept.sort_unstable_by_key(|(h, _)| *h);
+        let n_docs = raw.len() as f32;
+        let mut lookup = FxHashMap::default();
+        let mut features = Vec::with_capacity(kept.len());
+        let mut idf = Vec::with_capacity(kept.len());
+        for (i, (h, d)) in kept.iter().enumerate() {
+            lookup.insert(*h, i as u32);
+            features.push(names.remove(h).unwrap_or_default());
+            idf.push(((1.0 + n_docs) / (1.0 + *d as f32)).ln() + 1.0);
+        }
+        let k = labels.len();
+        let mut model = Self {
+            config,
+            labels,
+            features,
+            idf,
+            weights: vec![0.0; kept.len() * k],
+            bias: vec![0.0; k],
+            lookup,
+        };
+        let data: Vec<(Sparse, usize)> = raw
+            .iter()
+            .zip(examples)
+            .map(|(r, (_, l))| (model.weigh(r), label_id.get(l).copied().unwrap_or(0)))
+            .collect();
+        model.sgd(&data);
+        Ok(model)
+    }
+
+    fn weigh(&self, raw: &RawFeatures) -> Sparse {
+        let mut pairs: Vec<(u32, f32)> = raw
+            .iter()
+            .filter_map(|(h, tf)| {
+                self.lookup.get(h).map(|&i| (i, (1.0 + tf.ln()) * self.idf.get(i as usize).copied().unwrap_or(1.0)))
+            })
+            .collect();
+        pairs.sort_unstable_by_key(|(i, _)| *i);
+        let norm = pairs.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
+        let norm = if norm > 0.0 { norm } else { 1.0 };
+        Sparse { idx: pairs.iter().map(|p| p.0).collect(), val: pairs.iter().map(|p| p.1 / norm).collect() }
+    }
+
+    /// Multinomial logistic regression by SGD with lazily applied L2 decay.
+    fn sgd(&mut self, data: &[(Sparse, usize)]) {
+        let k = self.labels.len();
+        let mut order: Vec<usize> = (0..data.len()).collect();
+        let mut rng = Rng::new(self.config.seed);
+        let lr0 = self.config.learning_rate;
+        let l2 = self.config.l2;
+        let mut scale = 1.0f32; // true weights = scale * self.weights
+        let mut t = 0f32;
+        let mut scores = vec![0f32; k];
+        let mut counts = vec![0usize; k];
+        for (_, y) in data {
+            counts[*y] += 1;
+        }
+        let nb = self.nb_ratios(data);
+        let class_weight: Vec<f32> = counts
+            .iter()
+            .map(|&c| if self.config.balanced && c > 0 { data.len() as f32 / (k as f32 * c as f32) } else { 1.0 })
+            .collect();
+        let mut avg_w = vec![0f32; if self.config.average { self.weights.len() } else { 0 }];
+        let mut avg_b = vec![0f32; k];
+        let mut snapshots = 0f32;
+        for epoch in 0..self.config.epochs {
+            rng.shuffle(&mut order);
+            for &i in &order {
+                let (x, y) = &data[i];
+                let lr = lr0 / (1.0 + lr0 * l2 * t);
+                t += 1.0;
+                // scores
+                for (c, s) in scores.iter_mut().enumerate() {
+                    *s = self.bias[c];
+                }
+                for (&f, &v) in x.idx.iter().zip(&x.val) {
+                    let row = &self.weights[f as usize * k..(f as usize + 1) * k];
+                    let r = &nb[f as usize * k..(f as usize + 1) * k];
+                    for c in 0..k {
+                        scores[c] += scale * row[c] * v * r[c];
+                    }
+                }
+                if self.config.hinge {
+                    // gradient of max(0, 1 + max_{c != y} s_c - s_y)
+                    let (worst, ws) = scores
+                        .iter()
+                        .enumerate()
+                        .filter(|(c, _)| c != y)
+                        .fold((0, f32::NEG_INFINITY), |a, (c, &v)| if v > a.1 { (c, v) } else { a });
+                    let violated = 1.0 + ws - scores[*y] > 0.0;
+                    for s in scores.iter_mut() {
+                        *s = 0.0;
+                    }
+                    if violated {
+                        scores[worst] = 1.0;
+                        scores[*y] = -1.0;
+                    }
+                } else {
+                    softmax(&mut scores);
+                    scores[*y] -= 1.0; // gradient of the loss w.r.t. scores
+                }
+                let cw = class_weight[*y];
+                for s in scores.iter_mut() {
+                    *s *= cw;
+                }
+                scale *= 1.0 - lr * l2;
+                if scale < 1e-6 {
+                    for w in &mut self.weights {
+                        *w *= scale;
+                    }
+                    scale = 1.0;
+                }
+                for (&f, &v) in x.idx.iter().zip(&x.val) {
+                    let row = &mut self.weights[f as usize * k..(f as usize + 1) * k];
+                    let r = &nb[f as usize * k..(f as usize + 1) * k];
+                    for c in 0..k {
+                        row[c] -= lr * scores[c] * v * r[c] / scale;
+                    }
+                }
+                for c in 0..k {
+                    self.bias[c] -= lr * scores[c] * 0.1;
+                }
+            }
+            if self.config.average && epoch * 2 >= self.config.epochs {
+                for (a, w) in avg_w.iter_mut().zip(&self.weights) {
+                    *a += w * scale;
+                }
+                for (a, b) in avg_b.iter_mut().zip(&self.bias) {
+                    *a += b;
+                }
+                snapshots += 1.0;
+            }
+        }
+        if self.config.average && snapshots > 0.0 {
+            self.weights = avg_w.into_iter().map(|w| w / snapshots).collect();
+            self.bias = avg_b.into_iter().map(|b| b / snapshots).collect();
+        } else {
+            for w in &mut self.weights {
+                *w *= scale;
+            }
+        }
+        for (w, r) in self.weights.iter_mut().zip(&nb) {
+            *w *= r;
+        }
+    }
+
+    /// Per-(feature, class) scale: |naive-Bayes log-count ratio| of class vs rest over binarised
+    /// features, or all ones when `nb_scale` is off.
+    fn nb_ratios(&self, data: &[(Sparse, usize)]) -> Vec<f32> {
+        let k = self.labels.len();
+        let nf = self.features.len();
+        if !self.config.nb_scale {
+            return vec![1.0; nf * k];
+        }
+        let mut cnt = vec![0f32; nf * k];
+        for (x, y) in data {
+            for &f in &x.idx {
+                cnt[f as usize * k + y] += 1.0;
+            }
+        }
+        let mut class_tot = vec![0f32; k];
+        let mut feat_tot = vec![0f32; nf];
+        for f in 0..nf {
+            for c in 0..k {
+                class_tot[c] += cnt[f * k + c];
+                feat_tot[f] += cnt[f * k + c];
+            }
+        }
+        let all: f32 = class_tot.iter().sum();
+        let alpha = 1.0;
+        let mut r = vec![1.0; nf * k];
+        for f in 0..nf {
+            for c in 0..k {
+                let p = (alpha + cnt[f * k + c]) / (alpha * nf as f32 + class_tot[c]);
+                let q = (alpha + feat_tot[f] - cnt[f * k + c]) / (alpha * nf as f32 + all - class_tot[c]);
+                r[f * k + c] = (p / q).ln().abs().max(0.05);
+            }
+        }
+        r
+    }
+
+    /// Number of features kept.
+    pub fn num_features(&self) -> usize {
+        self.features.len()
+    }
+
+    /// Class scores (probabilities, in label order) and the weighted features of normalised text.
+    fn probabilities(&self, seg: &Segmenter, normalized: &str) -> (Vec<f32>, Sparse) {
+        let raw = extract(&self.config, seg, normalized, None);
+        let x = self.weigh(&raw);
+        let k = self.labels.len();
+        let mut scores = self.bias.clone();
+        for (&f, &v) in x.idx.iter().zip(&x.val) {
+            let row = &self.weights[f as usize * k..(f as usize + 1) * k];
+            for c in 0..k {
+                scores[c] += row[c] * v;
+            }
+        }
+        if self.config.hinge {
+            for s in scores.iter_mut() {
+                *s *= self.config.hinge_temperature;
+            }
+        }
+        softmax(&mut scores);
+        (scores, x)
+    }
+
+    /// Contribution of each present feature to class `class`, largest first (positive only).
+    fn contributions(&self, x: &Sparse, class: usize) -> Vec<FeatureWeight> {
+        let k = self.labels.len();
+        let mut contrib: Vec<(u32, f32)> =
+            x.idx.iter().zip(&x.val).map(|(&f, &v)| (f, v * self.weights[f as usize * k + class])).collect();
+        contrib.sort_by(|a, b| b.1.total_cmp(&a.1));
+        contrib
+            .iter()
+            .filter(|(_, w)| *w > 0.0)
+            .take(10)
+            .map(|(f, w)| FeatureWeight {
+                feature: self.features.get(*f as usize).map(|s| s.chars().skip(1).collect()).unwrap_or_default(),
+                weight: *w,
+            })
+            .collect()
+    }
+
+    fn check_and_index(&mut self) -> Result<(), TextError> {
+        let k = self.labels.len();
+        if k < 2 || self.weights.len() != self.features.len() * k || self.idf.len() != self.features.len() || self.bias.len() != k {
+            return Err(TextError::Model("inconsistent dimensions".into()));
+        }
+        self.lookup = self
+            .features
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let mut cs = name.chars();
+                let ns = u8::try_from(cs.next()? as u32).ok()?;
+                let rest: Vec<char> = cs.collect();
+                Some((hash_chars(ns, &rest), i as u32))
+            })
+            .collect();
+        Ok(())
+    }
+}
+
+/// Classifier settings: the feature views (their probabilities are averaged) and the manual
+/// threshold.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClassifierConfig {
+    /// One linear model per view.
+    pub views: Vec<ViewConfig>,
+    /// Below this probability the answer is [`MANUAL`].
+    pub manual_threshold: f32,
+}
+
+impl Default for ClassifierConfig {
+    /// Two views, tuned on the evaluation corpus: words (jieba, with title words and title
+    /// character bigrams, NB-scaled) and character 1–4-grams; both linear SVMs.
+    fn default() -> Self {
+        Self {
+            views: vec![
+                ViewConfig { max_char_ngram: 1, hinge: true, ..ViewConfig::default() },
+                ViewConfig {
+                    max_char_ngram: 4,
+                    use_words: false,
+                    title_chars: false,
+                    nb_scale: false,
+                    hinge: true,
+                    ..ViewConfig::default()
+                },
+            ],
+            manual_threshold: 0.5,
+        }
+    }
+}
+
+impl ClassifierConfig {
+    /// One fast view without segmentation (character 1–3-grams only): for high-volume intake.
+    pub fn fast() -> Self {
+        Self {
+            views: vec![ViewConfig {
+                max_char_ngram: 3,
+                use_words: false,
+                title_chars: true,
+                nb_scale: false,
+                hinge: true,
+                ..ViewConfig::default()
+            }],
+            manual_threshold: 0.5,
+        }
+    }
+}
+
+/// A trained classifier (an average of linear views); serialise it with [`Classifier::to_json`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Classifier {
+    labels: Vec<String>,
+    manual_threshold: f32,
+    views: Vec<LinearModel>,
+}
+
+impl Classifier {
+    /// Train from `(text, label)` pairs. Needs at least two distinct labels and one view.
+    pub fn train(examples: &[(String, String)], config: ClassifierConfig, seg: &Segmenter) -> Result<Self, TextError> {
+        if config.views.is_empty() {
+            return Err(TextError::Training("no feature view configured".into()));
+        }
+        let normalized: Vec<(String, String)> = examples.iter().map(|(t, l)| (normalize(t), l.clone())).collect();
+        let views = config
+            .views
+            .into_iter()
+            .map(|v| LinearModel::train(&normalized, v, seg))
+            .collect::<Result<Vec<_>, _>>()?;
+        let labels = views.first().map(|v| v.labels.clone()).unwrap_or_default();
+        Ok(Self { labels, manual_threshold: config.manual_threshold, views })
+    }
+
+    /// The labels this model knows, sorted.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The manual threshold.
+    pub fn manual_threshold(&self) -> f32 {
+        self.manual_threshold
+    }
+
+    /// Change the manual threshold without retraining.
+    pub fn set_manual_threshold(&mut self, threshold: f32) {
+        self.manual_threshold = threshold;
+    }
+
+    /// Total number of features over all views.
+    pub fn num_features(&self) -> usize {
+        self.views.iter().map(LinearModel::num_features).sum()
+    }
+
+    fn averaged(&self, seg: &Segmenter, text: &str) -> (Vec<f32>, Vec<Sparse>) {
+        let normalized = normalize(text);
+        let mut probs = vec![0f32; self.labels.len()];
+        let mut xs = Vec::with_capacity(self.views.len());
+        for v in &self.views {
+            let (p, x) = v.probabilities(seg, &normalized);
+            for (a, b) in probs.iter_mut().zip(&p) {
+                *a += b / self.views.len() as f32;
+            }
+            xs.push(x);
+        }
+        (probs, xs)
+    }
+
+    /// Class probabilities in [`Classifier::labels`] order.
+    pub fn predict_proba(&self, seg: &Segmenter, text: &str) -> Vec<f32> {
+        self.averaged(seg, text).0
+    }
+
+    /// Classify one text, with alternatives and the features that drove the decision.
+    pub fn predict(&self, seg: &Segmenter, text: &str) -> Prediction {
+        let (probs, xs) = self.averaged(seg, text);
+        let mut ranked: Vec<(usize, f32)> = probs.iter().copied().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (best, confidence) = ranked.first().copied().unwrap_or((0, 0.0));
+        let best_label = self.labels.get(best).cloned().unwrap_or_default();
+        let mut top: Vec<FeatureWeight> = Vec::new();
+        for (v, x) in self.views.iter().zip(&xs) {
+            for f in v.contributions(x, best) {
+                if !top.iter().any(|t| t.feature == f.feature || t.feature.contains(&f.feature)) {
+                    top.push(f);
+                }
+            }
+        }
+        top.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        top.truncate(5);
+        let manual = confidence < self.manual_threshold;
+        Prediction {
+            label: if manual { MANUAL.to_string() } else { best_label.clone() },
+            best_label,
+            confidence,
+            manual,
+            alternatives: ranked
+                .iter()
+                .skip(1)
+                .take(2)
+                .map(|(i, p)| (self.labels.get(*i).cloned().unwrap_or_default(), *p))
+                .collect(),
+            top_features: top,
+        }
+    }
+
+    /// Best label and its probability only: the fast path for throughput.
+    pub fn predict_label(&self, seg: &Segmenter, text: &str) -> (&str, f32) {
+        let (probs, _) = self.averaged(seg, text);
+        let (best, p) = probs
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or((0, 0.0));
+        (self.labels.get(best).map(String::as_str).unwrap_or(""), p)
+    }
+
+    /// Serialise to JSON bytes.
+    pub fn to_json(&self) -> Result<Vec<u8>, TextError> {
+        serde_json::to_vec(self).map_err(|e| TextError::Model(e.to_string()))
+    }
+
+    /// Load from JSON bytes written by [`Classifier::to_json`].
+    pub fn from_json(bytes: &[u8]) -> Result<Self, TextError> {
+        let mut m: Self = serde_json::from_slice(bytes).map_err(|e| TextError::Model(e.to_string()))?;
+        if m.views.is_empty() {
+            return Err(TextError::Model("no views".into()));
+        }
+        for v in &mut m.views {
+            if v.labels != m.labels {
+                return Err(TextError::Model("views disagree on labels".into()));
+            }
+            v.check_and_index()?;
+        }
+        Ok(m)
+    }
+}
+
+fn softmax(v: &mut [f32]) {
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for x in v.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    if sum > 0.0 {
+        for x in v.iter_mut() {
+            *x /= sum;
+        }
+    }
+}
+
+/// Per-class and macro-averaged precision/recall/F1.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClassReport {
+    /// Label.
+    pub label: String,
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// F1.
+    pub f1: f64,
+    /// Number of true examples.
+    pub support: usize,
+}
+
+/// Compute per-class reports and the macro-F1 from `(truth, predicted)` pairs.
+pub fn evaluate(pairs: &[(String, String)]) -> (Vec<ClassReport>, f64) {
+    let mut labels: Vec<&str> = pairs.iter().map(|(t, _)| t.as_str()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let mut reports = Vec::new();
+    for l in &labels {
+        let tp = pairs.iter().filter(|(t, p)| t == l && p == l).count() as f64;
+        let fp = pairs.iter().filter(|(t, p)| t != l && p == l).count() as f64;
+        let support = pairs.iter().filter(|(t, _)| t == l).count();
+        let fn_ = support as f64 - tp;
+        let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
+        let recall = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        reports.push(ClassReport { label: (*l).to_string(), precision, recall, f1, support });
+    }
+    let macro_f1 = if reports.is_empty() { 0.0 } else { reports.iter().map(|r| r.f1).sum::<f64>() / reports.len() as f64 };
+    (reports, macro_f1)
+}
+
+/// Stratified k-fold assignment: returns the fold of each example (deterministic for a seed).
+pub fn stratified_folds(labels: &[String], k: usize, seed: u64) -> Vec<usize> {
+    let k = k.max(1);
+    let mut by_label: FxHashMap<&str, Vec<usize>> = FxHashMap::default();
+    for (i, l) in labels.iter().enumerate() {
+        by_label.entry(l.as_str()).or_default().push(i);
+    }
+    let mut keys: Vec<&str> = by_label.keys().copied().collect();
+    keys.sort_unstable();
+    let mut rng = Rng::new(seed);
+    let mut folds = vec![0; labels.len()];
+    let mut offset = 0;
+    for key in keys {
+        if let Some(idx) = by_label.get_mut(key) {
+            rng.shuffle(idx);
+            for (j, &i) in idx.iter().enumerate() {
+                folds[i] = (j + offset) % k;
+            }
+            offset += idx.len();
+        }
+    }
+    folds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::shared;
+
+    fn toy() -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        for i in 0..20 {
+            v.push((format!("小区门口垃圾堆积，环境脏乱差，污水横流{i}"), "环境".to_string()));
+            v.push((format!("公交线路调整，车站太远，出行不便{i}"), "交通".to_string()));
+            v.push((format!("孩子入学难，学校学位不足，教育资源{i}"), "教育".to_string()));
+        }
+        v
+    }
+
+    #[test]
+    fn trains_predicts_and_roundtrips() {
+        let seg = shared();
+        let model = Classifier::train(&toy(), ClassifierConfig::default(), seg);
+        let Ok(model) = model else { panic!("training failed") };
+        let p = model.predict(seg, "学校学位不够，孩子入学难");
+        assert_eq!(p.best_label, "教育");
+        assert!(!p.top_features.is_empty());
+        let bytes = model.to_json().unwrap_or_default();
+        assert!(Classifier::from_json(b"{}").is_err());
+        let back = Classifier::from_json(&bytes);
+        let Ok(back) = back else { panic!("load failed") };
+        assert_eq!(back.predict(seg, "垃圾堆积污水横流").best_label, "环境");
+        assert_eq!(back.predict(seg, "").label.is_empty(), false);
+    }
+
+    #[test]
+    fn one_label_is_an_error() {
+        let v = vec![("a".to_string(), "x".to_string())];
+        assert!(Classifier::train(&v, ClassifierConfig::default(), shared()).is_err());
+    }
+
+    #[test]
+    fn folds_are_stratified() {
+        let labels: Vec<String> = (0..50).map(|i| if i % 5 == 0 { "a" } else { "b" }.to_string()).collect();
+        let f = stratified_folds(&labels, 5, 1);
+        for fold in 0..5 {
+            let a = (0..50).filter(|&i| f[i] == fold && labels[i] == "a").count();
+            assert_eq!(a, 2);
+        }
+    }
+}
