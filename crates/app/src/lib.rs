@@ -36,14 +36,18 @@ pub enum Clock {
 }
 
 impl Clock {
+    /// Now, to the millisecond: the store keeps event times in milliseconds, and a case's
+    /// stored projection must equal the replay of its stored events (`huiyin verify`).
     pub fn now(&self) -> Instant {
-        match self {
+        use chrono::SubsecRound;
+        let t = match self {
             Clock::System => chrono::Utc::now(),
             Clock::Manual(t) => match t.lock() {
                 Ok(t) => *t,
                 Err(poisoned) => *poisoned.into_inner(),
             },
-        }
+        };
+        t.trunc_subsecs(3)
     }
 
     /// A manual clock starting at `t`.
@@ -190,6 +194,14 @@ impl App {
         command: Command,
         expected_version: Option<u64>,
     ) -> Result<CaseState, AppError> {
+        if matches!(command, Command::Absorb { .. }) {
+            // The surviving side of a merge is written only together with its `merge_into`.
+            return Err(AppError::invalid(
+                "command",
+                "command_internal",
+                "「absorb」只能通过「merge_into」并单时自动记录",
+            ));
+        }
         let actor = self.with_oversight(actor, &case_id).await?;
         self.inner
             .writer

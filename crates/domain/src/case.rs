@@ -761,8 +761,20 @@ pub struct CaseState {
 }
 
 impl CaseState {
+    /// Whether an organ still has to act: an open stage, or a 交办 reply whose completion
+    /// report is still owed or waits to be checked.
+    pub fn awaits_action(&self) -> bool {
+        self.stage.is_open()
+            || (self.stage == Stage::Replied
+                && matches!(self.report, ReportStatus::Pending | ReportStatus::Submitted))
+    }
+
     /// The unit currently responsible for acting (for lists and scope).
     pub fn current_unit(&self) -> &UnitId {
+        if self.stage == Stage::Replied && self.report == ReportStatus::Submitted {
+            // The assigner checks the completion report.
+            return self.routing.as_ref().map_or(&self.bureau, |r| &r.by);
+        }
         match self.stage {
             Stage::UnderReview => self.review_unit.as_ref().unwrap_or(&self.bureau),
             Stage::UnderRereview => self.rereview_unit.as_ref().unwrap_or(&self.bureau),
@@ -1189,6 +1201,9 @@ fn decide_existing(
             reason,
             new_due_at,
         } => {
+            if stage.is_terminal() {
+                return Err(wrong_stage(&command, state));
+            }
             if state.report != ReportStatus::Submitted {
                 return Err(Rejection::NotAllowed("没有待审核的办结报告".into()));
             }
@@ -1214,6 +1229,21 @@ fn decide_existing(
                     return Err(Rejection::Invalid {
                         field: "new_due_at",
                         message: "新的办理期限应晚于当前时间".into(),
+                    });
+                }
+                let assigned_due = state
+                    .timers
+                    .iter()
+                    .rev()
+                    .find(|t| t.kind == ClockKind::CompletionReport)
+                    .and_then(|t| t.due_override);
+                if new_due_at.is_none()
+                    && let Some(due) = assigned_due
+                    && due <= ctx.now
+                {
+                    return Err(Rejection::Invalid {
+                        field: "new_due_at",
+                        message: "原交办期限已过，退回重办须给出新的办理期限".into(),
                     });
                 }
                 EventKind::CompletionReportSentBack {
@@ -1386,7 +1416,7 @@ fn decide_existing(
             }
             if source == &state.id {
                 return Err(Rejection::Invalid {
-                    field: "into",
+                    field: "source",
                     message: "不能与自身并单".into(),
                 });
             }
@@ -1597,8 +1627,10 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
             s.replied_at = Some(at);
             s.pending_extension = None;
             s.stop_timer(ClockKind::Handling, at);
+            // Anonymous petitioners see the reply through their receipt code and may rate it;
+            // review needs a known petitioner.
+            s.start_timer(ClockKind::Rating, at, None);
             if !s.petition.anonymous {
-                s.start_timer(ClockKind::Rating, at, None);
                 s.start_timer(ClockKind::ReviewRequest, at, None);
             }
         }
@@ -1680,6 +1712,7 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
         EventKind::Withdrawn { .. } => {
             s.stage = Stage::Withdrawn;
             s.in_hearing = false;
+            s.pending_extension = None;
             s.stop_all_timers(at);
         }
         EventKind::MergedInto { into, .. } => {
