@@ -830,6 +830,16 @@ async fn staff_entry_of_letters_visits_and_merging() {
         a["case_id"].as_str().unwrap(),
         b["case_id"].as_str().unwrap(),
     );
+    // The surviving side cannot be written on its own.
+    let (status, body) = t
+        .action(
+            &t.registrar,
+            a,
+            json!({"command": "absorb", "source": b, "reason": "duplicate"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"][0]["code"], "command_internal");
     let merged = t
         .ok_action(
             &t.registrar,
