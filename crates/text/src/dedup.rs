@@ -152,9 +152,9 @@ impl Default for IndexConfig {
         Self {
             bands: 12,
             rows: 3,
-            near_jaccard: 0.5,
-            near_containment: 0.8,
-            containment_min_jaccard: 0.3,
+            near_jaccard: 0.45,
+            near_containment: 0.75,
+            containment_min_jaccard: 0.25,
             same_issue_jaccard: 0.2,
             group_min_petitioners: 2,
             max_matches: 20,
