@@ -9,6 +9,8 @@ pub mod classify;
 pub mod dedup;
 pub mod hash;
 pub mod normalize;
+pub mod pii;
+pub mod reply;
 pub mod segment;
 
 /// Errors of this crate. Messages name what to fix.

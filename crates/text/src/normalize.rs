@@ -74,6 +74,9 @@ fn is_space(c: char) -> bool {
 /// mark collapse to one (`！！！` → `!`).
 pub fn normalize(text: &str) -> String {
     // 1. remove control/format characters, 2. NFKC (full-width → half-width, compatibility forms).
+    // `_x000D_` is a carriage return escaped by spreadsheet exports; it is noise in every corpus
+    // that passed through Excel.
+    let text = if text.contains("_x000D_") { std::borrow::Cow::Owned(text.replace("_x000D_", "\n")) } else { std::borrow::Cow::Borrowed(text) };
     let cleaned: String = text.chars().filter(|c| !is_removed(*c)).nfkc().collect();
     // 3. traditional → simplified (character table from OpenCC-style data, with context rules).
     let simplified = if cleaned.chars().any(is_cjk) {

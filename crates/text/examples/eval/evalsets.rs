@@ -389,6 +389,57 @@ pub fn eval_hotspots(_p: &mut Parts<'_>) -> Result<()> {
     Ok(())
 }
 
-pub fn eval_replies(_p: &mut Parts<'_>) -> Result<()> {
+pub fn eval_replies(p: &mut Parts<'_>) -> Result<()> {
+    let rows = read_jsonl(&p.corpus.join("replies.jsonl"))?;
+    let start = Instant::now();
+    let mut scored: Vec<(u8, i64, huiyin_text::reply::ReplyCheck, usize)> = Vec::new();
+    for v in &rows {
+        let msg = msg_text(v);
+        let reply = s(v, "reply");
+        let c = huiyin_text::reply::check_reply(p.seg, &msg, &reply);
+        let id = v.get("message_id").and_then(Value::as_i64).unwrap_or(-1);
+        scored.push((c.score, id, c, reply.chars().count()));
+    }
+    let elapsed = start.elapsed();
+    let mut hist = [0usize; 10];
+    let mut code_counts: BTreeMap<String, usize> = BTreeMap::new();
+    for (sc, _, c, _) in &scored {
+        hist[(usize::from(*sc) / 10).min(9)] += 1;
+        for f in &c.findings {
+            *code_counts.entry(f.code.clone()).or_insert(0) += 1;
+        }
+    }
+    let mut scores: Vec<u8> = scored.iter().map(|x| x.0).collect();
+    scores.sort_unstable();
+    let q = |f: f64| scores.get(((scores.len() as f64 - 1.0) * f) as usize).copied().unwrap_or(0);
+    let mean = scores.iter().map(|x| f64::from(*x)).sum::<f64>() / scores.len().max(1) as f64;
+    let md = &mut *p.md;
+    writeln!(md, "## Reply quality ({} message + reply pairs, {:.2} s)\n", rows.len(), elapsed.as_secs_f64())?;
+    writeln!(md, "mean {mean:.1}, p10 {}, median {}, p90 {}\n", q(0.1), q(0.5), q(0.9))?;
+    writeln!(md, "| score | replies |\n|---|---|")?;
+    for (i, n) in hist.iter().enumerate() {
+        writeln!(md, "| {}–{} | {n} |", i * 10, i * 10 + 9)?;
+    }
+    writeln!(md, "\nFindings over all replies: {code_counts:?}\n")?;
+    scored.sort_by_key(|x| (x.0, x.1));
+    writeln!(md, "The 10 lowest-scoring replies (message_id, score, reply length, findings with evidence):\n")?;
+    writeln!(md, "| message_id | score | chars | findings |\n|---|---|---|---|")?;
+    for (sc, id, c, len) in scored.iter().take(10) {
+        let f: Vec<String> = c
+            .findings
+            .iter()
+            .map(|f| match &f.evidence {
+                Some(e) => format!("{} ({e})", f.code),
+                None => f.code.clone(),
+            })
+            .collect();
+        writeln!(md, "| {id} | {sc} | {len} | {} |", f.join("; "))?;
+    }
+    writeln!(md)?;
+    p.json.insert(
+        "replies".into(),
+        json!({"mean": mean, "median": q(0.5), "p10": q(0.1), "p90": q(0.9), "histogram": hist, "findings": code_counts,
+               "lowest": scored.iter().take(10).map(|x| json!({"message_id": x.1, "score": x.0})).collect::<Vec<_>>()}),
+    );
     Ok(())
 }
