@@ -350,6 +350,7 @@ async fn generate(app: App, n: u32) -> Result<()> {
             Command::Register {
                 class,
                 category: Some(category.into()),
+                accused: Vec::new(),
             },
         )
         .await?;

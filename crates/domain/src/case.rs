@@ -375,6 +375,9 @@ pub enum Command {
         class: StatutoryClass,
         #[serde(default)]
         category: Option<String>,
+        /// For 检举控告: the units accused, which must never see the petitioner (Art. 30).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        accused: Vec<UnitId>,
     },
     /// 转送 / 交办 / 自办.
     Route { kind: RouteKind, unit: UnitId },
@@ -490,6 +493,8 @@ pub enum EventKind {
     Registered {
         class: StatutoryClass,
         category: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        accused: Vec<UnitId>,
     },
     Routed {
         route: RouteKind,
@@ -753,6 +758,9 @@ pub struct CaseState {
     pub in_hearing: bool,
     pub merged_into: Option<CaseId>,
     pub absorbed: Vec<CaseId>,
+    /// 检举控告: units accused by the petitioner; they never see who petitioned.
+    #[serde(default)]
+    pub accused_units: Vec<UnitId>,
     pub notes: u32,
     pub instructions: u32,
     /// The statutory timers; see [`clock`].
@@ -983,16 +991,27 @@ fn decide_existing(
         Command::Submit { .. } => {
             return Err(Rejection::NotAllowed("该信访事项已经提交".into()));
         }
-        Command::Register { class, category } => {
+        Command::Register {
+            class,
+            category,
+            accused,
+        } => {
             if !matches!(stage, S::Submitted | S::Registered) {
                 return Err(wrong_stage(&command, state));
             }
             if !actor.acts_for(&state.bureau, REGISTRARS) {
                 return Err(forbidden(&command, "只有收件信访部门的登记员可以登记"));
             }
+            if !accused.is_empty() && *class != StatutoryClass::Accusation {
+                return Err(Rejection::Invalid {
+                    field: "accused",
+                    message: "只有检举控告类事项可以登记被检举控告单位".into(),
+                });
+            }
             EventKind::Registered {
                 class: *class,
                 category: category.clone(),
+                accused: accused.clone(),
             }
         }
         Command::Route { kind, unit } => {
@@ -1521,6 +1540,7 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
                 in_hearing: false,
                 merged_into: None,
                 absorbed: Vec::new(),
+                accused_units: Vec::new(),
                 notes: 0,
                 instructions: 0,
                 timers: Vec::new(),
@@ -1546,10 +1566,15 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
     s.updated_at = at;
     match &event.kind {
         EventKind::Submitted { .. } => {}
-        EventKind::Registered { class, category } => {
+        EventKind::Registered {
+            class,
+            category,
+            accused,
+        } => {
             s.stage = Stage::Registered;
             s.class = Some(*class);
             s.category = category.clone();
+            s.accused_units = accused.clone();
         }
         EventKind::Routed { route, unit, by } => {
             s.stage = Stage::Routed;

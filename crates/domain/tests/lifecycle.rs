@@ -179,6 +179,7 @@ impl World {
             Command::Register {
                 class,
                 category: None,
+                accused: Vec::new(),
             },
         );
         w.ok(&registrar(), route(RouteKind::Forward, UNIT_A));
@@ -394,6 +395,7 @@ fn every_other_command(now: Instant) -> Vec<(Actor, Command)> {
             Command::Register {
                 class: PETITION_PROCEDURE,
                 category: None,
+                accused: Vec::new(),
             },
         ),
         (registrar(), route(RouteKind::Forward, UNIT_B)),
@@ -533,6 +535,7 @@ fn happy_path_from_submission_to_conclusion() {
         Command::Register {
             class: PETITION_PROCEDURE,
             category: Some("城乡建设/违法建设".into()),
+            accused: Vec::new(),
         },
     );
     assert_eq!(w.stage(), Stage::Registered);
@@ -1078,6 +1081,7 @@ fn bureau_handling_itself_cannot_object() {
         Command::Register {
             class: StatutoryClass::Suggestion,
             category: None,
+            accused: Vec::new(),
         },
     );
     assert_eq!(
@@ -1158,6 +1162,7 @@ fn law_and_litigation_may_be_declined_at_the_bureau_before_routing() {
         Command::Register {
             class: LAW_AND_LITIGATION,
             category: None,
+            accused: Vec::new(),
         },
     );
     let decline = || Command::Decline {
@@ -1339,7 +1344,8 @@ fn commands_in_the_wrong_stage_are_refused() {
             &registrar(),
             Command::Register {
                 class: StatutoryClass::Suggestion,
-                category: None
+                category: None,
+                accused: Vec::new(),
             }
         ),
         "wrong_stage"
@@ -1455,6 +1461,7 @@ fn merge_only_before_routing_and_never_into_a_closed_case() {
         Command::Register {
             class: PETITION_PROCEDURE,
             category: None,
+            accused: Vec::new(),
         },
     );
     let mut registered = w.clone();
@@ -1538,6 +1545,7 @@ fn notes_and_instructions_stay_internal_in_every_stage() {
         Command::Register {
             class: PETITION_PROCEDURE,
             category: None,
+            accused: Vec::new(),
         },
     );
     w.ok(&registrar(), route(RouteKind::Forward, UNIT_A));
@@ -1659,6 +1667,7 @@ fn concluded_case_refuses_checking_a_late_completion_report() {
         Command::Register {
             class: PETITION_PROCEDURE,
             category: None,
+            accused: Vec::new(),
         },
     );
     w.ok(
@@ -1719,6 +1728,7 @@ fn sent_back_without_a_new_deadline_after_the_old_one_passed_keeps_due_after_sta
         Command::Register {
             class: PETITION_PROCEDURE,
             category: None,
+            accused: Vec::new(),
         },
     );
     w.ok(

@@ -271,6 +271,7 @@ fn command(kind: usize, arg: u32, now: Instant) -> Command {
         1 => Command::Register {
             class: class_of(arg),
             category: (arg & 16 == 0).then(|| "城乡建设".to_string()),
+            accused: Vec::new(),
         },
         2 => {
             let to = if arg & 1 == 0 { UNIT_A } else { UNIT_B };
