@@ -6,8 +6,10 @@
 //! service can persist (they are serialisable) or rebuild from its event log.
 
 pub mod classify;
+pub mod cli;
 pub mod dedup;
 pub mod hash;
+pub mod hotspot;
 pub mod normalize;
 pub mod pii;
 pub mod reply;
@@ -37,3 +39,5 @@ pub enum TextError {
     #[error("index is full")]
     IndexFull,
 }
+
+pub use cli::{TextCliError, run_cli};

@@ -24,6 +24,11 @@ const PLACE_SUFFIXES: &[&str] = &[
     "苑", "广场", "大厦", "公寓", "家园", "新城", "山庄", "湾", "府", "园", "城", "学校", "中学", "小学",
     "幼儿园", "医院", "公园", "市场", "车站", "高速", "大桥", "工业园", "开发区", "栋",
 ];
+/// Generic place words that are joined with the preceding name fragments (青松 + 苑 + 小区).
+const GENERIC_PLACE_WORDS: &[&str] = &[
+    "小区", "社区", "花园", "公寓", "大厦", "广场", "学校", "医院", "公园", "市场", "村", "路", "街", "镇", "乡", "苑",
+    "中学", "小学", "幼儿园", "大道", "家园", "新城",
+];
 /// Words that end in a place suffix but are not places.
 const NOT_PLACES: &[&str] = &[
     "地区", "城区", "社区", "小区", "园区", "校区", "市区", "郊区", "片区", "辖区", "景区", "街道", "全市",
@@ -211,45 +216,76 @@ impl Segmenter {
         if word.chars().any(|c| is_punct(c) || c.is_whitespace()) {
             return false;
         }
+        if word.ends_with('路') {
+            let prev = word.chars().rev().nth(1).unwrap_or(' ');
+            if "线道公马铁网思套电水出门进退活销一歧".contains(prev) {
+                return false;
+            }
+        }
         PLACE_SUFFIXES.iter().any(|s| word.ends_with(s) && word.chars().count() > s.chars().count())
     }
 
+    /// Generic place words (小区, 花园 …) that name a place only together with the words before.
+    fn is_generic_place_word(word: &str) -> bool {
+        GENERIC_PLACE_WORDS.contains(&word)
+    }
+
     /// Place names mentioned in normalised text, in order of appearance, deduplicated.
-    /// Adjacent fragments that jieba split (`五矿` + `万境` + `K9县`) are joined when the
-    /// last one is a place.
+    /// Fragments that jieba split (`青松` + `苑` + `小区`) are joined: a place word or generic
+    /// place word (小区, 花园 …) takes the following generic words and up to four characters of
+    /// preceding name fragments within the same clause.
     pub fn places(&self, normalized: &str) -> Vec<String> {
-        let words = self.words(normalized);
         let mut out: Vec<String> = Vec::new();
-        let mut buf: Vec<&str> = Vec::new();
-        for w in words {
-            let is_frag = w.chars().all(|c| c.is_alphanumeric()) && !self.stopwords.contains(w);
-            if !is_frag {
-                buf.clear();
+        for clause in normalized.split(|c: char| is_punct(c) || c.is_whitespace()) {
+            if clause.is_empty() {
                 continue;
             }
-            buf.push(w);
-            if buf.len() > 3 {
-                buf.remove(0);
-            }
-            if self.is_place(w) {
-                // try joining with up to two preceding fragments that are not places themselves
-                let mut name = w.to_string();
-                let k = buf.len();
-                for j in (0..k.saturating_sub(1)).rev().take(2) {
-                    let prev = buf[j];
-                    if self.is_place(prev) || self.stopwords.contains(prev) || prev.chars().count() < 2 {
-                        break;
-                    }
-                    name = format!("{prev}{name}");
+            let words = self.words(clause);
+            let mut i = 0;
+            while i < words.len() {
+                let w = words[i];
+                let generic = Self::is_generic_place_word(w);
+                if !(self.is_place(w) || generic) {
+                    i += 1;
+                    continue;
                 }
-                if !out.contains(&name) {
+                let mut j = i;
+                while j + 1 < words.len() && Self::is_generic_place_word(words[j + 1]) {
+                    j += 1;
+                }
+                let mut left = String::new();
+                let area = self.places.contains(w) || (is_area_name(w) && w.chars().count() <= 4);
+                if !area {
+                    let mut k = i;
+                    while k > 0 {
+                        let prev = words[k - 1];
+                        let stop = self.places.contains(prev)
+                            || is_area_name(prev)
+                            || self.stopwords.contains(prev)
+                            || !prev.chars().all(|c| c.is_alphanumeric())
+                            || left.chars().count() + prev.chars().count() > 4;
+                        if stop {
+                            break;
+                        }
+                        left.insert_str(0, prev);
+                        k -= 1;
+                    }
+                }
+                let name = format!("{left}{}", words[i..=j].concat());
+                let lone_generic = left.is_empty() && words[i..=j].iter().all(|x| Self::is_generic_place_word(x));
+                if !lone_generic && !NOT_PLACES.contains(&name.as_str()) && !out.contains(&name) {
                     out.push(name);
                 }
-                buf.clear();
+                i = j + 1;
             }
         }
         out
     }
+}
+
+/// Ends like an administrative area (省/市/区/县).
+fn is_area_name(w: &str) -> bool {
+    w.ends_with(['省', '市', '区', '县'])
 }
 
 #[cfg(test)]

@@ -385,7 +385,54 @@ pub fn eval_dedup(p: &mut Parts<'_>) -> Result<()> {
     Ok(())
 }
 
-pub fn eval_hotspots(_p: &mut Parts<'_>) -> Result<()> {
+pub fn eval_hotspots(p: &mut Parts<'_>) -> Result<()> {
+    use huiyin_text::hotspot::{HotMessage, HotspotConfig, format_day, hotspots, parse_day};
+    let rows = read_jsonl(&p.corpus.join("hot_messages.jsonl"))?;
+    let msgs: Vec<HotMessage> = rows
+        .iter()
+        .map(|v| HotMessage {
+            text: msg_text(v),
+            day: parse_day(&s(v, "created_at")).unwrap_or(0),
+            petitioner: Some(s(v, "user_id")).filter(|x| !x.is_empty()),
+            support: v.get("upvotes").and_then(Value::as_u64).unwrap_or(0) as u32,
+        })
+        .collect();
+    let unparsed = rows.iter().filter(|v| parse_day(&s(v, "created_at")).is_none()).count();
+    // The file is a sample over 2017–2020, so the window is the whole file.
+    let config = HotspotConfig { window_days: 0, ..HotspotConfig::default() };
+    let start = Instant::now();
+    let hs = hotspots(p.seg, &msgs, &config, None);
+    let elapsed = start.elapsed();
+    let md = &mut *p.md;
+    writeln!(md, "## Hotspots ({} hot messages, whole file as the window, {:.2} s, {unparsed} unparsable dates)\n", msgs.len(), elapsed.as_secs_f64())?;
+    writeln!(md, "| rank | label | place | score | messages | petitioners | upvotes | first | last |\n|---|---|---|---|---|---|---|---|---|")?;
+    let mut top = Vec::new();
+    for (i, h) in hs.iter().take(10).enumerate() {
+        writeln!(
+            md,
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |",
+            i + 1,
+            h.label,
+            h.place.clone().unwrap_or_default(),
+            h.score,
+            h.count,
+            h.petitioners,
+            h.support,
+            format_day(h.first_day),
+            format_day(h.last_day)
+        )?;
+        top.push(json!({"label": h.label, "place": h.place, "score": h.score, "count": h.count, "petitioners": h.petitioners, "support": h.support}));
+    }
+    writeln!(md)?;
+    if std::env::var("HUIYIN_EVAL_SHOW").is_ok() {
+        for h in hs.iter().take(5) {
+            eprintln!("== {} / {:?}", h.label, h.place);
+            for &m in h.members.iter().take(8) {
+                eprintln!("   {}", s(&rows[m], "title"));
+            }
+        }
+    }
+    p.json.insert("hotspots".into(), json!(top));
     Ok(())
 }
 
