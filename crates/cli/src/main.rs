@@ -90,6 +90,12 @@ enum Cmd {
         #[command(subcommand)]
         command: UnitCmd,
     },
+    /// Chinese text tools over JSON Lines: train, classify, dedup, hotspots, reply-check, pii.
+    /// `huiyin text` alone prints the usage.
+    Text {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Populate a demonstration system into an empty database and print its tokens.
     Demo {
         #[command(flatten)]
@@ -286,6 +292,16 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             for u in store.units().await? {
                 println!("{}", serde_json::to_string(&u)?);
             }
+        }
+        Cmd::Text { args } => {
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            if let Err(e) = huiyin_text::run_cli(&args, &mut stdin.lock(), &mut out) {
+                eprintln!("error: {e}");
+                return Ok(ExitCode::from(2));
+            }
+            std::io::Write::flush(&mut out)?;
         }
         Cmd::Demo { data, petitions } => {
             let store = data.open().await?;
