@@ -1,5 +1,6 @@
 //! Huiyin's domain: the law as code. Pure — no I/O, no async, no SQL, no HTTP.
 //!
+//! - [`access`]: the authorisation policy (who may do what to which case) and query scopes.
 //! - [`values`]: parsed value types (ID-card numbers, phone numbers, region codes, receipt codes…).
 //! - [`petition`]: a petition as received (信访事项).
 //! - [`case`]: the case lifecycle as `decide(state, command, ctx)` and `apply(state, event)`.
@@ -7,6 +8,7 @@
 //!   holiday calendar, with per-jurisdiction policies.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod calendar;
 pub mod case;
 pub mod clock;
