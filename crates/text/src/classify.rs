@@ -118,13 +118,30 @@ pub struct LinearModel {
     lookup: FxHashMap<u64, u32>,
 }
 
-/// Sparse TF vector before weighting: (feature hash, count).
-type RawFeatures = FxHashMap<u64, f32>;
+/// Sparse TF vector before weighting: (feature hash, count), sorted by hash.
+type RawFeatures = Vec<(u64, f32)>;
+
+fn count_sorted(mut hashes: Vec<u64>) -> RawFeatures {
+    hashes.sort_unstable();
+    let mut out: RawFeatures = Vec::with_capacity(hashes.len());
+    for h in hashes {
+        match out.last_mut() {
+            Some((last, n)) if *last == h => *n += 1.0,
+            _ => out.push((h, 1.0)),
+        }
+    }
+    out
+}
 
 /// Extracts raw features; owns no state beyond the config and the segmenter reference.
-fn extract(config: &ViewConfig, seg: &Segmenter, normalized: &str, mut names: Option<&mut FxHashMap<u64, String>>) -> RawFeatures {
-    let mut feats: RawFeatures = FxHashMap::default();
+fn extract(
+    config: &ViewConfig,
+    seg: &Segmenter,
+    normalized: &str,
+    mut names: Option<&mut FxHashMap<u64, String>>,
+) -> RawFeatures {
     let key = match_key_of_normalized(normalized);
+    let mut feats: Vec<u64> = Vec::with_capacity(key.len() * 2);
     let chars: Vec<char> = key.chars().collect();
     for n in 1..=config.max_char_ngram.max(1) {
         if chars.len() < n {
@@ -132,9 +149,11 @@ fn extract(config: &ViewConfig, seg: &Segmenter, normalized: &str, mut names: Op
         }
         for w in chars.windows(n) {
             let h = hash_chars(NS_CHAR, w);
-            *feats.entry(h).or_insert(0.0) += 1.0;
+            feats.push(h);
             if let Some(names) = names.as_deref_mut() {
-                names.entry(h).or_insert_with(|| format!("c{}", w.iter().collect::<String>()));
+                names
+                    .entry(h)
+                    .or_insert_with(|| format!("c{}", w.iter().collect::<String>()));
             }
         }
     }
@@ -143,16 +162,18 @@ fn extract(config: &ViewConfig, seg: &Segmenter, normalized: &str, mut names: Op
         let tkey: Vec<char> = match_key_of_normalized(title).chars().collect();
         for w in tkey.windows(2) {
             let h = hash_chars(NS_TITLE_CHAR, w);
-            *feats.entry(h).or_insert(0.0) += 1.0;
+            feats.push(h);
             if let Some(names) = names.as_deref_mut() {
-                names.entry(h).or_insert_with(|| format!("T{}", w.iter().collect::<String>()));
+                names
+                    .entry(h)
+                    .or_insert_with(|| format!("T{}", w.iter().collect::<String>()));
             }
         }
     }
     if config.use_words {
         for w in seg.keywords(normalized) {
             let h = hash_str(NS_WORD, w);
-            *feats.entry(h).or_insert(0.0) += 1.0;
+            feats.push(h);
             if let Some(names) = names.as_deref_mut() {
                 names.entry(h).or_insert_with(|| format!("w{w}"));
             }
@@ -160,14 +181,14 @@ fn extract(config: &ViewConfig, seg: &Segmenter, normalized: &str, mut names: Op
         if !title.is_empty() {
             for w in seg.keywords(title) {
                 let h = hash_str(NS_TITLE, w);
-                *feats.entry(h).or_insert(0.0) += 1.0;
+                feats.push(h);
                 if let Some(names) = names.as_deref_mut() {
                     names.entry(h).or_insert_with(|| format!("t{w}"));
                 }
             }
         }
     }
-    feats
+    count_sorted(feats)
 }
 
 /// A weighted, L2-normalised sparse vector over feature ids.
@@ -179,25 +200,41 @@ struct Sparse {
 
 impl LinearModel {
     /// Train from `(text, label)` pairs. Needs at least two distinct labels.
-    fn train(examples: &[(String, String)], config: ViewConfig, seg: &Segmenter) -> Result<Self, TextError> {
+    fn train(
+        examples: &[(String, String)],
+        config: ViewConfig,
+        seg: &Segmenter,
+    ) -> Result<Self, TextError> {
         let mut labels: Vec<String> = examples.iter().map(|(_, l)| l.clone()).collect();
         labels.sort();
         labels.dedup();
         if labels.len() < 2 {
-            return Err(TextError::Training(format!("need at least 2 distinct labels, got {}", labels.len())));
+            return Err(TextError::Training(format!(
+                "need at least 2 distinct labels, got {}",
+                labels.len()
+            )));
         }
-        let label_id: FxHashMap<String, usize> = labels.iter().enumerate().map(|(i, l)| (l.clone(), i)).collect();
+        let label_id: FxHashMap<String, usize> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.clone(), i))
+            .collect();
         let mut names: FxHashMap<u64, String> = FxHashMap::default();
-        let raw: Vec<RawFeatures> =
-            examples.iter().map(|(t, _)| extract(&config, seg, t, Some(&mut names))).collect();
+        let raw: Vec<RawFeatures> = examples
+            .iter()
+            .map(|(t, _)| extract(&config, seg, t, Some(&mut names)))
+            .collect();
         // document frequencies
         let mut df: FxHashMap<u64, u32> = FxHashMap::default();
         for r in &raw {
-            for h in r.keys() {
+            for (h, _) in r {
                 *df.entry(*h).or_insert(0) += 1;
             }
         }
-        let mut kept: Vec<(u64, u32)> = df.into_iter().filter(|(_, d)| *d >= config.min_df).collect();
+        let mut kept: Vec<(u64, u32)> = df
+            .into_iter()
+            .filter(|(_, d)| *d >= config.min_df)
+            .collect();
         kept.sort_unstable_by_key(|(h, _)| *h);
         let n_docs = raw.len() as f32;
         let mut lookup = FxHashMap::default();
@@ -228,19 +265,27 @@ impl LinearModel {
     }
 
     fn weigh(&self, raw: &RawFeatures) -> Sparse {
-        let mut pairs: Vec<(u32, f32)> = raw
+        let pairs: Vec<(u32, f32)> = raw
             .iter()
             .filter_map(|(h, tf)| {
-                self.lookup.get(h).map(|&i| (i, (1.0 + tf.ln()) * self.idf.get(i as usize).copied().unwrap_or(1.0)))
+                self.lookup.get(h).map(|&i| {
+                    (
+                        i,
+                        (1.0 + tf.ln()) * self.idf.get(i as usize).copied().unwrap_or(1.0),
+                    )
+                })
             })
             .collect();
-        pairs.sort_unstable_by_key(|(i, _)| *i);
         let norm = pairs.iter().map(|(_, v)| v * v).sum::<f32>().sqrt();
         let norm = if norm > 0.0 { norm } else { 1.0 };
-        Sparse { idx: pairs.iter().map(|p| p.0).collect(), val: pairs.iter().map(|p| p.1 / norm).collect() }
+        Sparse {
+            idx: pairs.iter().map(|p| p.0).collect(),
+            val: pairs.iter().map(|p| p.1 / norm).collect(),
+        }
     }
 
-    /// Multinomial logistic regression by SGD with lazily applied L2 decay.
+    /// Multinomial logistic regression (or multiclass hinge) by SGD with lazily applied L2 decay.
+    #[allow(clippy::needless_range_loop)] // several parallel arrays indexed by class
     fn sgd(&mut self, data: &[(Sparse, usize)]) {
         let k = self.labels.len();
         let mut order: Vec<usize> = (0..data.len()).collect();
@@ -257,9 +302,22 @@ impl LinearModel {
         let nb = self.nb_ratios(data);
         let class_weight: Vec<f32> = counts
             .iter()
-            .map(|&c| if self.config.balanced && c > 0 { data.len() as f32 / (k as f32 * c as f32) } else { 1.0 })
+            .map(|&c| {
+                if self.config.balanced && c > 0 {
+                    data.len() as f32 / (k as f32 * c as f32)
+                } else {
+                    1.0
+                }
+            })
             .collect();
-        let mut avg_w = vec![0f32; if self.config.average { self.weights.len() } else { 0 }];
+        let mut avg_w = vec![
+            0f32;
+            if self.config.average {
+                self.weights.len()
+            } else {
+                0
+            }
+        ];
         let mut avg_b = vec![0f32; k];
         let mut snapshots = 0f32;
         for epoch in 0..self.config.epochs {
@@ -281,11 +339,10 @@ impl LinearModel {
                 }
                 if self.config.hinge {
                     // gradient of max(0, 1 + max_{c != y} s_c - s_y)
-                    let (worst, ws) = scores
-                        .iter()
-                        .enumerate()
-                        .filter(|(c, _)| c != y)
-                        .fold((0, f32::NEG_INFINITY), |a, (c, &v)| if v > a.1 { (c, v) } else { a });
+                    let (worst, ws) = scores.iter().enumerate().filter(|(c, _)| c != y).fold(
+                        (0, f32::NEG_INFINITY),
+                        |a, (c, &v)| if v > a.1 { (c, v) } else { a },
+                    );
                     let violated = 1.0 + ws - scores[*y] > 0.0;
                     for s in scores.iter_mut() {
                         *s = 0.0;
@@ -371,7 +428,8 @@ impl LinearModel {
         for f in 0..nf {
             for c in 0..k {
                 let p = (alpha + cnt[f * k + c]) / (alpha * nf as f32 + class_tot[c]);
-                let q = (alpha + feat_tot[f] - cnt[f * k + c]) / (alpha * nf as f32 + all - class_tot[c]);
+                let q = (alpha + feat_tot[f] - cnt[f * k + c])
+                    / (alpha * nf as f32 + all - class_tot[c]);
                 r[f * k + c] = (p / q).ln().abs().max(0.05);
             }
         }
@@ -383,6 +441,7 @@ impl LinearModel {
         self.features.len()
     }
 
+    #[allow(clippy::needless_range_loop)]
     /// Class scores (probabilities, in label order) and the weighted features of normalised text.
     fn probabilities(&self, seg: &Segmenter, normalized: &str) -> (Vec<f32>, Sparse) {
         let raw = extract(&self.config, seg, normalized, None);
@@ -407,15 +466,23 @@ impl LinearModel {
     /// Contribution of each present feature to class `class`, largest first (positive only).
     fn contributions(&self, x: &Sparse, class: usize) -> Vec<FeatureWeight> {
         let k = self.labels.len();
-        let mut contrib: Vec<(u32, f32)> =
-            x.idx.iter().zip(&x.val).map(|(&f, &v)| (f, v * self.weights[f as usize * k + class])).collect();
+        let mut contrib: Vec<(u32, f32)> = x
+            .idx
+            .iter()
+            .zip(&x.val)
+            .map(|(&f, &v)| (f, v * self.weights[f as usize * k + class]))
+            .collect();
         contrib.sort_by(|a, b| b.1.total_cmp(&a.1));
         contrib
             .iter()
             .filter(|(_, w)| *w > 0.0)
             .take(10)
             .map(|(f, w)| FeatureWeight {
-                feature: self.features.get(*f as usize).map(|s| s.chars().skip(1).collect()).unwrap_or_default(),
+                feature: self
+                    .features
+                    .get(*f as usize)
+                    .map(|s| s.chars().skip(1).collect())
+                    .unwrap_or_default(),
                 weight: *w,
             })
             .collect()
@@ -423,7 +490,11 @@ impl LinearModel {
 
     fn check_and_index(&mut self) -> Result<(), TextError> {
         let k = self.labels.len();
-        if k < 2 || self.weights.len() != self.features.len() * k || self.idf.len() != self.features.len() || self.bias.len() != k {
+        if k < 2
+            || self.weights.len() != self.features.len() * k
+            || self.idf.len() != self.features.len()
+            || self.bias.len() != k
+        {
             return Err(TextError::Model("inconsistent dimensions".into()));
         }
         self.lookup = self
@@ -457,7 +528,11 @@ impl Default for ClassifierConfig {
     fn default() -> Self {
         Self {
             views: vec![
-                ViewConfig { max_char_ngram: 1, hinge: true, ..ViewConfig::default() },
+                ViewConfig {
+                    max_char_ngram: 1,
+                    hinge: true,
+                    ..ViewConfig::default()
+                },
                 ViewConfig {
                     max_char_ngram: 4,
                     use_words: false,
@@ -499,18 +574,29 @@ pub struct Classifier {
 
 impl Classifier {
     /// Train from `(text, label)` pairs. Needs at least two distinct labels and one view.
-    pub fn train(examples: &[(String, String)], config: ClassifierConfig, seg: &Segmenter) -> Result<Self, TextError> {
+    pub fn train(
+        examples: &[(String, String)],
+        config: ClassifierConfig,
+        seg: &Segmenter,
+    ) -> Result<Self, TextError> {
         if config.views.is_empty() {
             return Err(TextError::Training("no feature view configured".into()));
         }
-        let normalized: Vec<(String, String)> = examples.iter().map(|(t, l)| (normalize(t), l.clone())).collect();
+        let normalized: Vec<(String, String)> = examples
+            .iter()
+            .map(|(t, l)| (normalize(t), l.clone()))
+            .collect();
         let views = config
             .views
             .into_iter()
             .map(|v| LinearModel::train(&normalized, v, seg))
             .collect::<Result<Vec<_>, _>>()?;
         let labels = views.first().map(|v| v.labels.clone()).unwrap_or_default();
-        Ok(Self { labels, manual_threshold: config.manual_threshold, views })
+        Ok(Self {
+            labels,
+            manual_threshold: config.manual_threshold,
+            views,
+        })
     }
 
     /// The labels this model knows, sorted.
@@ -562,7 +648,10 @@ impl Classifier {
         let mut top: Vec<FeatureWeight> = Vec::new();
         for (v, x) in self.views.iter().zip(&xs) {
             for f in v.contributions(x, best) {
-                if !top.iter().any(|t| t.feature == f.feature || t.feature.contains(&f.feature)) {
+                if !top
+                    .iter()
+                    .any(|t| t.feature == f.feature || t.feature.contains(&f.feature))
+                {
                     top.push(f);
                 }
             }
@@ -571,7 +660,11 @@ impl Classifier {
         top.truncate(5);
         let manual = confidence < self.manual_threshold;
         Prediction {
-            label: if manual { MANUAL.to_string() } else { best_label.clone() },
+            label: if manual {
+                MANUAL.to_string()
+            } else {
+                best_label.clone()
+            },
             best_label,
             confidence,
             manual,
@@ -604,7 +697,8 @@ impl Classifier {
 
     /// Load from JSON bytes written by [`Classifier::to_json`].
     pub fn from_json(bytes: &[u8]) -> Result<Self, TextError> {
-        let mut m: Self = serde_json::from_slice(bytes).map_err(|e| TextError::Model(e.to_string()))?;
+        let mut m: Self =
+            serde_json::from_slice(bytes).map_err(|e| TextError::Model(e.to_string()))?;
         if m.views.is_empty() {
             return Err(TextError::Model("no views".into()));
         }
@@ -660,10 +754,24 @@ pub fn evaluate(pairs: &[(String, String)]) -> (Vec<ClassReport>, f64) {
         let fn_ = support as f64 - tp;
         let precision = if tp + fp > 0.0 { tp / (tp + fp) } else { 0.0 };
         let recall = if tp + fn_ > 0.0 { tp / (tp + fn_) } else { 0.0 };
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-        reports.push(ClassReport { label: (*l).to_string(), precision, recall, f1, support });
+        let f1 = if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        };
+        reports.push(ClassReport {
+            label: (*l).to_string(),
+            precision,
+            recall,
+            f1,
+            support,
+        });
     }
-    let macro_f1 = if reports.is_empty() { 0.0 } else { reports.iter().map(|r| r.f1).sum::<f64>() / reports.len() as f64 };
+    let macro_f1 = if reports.is_empty() {
+        0.0
+    } else {
+        reports.iter().map(|r| r.f1).sum::<f64>() / reports.len() as f64
+    };
     (reports, macro_f1)
 }
 
@@ -699,9 +807,18 @@ mod tests {
     fn toy() -> Vec<(String, String)> {
         let mut v = Vec::new();
         for i in 0..20 {
-            v.push((format!("小区门口垃圾堆积，环境脏乱差，污水横流{i}"), "环境".to_string()));
-            v.push((format!("公交线路调整，车站太远，出行不便{i}"), "交通".to_string()));
-            v.push((format!("孩子入学难，学校学位不足，教育资源{i}"), "教育".to_string()));
+            v.push((
+                format!("小区门口垃圾堆积，环境脏乱差，污水横流{i}"),
+                "环境".to_string(),
+            ));
+            v.push((
+                format!("公交线路调整，车站太远，出行不便{i}"),
+                "交通".to_string(),
+            ));
+            v.push((
+                format!("孩子入学难，学校学位不足，教育资源{i}"),
+                "教育".to_string(),
+            ));
         }
         v
     }
@@ -710,16 +827,20 @@ mod tests {
     fn trains_predicts_and_roundtrips() {
         let seg = shared();
         let model = Classifier::train(&toy(), ClassifierConfig::default(), seg);
-        let Ok(model) = model else { panic!("training failed") };
+        let Ok(model) = model else {
+            panic!("training failed")
+        };
         let p = model.predict(seg, "学校学位不够，孩子入学难");
         assert_eq!(p.best_label, "教育");
         assert!(!p.top_features.is_empty());
         let bytes = model.to_json().unwrap_or_default();
         assert!(Classifier::from_json(b"{}").is_err());
         let back = Classifier::from_json(&bytes);
-        let Ok(back) = back else { panic!("load failed") };
+        let Ok(back) = back else {
+            panic!("load failed")
+        };
         assert_eq!(back.predict(seg, "垃圾堆积污水横流").best_label, "环境");
-        assert_eq!(back.predict(seg, "").label.is_empty(), false);
+        assert!(!back.predict(seg, "").label.is_empty());
     }
 
     #[test]
@@ -730,10 +851,14 @@ mod tests {
 
     #[test]
     fn folds_are_stratified() {
-        let labels: Vec<String> = (0..50).map(|i| if i % 5 == 0 { "a" } else { "b" }.to_string()).collect();
+        let labels: Vec<String> = (0..50)
+            .map(|i| if i % 5 == 0 { "a" } else { "b" }.to_string())
+            .collect();
         let f = stratified_folds(&labels, 5, 1);
         for fold in 0..5 {
-            let a = (0..50).filter(|&i| f[i] == fold && labels[i] == "a").count();
+            let a = (0..50)
+                .filter(|&i| f[i] == fold && labels[i] == "a")
+                .count();
             assert_eq!(a, 2);
         }
     }

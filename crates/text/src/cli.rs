@@ -70,21 +70,34 @@ fn parse_opts(args: &[String]) -> Result<Opts, TextCliError> {
     let mut o = Opts::default();
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = |name: &str| it.next().cloned().ok_or_else(|| TextCliError::Usage(format!("{name} needs a value")));
+        let mut val = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| TextCliError::Usage(format!("{name} needs a value")))
+        };
         match a.as_str() {
             "--input" => o.input = Some(val("--input")?),
             "--model" => o.model = Some(val("--model")?),
             "--user-dict" => o.user_dicts.push(val("--user-dict")?),
             "--window-days" => {
                 let v = val("--window-days")?;
-                o.window_days = Some(v.parse().map_err(|_| TextCliError::Usage(format!("--window-days: not a number: {v}")))?);
+                o.window_days = Some(v.parse().map_err(|_| {
+                    TextCliError::Usage(format!("--window-days: not a number: {v}"))
+                })?);
             }
             "--top" => {
                 let v = val("--top")?;
-                o.top = Some(v.parse().map_err(|_| TextCliError::Usage(format!("--top: not a number: {v}")))?);
+                o.top = Some(
+                    v.parse()
+                        .map_err(|_| TextCliError::Usage(format!("--top: not a number: {v}")))?,
+                );
             }
             "--fast" => o.fast = true,
-            other => return Err(TextCliError::Usage(format!("unknown argument {other}; {USAGE}"))),
+            other => {
+                return Err(TextCliError::Usage(format!(
+                    "unknown argument {other}; {USAGE}"
+                )));
+            }
         }
     }
     Ok(o)
@@ -99,21 +112,31 @@ fn read_lines(reader: &mut dyn BufRead) -> Result<Vec<(usize, Value)>, TextCliEr
         buf.clear();
         let n = reader
             .read_until(b'\n', &mut buf)
-            .map_err(|source| TextCliError::Io { context: format!("reading input line {}", line + 1), source })?;
+            .map_err(|source| TextCliError::Io {
+                context: format!("reading input line {}", line + 1),
+                source,
+            })?;
         if n == 0 {
             break;
         }
         line += 1;
-        let text = std::str::from_utf8(&buf)
-            .map_err(|e| TextCliError::Input { line, message: format!("not valid UTF-8 ({e})") })?;
+        let text = std::str::from_utf8(&buf).map_err(|e| TextCliError::Input {
+            line,
+            message: format!("not valid UTF-8 ({e})"),
+        })?;
         let text = text.trim_start_matches('\u{FEFF}').trim();
         if text.is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(text)
-            .map_err(|e| TextCliError::Input { line, message: format!("invalid JSON: {e}") })?;
+        let v: Value = serde_json::from_str(text).map_err(|e| TextCliError::Input {
+            line,
+            message: format!("invalid JSON: {e}"),
+        })?;
         if !v.is_object() {
-            return Err(TextCliError::Input { line, message: "expected a JSON object".into() });
+            return Err(TextCliError::Input {
+                line,
+                message: "expected a JSON object".into(),
+            });
         }
         out.push((line, v));
     }
@@ -123,8 +146,14 @@ fn read_lines(reader: &mut dyn BufRead) -> Result<Vec<(usize, Value)>, TextCliEr
 fn field(v: &Value, line: usize, name: &str) -> Result<String, TextCliError> {
     match v.get(name) {
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(TextCliError::Input { line, message: format!("field \"{name}\" must be a string") }),
-        None => Err(TextCliError::Input { line, message: format!("missing field \"{name}\"") }),
+        Some(_) => Err(TextCliError::Input {
+            line,
+            message: format!("field \"{name}\" must be a string"),
+        }),
+        None => Err(TextCliError::Input {
+            line,
+            message: format!("missing field \"{name}\""),
+        }),
     }
 }
 
@@ -136,20 +165,32 @@ fn opt_field(v: &Value, name: &str) -> Option<String> {
     }
 }
 
-fn open_input<'a>(path: Option<&str>, stdin: &'a mut dyn BufRead) -> Result<Box<dyn BufRead + 'a>, TextCliError> {
+fn open_input<'a>(
+    path: Option<&str>,
+    stdin: &'a mut dyn BufRead,
+) -> Result<Box<dyn BufRead + 'a>, TextCliError> {
     match path {
         None => Err(TextCliError::Usage(format!("--input is required; {USAGE}"))),
         Some("-") => Ok(Box::new(stdin)),
         Some(p) => {
-            let f = File::open(p).map_err(|source| TextCliError::Io { context: format!("opening {p}"), source })?;
+            let f = File::open(p).map_err(|source| TextCliError::Io {
+                context: format!("opening {p}"),
+                source,
+            })?;
             Ok(Box::new(BufReader::new(f)))
         }
     }
 }
 
 fn write_json(out: &mut dyn Write, v: &Value) -> Result<(), TextCliError> {
-    serde_json::to_writer(&mut *out, v).map_err(|e| TextCliError::Io { context: "writing output".into(), source: e.into() })?;
-    out.write_all(b"\n").map_err(|source| TextCliError::Io { context: "writing output".into(), source })
+    serde_json::to_writer(&mut *out, v).map_err(|e| TextCliError::Io {
+        context: "writing output".into(),
+        source: e.into(),
+    })?;
+    out.write_all(b"\n").map_err(|source| TextCliError::Io {
+        context: "writing output".into(),
+        source,
+    })
 }
 
 /// The shared segmenter, or an own one when user dictionaries are given.
@@ -174,14 +215,21 @@ fn segmenter(opts: &Opts) -> Result<Seg, TextCliError> {
     }
     let mut seg = Segmenter::new();
     for p in &opts.user_dicts {
-        let f = File::open(p).map_err(|source| TextCliError::Io { context: format!("opening {p}"), source })?;
+        let f = File::open(p).map_err(|source| TextCliError::Io {
+            context: format!("opening {p}"),
+            source,
+        })?;
         seg.load_user_dict(&mut BufReader::new(f), false)?;
     }
     Ok(Seg::Own(Box::new(seg)))
 }
 
 /// Run `huiyin text ARGS…` (`args` excludes `huiyin text`).
-pub fn run_cli(args: &[String], stdin: &mut dyn BufRead, stdout: &mut dyn Write) -> Result<(), TextCliError> {
+pub fn run_cli(
+    args: &[String],
+    stdin: &mut dyn BufRead,
+    stdout: &mut dyn Write,
+) -> Result<(), TextCliError> {
     let Some((cmd, rest)) = args.split_first() else {
         return Err(TextCliError::Usage(USAGE.into()));
     };
@@ -198,7 +246,11 @@ pub fn run_cli(args: &[String], stdin: &mut dyn BufRead, stdout: &mut dyn Write)
         "reply-check" => {
             let seg = segmenter(&opts)?;
             for (line, v) in &lines {
-                let c = check_reply(&seg, &field(v, *line, "message")?, &field(v, *line, "reply")?);
+                let c = check_reply(
+                    &seg,
+                    &field(v, *line, "message")?,
+                    &field(v, *line, "reply")?,
+                );
                 write_json(stdout, &json!(c))?;
             }
             Ok(())
@@ -209,30 +261,55 @@ pub fn run_cli(args: &[String], stdin: &mut dyn BufRead, stdout: &mut dyn Write)
             }
             Ok(())
         }
-        other => Err(TextCliError::Usage(format!("unknown command {other}; {USAGE}"))),
+        other => Err(TextCliError::Usage(format!(
+            "unknown command {other}; {USAGE}"
+        ))),
     }
 }
 
-fn train(opts: &Opts, lines: &[(usize, Value)], stdout: &mut dyn Write) -> Result<(), TextCliError> {
-    let model_path = opts.model.as_deref().ok_or_else(|| TextCliError::Usage("train needs --model OUT".into()))?;
+fn train(
+    opts: &Opts,
+    lines: &[(usize, Value)],
+    stdout: &mut dyn Write,
+) -> Result<(), TextCliError> {
+    let model_path = opts
+        .model
+        .as_deref()
+        .ok_or_else(|| TextCliError::Usage("train needs --model OUT".into()))?;
     let mut examples = Vec::with_capacity(lines.len());
     for (line, v) in lines {
         examples.push((field(v, *line, "text")?, field(v, *line, "label")?));
     }
     let seg = segmenter(opts)?;
-    let config = if opts.fast { ClassifierConfig::fast() } else { ClassifierConfig::default() };
+    let config = if opts.fast {
+        ClassifierConfig::fast()
+    } else {
+        ClassifierConfig::default()
+    };
     let model = Classifier::train(&examples, config, &seg)?;
-    std::fs::write(model_path, model.to_json()?)
-        .map_err(|source| TextCliError::Io { context: format!("writing {model_path}"), source })?;
+    std::fs::write(model_path, model.to_json()?).map_err(|source| TextCliError::Io {
+        context: format!("writing {model_path}"),
+        source,
+    })?;
     write_json(
         stdout,
         &json!({"trained": examples.len(), "labels": model.labels(), "features": model.num_features(), "model": model_path}),
     )
 }
 
-fn classify(opts: &Opts, lines: &[(usize, Value)], stdout: &mut dyn Write) -> Result<(), TextCliError> {
-    let model_path = opts.model.as_deref().ok_or_else(|| TextCliError::Usage("classify needs --model MODEL".into()))?;
-    let bytes = std::fs::read(model_path).map_err(|source| TextCliError::Io { context: format!("reading {model_path}"), source })?;
+fn classify(
+    opts: &Opts,
+    lines: &[(usize, Value)],
+    stdout: &mut dyn Write,
+) -> Result<(), TextCliError> {
+    let model_path = opts
+        .model
+        .as_deref()
+        .ok_or_else(|| TextCliError::Usage("classify needs --model MODEL".into()))?;
+    let bytes = std::fs::read(model_path).map_err(|source| TextCliError::Io {
+        context: format!("reading {model_path}"),
+        source,
+    })?;
     let model = Classifier::from_json(&bytes)?;
     let seg = segmenter(opts)?;
     for (line, v) in lines {
@@ -260,8 +337,16 @@ fn dedup(lines: &[(usize, Value)], stdout: &mut dyn Write) -> Result<(), TextCli
     let mut parent: Vec<usize> = (0..lines.len()).collect();
     for (k, (line, v)) in lines.iter().enumerate() {
         let sig = Signature::of_text(&field(v, *line, "text")?);
-        let meta = DocMeta { petitioner: opt_field(v, "petitioner"), addressee: opt_field(v, "addressee") };
-        for m in index.query(&sig, &meta).matches.iter().filter(|m| m.near_copy) {
+        let meta = DocMeta {
+            petitioner: opt_field(v, "petitioner"),
+            addressee: opt_field(v, "addressee"),
+        };
+        for m in index
+            .query(&sig, &meta)
+            .matches
+            .iter()
+            .filter(|m| m.near_copy)
+        {
             let (a, b) = (find(&mut parent, k), find(&mut parent, m.doc.0 as usize));
             parent[a.max(b)] = a.min(b);
         }
@@ -269,16 +354,23 @@ fn dedup(lines: &[(usize, Value)], stdout: &mut dyn Write) -> Result<(), TextCli
         metas.push(meta);
         ids.push(v.get("id").cloned().unwrap_or(Value::Null));
     }
-    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> = std::collections::BTreeMap::new();
+    let mut groups: std::collections::BTreeMap<usize, Vec<usize>> =
+        std::collections::BTreeMap::new();
     for k in 0..lines.len() {
         let r = find(&mut parent, k);
         groups.entry(r).or_default().push(k);
     }
     for members in groups.values().filter(|m| m.len() >= 2) {
-        let mut pets: Vec<&str> = members.iter().filter_map(|&m| metas[m].petitioner.as_deref()).collect();
+        let mut pets: Vec<&str> = members
+            .iter()
+            .filter_map(|&m| metas[m].petitioner.as_deref())
+            .collect();
         pets.sort_unstable();
         pets.dedup();
-        let mut addrs: Vec<&str> = members.iter().filter_map(|&m| metas[m].addressee.as_deref()).collect();
+        let mut addrs: Vec<&str> = members
+            .iter()
+            .filter_map(|&m| metas[m].addressee.as_deref())
+            .collect();
         addrs.sort_unstable();
         addrs.dedup();
         let kind = if pets.len() >= group_min {
@@ -304,13 +396,19 @@ fn hot(opts: &Opts, lines: &[(usize, Value)], stdout: &mut dyn Write) -> Result<
     let mut msgs = Vec::with_capacity(lines.len());
     for (line, v) in lines {
         let created = field(v, *line, "created_at")?;
-        let day = parse_day(&created)
-            .ok_or_else(|| TextCliError::Input { line: *line, message: format!("unrecognised created_at {created:?}") })?;
+        let day = parse_day(&created).ok_or_else(|| TextCliError::Input {
+            line: *line,
+            message: format!("unrecognised created_at {created:?}"),
+        })?;
         msgs.push(HotMessage {
             text: field(v, *line, "text")?,
             day,
             petitioner: opt_field(v, "petitioner").or_else(|| opt_field(v, "user_id")),
-            support: v.get("upvotes").and_then(Value::as_u64).map(|u| u32::try_from(u).unwrap_or(u32::MAX)).unwrap_or(0),
+            support: v
+                .get("upvotes")
+                .and_then(Value::as_u64)
+                .map(|u| u32::try_from(u).unwrap_or(u32::MAX))
+                .unwrap_or(0),
         });
     }
     let mut config = HotspotConfig::default();
@@ -348,27 +446,42 @@ mod tests {
 
     #[test]
     fn pii_and_reply_check() {
-        let out = run(&["pii", "--input", "-"], "{\"text\":\"电话13812341234\"}\n\n{\"text\":\"\"}\n");
+        let out = run(
+            &["pii", "--input", "-"],
+            "{\"text\":\"电话13812341234\"}\n\n{\"text\":\"\"}\n",
+        );
         let Ok(out) = out else { panic!("{out:?}") };
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 2);
         assert!(lines[0].contains("138****1234"));
-        let out = run(&["reply-check", "--input", "-"], "{\"message\":\"路灯坏了\",\"reply\":\"已转相关部门\"}\n");
+        let out = run(
+            &["reply-check", "--input", "-"],
+            "{\"message\":\"路灯坏了\",\"reply\":\"已转相关部门\"}\n",
+        );
         assert!(out.is_ok_and(|o| o.contains("\"score\"")));
     }
 
     #[test]
     fn bad_lines_name_the_line() {
         let err = run(&["pii", "--input", "-"], "{\"text\":\"a\"}\nnot json\n");
-        assert!(matches!(err, Err(TextCliError::Input { line: 2, .. })), "{err:?}");
+        assert!(
+            matches!(err, Err(TextCliError::Input { line: 2, .. })),
+            "{err:?}"
+        );
         let args = vec!["pii".to_string(), "--input".to_string(), "-".to_string()];
         let mut stdin = std::io::Cursor::new(b"{\"text\":\"a\"}\n\xff\xfe\n".to_vec());
         let mut out = Vec::new();
         let err = run_cli(&args, &mut stdin, &mut out);
-        assert!(matches!(err, Err(TextCliError::Input { line: 2, .. })), "{err:?}");
+        assert!(
+            matches!(err, Err(TextCliError::Input { line: 2, .. })),
+            "{err:?}"
+        );
         let err = run(&["pii", "--input", "-"], "{\"txt\":\"a\"}\n");
         assert!(matches!(err, Err(TextCliError::Input { line: 1, .. })));
-        assert!(matches!(run(&["nope", "--input", "-"], ""), Err(TextCliError::Usage(_))));
+        assert!(matches!(
+            run(&["nope", "--input", "-"], ""),
+            Err(TextCliError::Usage(_))
+        ));
         assert!(matches!(run(&[], ""), Err(TextCliError::Usage(_))));
         assert!(matches!(run(&["pii"], ""), Err(TextCliError::Usage(_))));
     }
@@ -382,7 +495,10 @@ mod tests {
         let out = run(&["dedup", "--input", "-"], &input);
         let Ok(out) = out else { panic!("{out:?}") };
         assert_eq!(out.lines().count(), 1, "{out}");
-        assert!(out.contains("\"members\":[0,1]") && out.contains("MultiAddressed"), "{out}");
+        assert!(
+            out.contains("\"members\":[0,1]") && out.contains("MultiAddressed"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -393,15 +509,22 @@ mod tests {
         let model_path = dir.join("model.json");
         let mut data = String::new();
         for i in 0..10 {
-            data.push_str(&format!("{{\"text\":\"垃圾堆积污水横流环境脏{i}\",\"label\":\"环境\"}}\n"));
-            data.push_str(&format!("{{\"text\":\"公交线路调整车站太远{i}\",\"label\":\"交通\"}}\n"));
+            data.push_str(&format!(
+                "{{\"text\":\"垃圾堆积污水横流环境脏{i}\",\"label\":\"环境\"}}\n"
+            ));
+            data.push_str(&format!(
+                "{{\"text\":\"公交线路调整车站太远{i}\",\"label\":\"交通\"}}\n"
+            ));
         }
         assert!(std::fs::write(&train_path, data).is_ok());
         let tp = train_path.to_string_lossy().to_string();
         let mp = model_path.to_string_lossy().to_string();
         let out = run(&["train", "--input", &tp, "--model", &mp], "");
         assert!(out.is_ok(), "{out:?}");
-        let out = run(&["classify", "--model", &mp, "--input", "-"], "{\"text\":\"污水横流垃圾\"}\n");
+        let out = run(
+            &["classify", "--model", &mp, "--input", "-"],
+            "{\"text\":\"污水横流垃圾\"}\n",
+        );
         assert!(out.as_ref().is_ok_and(|o| o.contains("环境")), "{out:?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -416,8 +539,14 @@ mod tests {
             ));
         }
         let out = run(&["hotspots", "--input", "-"], &input);
-        assert!(out.as_ref().is_ok_and(|o| o.contains("\"rank\":1")), "{out:?}");
-        let bad = run(&["hotspots", "--input", "-"], "{\"text\":\"x\",\"created_at\":\"soon\"}\n");
+        assert!(
+            out.as_ref().is_ok_and(|o| o.contains("\"rank\":1")),
+            "{out:?}"
+        );
+        let bad = run(
+            &["hotspots", "--input", "-"],
+            "{\"text\":\"x\",\"created_at\":\"soon\"}\n",
+        );
         assert!(matches!(bad, Err(TextCliError::Input { line: 1, .. })));
     }
 }

@@ -49,7 +49,10 @@ impl Signature {
         } else if chars.len() < SHINGLE {
             vec![hash_chars(NS_SHINGLE, &chars)]
         } else {
-            chars.windows(SHINGLE).map(|w| hash_chars(NS_SHINGLE, w)).collect()
+            chars
+                .windows(SHINGLE)
+                .map(|w| hash_chars(NS_SHINGLE, w))
+                .collect()
         };
         hashes.sort_unstable();
         hashes.dedup();
@@ -85,7 +88,11 @@ impl Signature {
                 }
             }
         }
-        Self { mins, shingles: u16::try_from(hashes.len()).unwrap_or(u16::MAX), fingerprint }
+        Self {
+            mins,
+            shingles: u16::try_from(hashes.len()).unwrap_or(u16::MAX),
+            fingerprint,
+        }
     }
 
     /// True when the text had nothing to compare (empty matching key).
@@ -108,7 +115,12 @@ impl Signature {
         if self.is_empty() || other.is_empty() {
             return 0.0;
         }
-        let same = self.mins.iter().zip(&other.mins).filter(|(a, b)| a == b).count();
+        let same = self
+            .mins
+            .iter()
+            .zip(&other.mins)
+            .filter(|(a, b)| a == b)
+            .count();
         same as f32 / NUM_HASHES as f32
     }
 }
@@ -238,7 +250,10 @@ impl BandTable {
 
     fn with_capacity(entries: usize) -> Self {
         let cap = ((entries as f64 / 0.85) as usize).max(16);
-        Self { slots: vec![EMPTY_SLOT; cap], len: 0 }
+        Self {
+            slots: vec![EMPTY_SLOT; cap],
+            len: 0,
+        }
     }
 
     #[inline]
@@ -247,7 +262,8 @@ impl BandTable {
     }
 
     fn insert(&mut self, key: u32, doc: u32) {
-        if self.slots.is_empty() || (self.len + 1) as f64 > self.slots.len() as f64 * Self::MAX_LOAD {
+        if self.slots.is_empty() || (self.len + 1) as f64 > self.slots.len() as f64 * Self::MAX_LOAD
+        {
             self.grow();
         }
         let n = self.slots.len();
@@ -423,7 +439,9 @@ impl DupIndex {
     }
 
     fn is_alive(&self, id: u32) -> bool {
-        self.alive.get(id as usize / 64).is_some_and(|w| w >> (id % 64) & 1 == 1)
+        self.alive
+            .get(id as usize / 64)
+            .is_some_and(|w| w >> (id % 64) & 1 == 1)
     }
 
     /// Index a document. Empty texts are indexed (they can be removed) but never match.
@@ -439,7 +457,8 @@ impl DupIndex {
                 id
             }
             None => {
-                let id = u32::try_from(self.fingerprints.len()).map_err(|_| TextError::IndexFull)?;
+                let id =
+                    u32::try_from(self.fingerprints.len()).map_err(|_| TextError::IndexFull)?;
                 if id == u32::MAX {
                     return Err(TextError::IndexFull);
                 }
@@ -472,7 +491,11 @@ impl DupIndex {
         if !self.is_alive(doc.0) {
             return Err(TextError::UnknownDoc(doc.0));
         }
-        let keys: Vec<u32> = if sig.is_empty() { Vec::new() } else { self.band_keys(sig).collect() };
+        let keys: Vec<u32> = if sig.is_empty() {
+            Vec::new()
+        } else {
+            self.band_keys(sig).collect()
+        };
         for k in keys {
             self.table.remove(k, doc.0);
         }
@@ -512,13 +535,18 @@ impl DupIndex {
             .filter_map(|id| {
                 let i = id as usize;
                 let exact = self.fingerprints[i] == sig.fingerprint;
-                let jaccard = if exact { 1.0 } else { sketch_jaccard(&sketch, &self.sketches[i]) };
+                let jaccard = if exact {
+                    1.0
+                } else {
+                    sketch_jaccard(&sketch, &self.sketches[i])
+                };
                 let (na, nb) = (f32::from(sig.shingles), f32::from(self.sizes[i]));
                 let inter = jaccard * (na + nb) / (1.0 + jaccard);
                 let containment = (inter / na.min(nb).max(1.0)).min(1.0);
                 let near_copy = exact
                     || jaccard >= cfg.near_jaccard
-                    || (containment >= cfg.near_containment && jaccard >= cfg.containment_min_jaccard);
+                    || (containment >= cfg.near_containment
+                        && jaccard >= cfg.containment_min_jaccard);
                 if !near_copy && jaccard < cfg.same_issue_jaccard {
                     return None;
                 }
@@ -539,11 +567,18 @@ impl DupIndex {
     fn classify(&self, matches: &[Match], meta: &DocMeta) -> MatchKind {
         let near: Vec<&Match> = matches.iter().filter(|m| m.near_copy).collect();
         if near.is_empty() {
-            return if matches.is_empty() { MatchKind::New } else { MatchKind::SameIssue };
+            return if matches.is_empty() {
+                MatchKind::New
+            } else {
+                MatchKind::SameIssue
+            };
         }
         // A copy whose petitioner cannot be compared is treated as the same person's (the safe
         // reading: offer to follow the existing case).
-        let same_person: Vec<&&Match> = near.iter().filter(|m| m.same_petitioner != Some(false)).collect();
+        let same_person: Vec<&&Match> = near
+            .iter()
+            .filter(|m| m.same_petitioner != Some(false))
+            .collect();
         if same_person.iter().any(|m| m.same_addressee == Some(false)) {
             return MatchKind::MultiAddressed;
         }
@@ -602,8 +637,8 @@ impl DupIndex {
             return Err(TextError::Model("unsupported index version".into()));
         }
         let cfg_len = r.len()?;
-        let config: IndexConfig =
-            serde_json::from_slice(r.take(cfg_len)?).map_err(|e| TextError::Model(e.to_string()))?;
+        let config: IndexConfig = serde_json::from_slice(r.take(cfg_len)?)
+            .map_err(|e| TextError::Model(e.to_string()))?;
         let n = r.len()?;
         let mut idx = Self::new(config);
         for _ in 0..n {
@@ -628,7 +663,9 @@ impl DupIndex {
             let s = r.u64()?;
             if s != EMPTY_SLOT {
                 if (s as u32) as usize >= n {
-                    return Err(TextError::Model("band slot points past the documents".into()));
+                    return Err(TextError::Model(
+                        "band slot points past the documents".into(),
+                    ));
                 }
                 idx.table.len += 1;
             }
@@ -648,7 +685,9 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], TextError> {
         let end = self.pos.checked_add(n).filter(|e| *e <= self.b.len());
-        let Some(end) = end else { return Err(TextError::Model("truncated index".into())) };
+        let Some(end) = end else {
+            return Err(TextError::Model("truncated index".into()));
+        };
         let s = &self.b[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -685,16 +724,23 @@ mod tests {
         联系电话13812345678。";
 
     fn meta(p: &str, a: &str) -> DocMeta {
-        DocMeta { petitioner: Some(p.into()), addressee: Some(a.into()) }
+        DocMeta {
+            petitioner: Some(p.into()),
+            addressee: Some(a.into()),
+        }
     }
 
     #[test]
     fn repeat_multi_group_new() {
         let mut idx = DupIndex::default();
         let s1 = Signature::of_text(LETTER);
-        let Ok(d1) = idx.insert(&s1, &meta("u1", "住建局")) else { panic!() };
+        let Ok(d1) = idx.insert(&s1, &meta("u1", "住建局")) else {
+            panic!()
+        };
         // same petitioner, same organ, phone changed and punctuation changed
-        let copy = LETTER.replace("13812345678", "13999999999").replace('，', " ");
+        let copy = LETTER
+            .replace("13812345678", "13999999999")
+            .replace('，', " ");
         let v = idx.query(&Signature::of_text(&copy), &meta("u1", "住建局"));
         assert_eq!(v.kind, MatchKind::Repeat, "{v:?}");
         assert_eq!(v.matches[0].doc, d1);
@@ -702,7 +748,8 @@ mod tests {
         assert_eq!(v.kind, MatchKind::MultiAddressed);
         let v = idx.query(&Signature::of_text(LETTER), &meta("u2", "住建局"));
         assert_eq!(v.kind, MatchKind::PossibleGroup);
-        let other = "学校门口的公交站台被拆除，学生上学要走两公里，请交通部门恢复站台，方便学生出行。";
+        let other =
+            "学校门口的公交站台被拆除，学生上学要走两公里，请交通部门恢复站台，方便学生出行。";
         let v = idx.query(&Signature::of_text(other), &meta("u1", "住建局"));
         assert_eq!(v.kind, MatchKind::New);
         // remove
@@ -714,15 +761,23 @@ mod tests {
     #[test]
     fn roundtrip_bytes() {
         let mut idx = DupIndex::default();
-        let texts = [LETTER, "另一封完全不同的来信，关于农村饮水安全问题的反映。", ""];
+        let texts = [
+            LETTER,
+            "另一封完全不同的来信，关于农村饮水安全问题的反映。",
+            "",
+        ];
         let mut ids = Vec::new();
         for t in texts {
-            let Ok(id) = idx.insert(&Signature::of_text(t), &DocMeta::default()) else { panic!() };
+            let Ok(id) = idx.insert(&Signature::of_text(t), &DocMeta::default()) else {
+                panic!()
+            };
             ids.push(id);
         }
         assert!(idx.remove(ids[1], &Signature::of_text(texts[1])).is_ok());
         let bytes = idx.to_bytes();
-        let Ok(back) = DupIndex::from_bytes(&bytes) else { panic!("load") };
+        let Ok(back) = DupIndex::from_bytes(&bytes) else {
+            panic!("load")
+        };
         assert_eq!(back.len(), 2);
         let v = back.query(&Signature::of_text(LETTER), &DocMeta::default());
         assert_eq!(v.kind, MatchKind::Repeat);
@@ -744,7 +799,10 @@ mod tests {
             t.for_each(k, |d| found.push(d));
         }
         found.sort_unstable();
-        assert_eq!(found, (0..200u32).filter(|d| d % 2 == 1).collect::<Vec<_>>());
+        assert_eq!(
+            found,
+            (0..200u32).filter(|d| d % 2 == 1).collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -102,7 +102,10 @@ pub fn heat(count: usize, petitioners: usize, support: u64, growth: f32) -> f32 
 pub fn parse_day(s: &str) -> Option<i64> {
     let s = s.trim();
     let date = s.split([' ', 'T']).next()?;
-    let parts: Vec<&str> = date.split(['/', '-', '年', '月', '日', '.']).filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = date
+        .split(['/', '-', '年', '月', '日', '.'])
+        .filter(|p| !p.is_empty())
+        .collect();
     if parts.len() < 3 {
         return None;
     }
@@ -143,6 +146,9 @@ fn is_area(p: &str) -> bool {
     (p.ends_with('省') || p.ends_with('市') || p.ends_with('区') || p.ends_with('县')) && n <= 4
 }
 
+/// A message's term frequencies and places.
+type DocTerms = (Vec<(u32, f32)>, Vec<String>);
+
 struct Cluster {
     centroid: FxHashMap<u32, f32>,
     members: Vec<usize>,
@@ -151,8 +157,15 @@ struct Cluster {
 }
 
 /// Find hotspots. `today` defaults to the latest day in the input.
-pub fn hotspots(seg: &Segmenter, messages: &[HotMessage], config: &HotspotConfig, today: Option<i64>) -> Vec<Hotspot> {
-    let Some(latest) = today.or_else(|| messages.iter().map(|m| m.day).max()) else { return Vec::new() };
+pub fn hotspots(
+    seg: &Segmenter,
+    messages: &[HotMessage],
+    config: &HotspotConfig,
+    today: Option<i64>,
+) -> Vec<Hotspot> {
+    let Some(latest) = today.or_else(|| messages.iter().map(|m| m.day).max()) else {
+        return Vec::new();
+    };
     let mut idx: Vec<usize> = (0..messages.len())
         .filter(|&i| config.window_days <= 0 || (latest - messages[i].day) < config.window_days)
         .filter(|&i| messages[i].day <= latest)
@@ -161,23 +174,24 @@ pub fn hotspots(seg: &Segmenter, messages: &[HotMessage], config: &HotspotConfig
     // vocabulary and document frequencies over the window
     let mut vocab: FxHashMap<String, u32> = FxHashMap::default();
     let mut names: Vec<String> = Vec::new();
-    let mut docs: Vec<(Vec<(u32, f32)>, Vec<String>)> = Vec::with_capacity(idx.len());
+    let mut docs: Vec<DocTerms> = Vec::with_capacity(idx.len());
     let mut df: Vec<u32> = Vec::new();
     for &i in &idx {
         let norm = normalize(&messages[i].text);
         let (title, _) = norm.split_once('\n').unwrap_or((norm.as_str(), ""));
         let places: Vec<String> = seg.places(&norm).into_iter().take(8).collect();
         let mut tf: FxHashMap<u32, f32> = FxHashMap::default();
-        let mut add = |w: &str, weight: f32, vocab: &mut FxHashMap<String, u32>, names: &mut Vec<String>| {
-            if w.chars().count() < 2 || is_area(w) {
-                return;
-            }
-            let id = *vocab.entry(w.to_string()).or_insert_with(|| {
-                names.push(w.to_string());
-                (names.len() - 1) as u32
-            });
-            *tf.entry(id).or_insert(0.0) += weight;
-        };
+        let mut add =
+            |w: &str, weight: f32, vocab: &mut FxHashMap<String, u32>, names: &mut Vec<String>| {
+                if w.chars().count() < 2 || is_area(w) {
+                    return;
+                }
+                let id = *vocab.entry(w.to_string()).or_insert_with(|| {
+                    names.push(w.to_string());
+                    (names.len() - 1) as u32
+                });
+                *tf.entry(id).or_insert(0.0) += weight;
+            };
         for w in seg.keywords(title) {
             add(w, 3.0, &mut vocab, &mut names);
         }
@@ -196,7 +210,12 @@ pub fn hotspots(seg: &Segmenter, messages: &[HotMessage], config: &HotspotConfig
         .map(|(tf, _)| {
             let mut v: Vec<(u32, f32)> = tf
                 .iter()
-                .map(|(id, t)| (*id, (1.0 + t.ln()) * (((1.0 + n) / (1.0 + df[*id as usize] as f32)).ln() + 1.0)))
+                .map(|(id, t)| {
+                    (
+                        *id,
+                        (1.0 + t.ln()) * (((1.0 + n) / (1.0 + df[*id as usize] as f32)).ln() + 1.0),
+                    )
+                })
                 .collect();
             v.sort_by(|a, b| b.1.total_cmp(&a.1));
             v.truncate(25);
@@ -205,7 +224,10 @@ pub fn hotspots(seg: &Segmenter, messages: &[HotMessage], config: &HotspotConfig
             v
         })
         .collect();
-    let sigs: Vec<Signature> = idx.iter().map(|&i| Signature::of_text(&messages[i].text)).collect();
+    let sigs: Vec<Signature> = idx
+        .iter()
+        .map(|&i| Signature::of_text(&messages[i].text))
+        .collect();
     // single-pass clustering with an inverted index from term to clusters
     let mut clusters: Vec<Cluster> = Vec::new();
     let mut by_term: FxHashMap<u32, Vec<usize>> = FxHashMap::default();
@@ -220,12 +242,31 @@ pub fn hotspots(seg: &Segmenter, messages: &[HotMessage], config: &HotspotConfig
         let mut best: Option<(usize, f32)> = None;
         for c in cands {
             let cl = &clusters[c];
-            let cn = cl.centroid.values().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-            let mut sim: f32 = v.iter().map(|(t, x)| x * cl.centroid.get(t).copied().unwrap_or(0.0)).sum::<f32>() / cn;
-            if places.iter().any(|p| !is_area(p) && cl.places.contains_key(p)) {
+            let cn = cl
+                .centroid
+                .values()
+                .map(|x| x * x)
+                .sum::<f32>()
+                .sqrt()
+                .max(1e-6);
+            let mut sim: f32 = v
+                .iter()
+                .map(|(t, x)| x * cl.centroid.get(t).copied().unwrap_or(0.0))
+                .sum::<f32>()
+                / cn;
+            if places
+                .iter()
+                .any(|p| !is_area(p) && cl.places.contains_key(p))
+            {
                 sim += config.place_bonus;
             }
-            if cl.sigs.iter().rev().take(5).any(|&j| sigs[j].jaccard(&sigs[k]) >= 0.45) {
+            if cl
+                .sigs
+                .iter()
+                .rev()
+                .take(5)
+                .any(|&j| sigs[j].jaccard(&sigs[k]) >= 0.45)
+            {
                 sim = sim.max(1.0);
             }
             if best.is_none_or(|b| sim > b.1) {
@@ -268,7 +309,13 @@ pub fn hotspots(seg: &Segmenter, messages: &[HotMessage], config: &HotspotConfig
     out
 }
 
-fn summarize(c: &Cluster, messages: &[HotMessage], names: &[String], config: &HotspotConfig, latest: i64) -> Hotspot {
+fn summarize(
+    c: &Cluster,
+    messages: &[HotMessage],
+    names: &[String],
+    config: &HotspotConfig,
+    latest: i64,
+) -> Hotspot {
     let mut petitioners: FxHashSet<&str> = FxHashSet::default();
     let mut unknown = 0usize;
     let mut support = 0u64;
@@ -283,15 +330,35 @@ fn summarize(c: &Cluster, messages: &[HotMessage], names: &[String], config: &Ho
         support += u64::from(messages[m].support);
         *days.entry(messages[m].day).or_insert(0) += 1;
     }
-    let first_day = c.members.iter().map(|&m| messages[m].day).min().unwrap_or(latest);
-    let last_day = c.members.iter().map(|&m| messages[m].day).max().unwrap_or(latest);
+    let first_day = c
+        .members
+        .iter()
+        .map(|&m| messages[m].day)
+        .min()
+        .unwrap_or(latest);
+    let last_day = c
+        .members
+        .iter()
+        .map(|&m| messages[m].day)
+        .max()
+        .unwrap_or(latest);
     let g = config.growth_days.max(1);
-    let recent = c.members.iter().filter(|&&m| latest - messages[m].day < g).count();
-    let before = c.members.iter().filter(|&&m| (g..2 * g).contains(&(latest - messages[m].day))).count();
+    let recent = c
+        .members
+        .iter()
+        .filter(|&&m| latest - messages[m].day < g)
+        .count();
+    let before = c
+        .members
+        .iter()
+        .filter(|&&m| (g..2 * g).contains(&(latest - messages[m].day)))
+        .count();
     let growth = (recent as f32 + 1.0) / (before as f32 + 1.0);
     // spike: last day vs the mean and spread of the daily counts over the baseline
     let today = days.get(&latest).copied().unwrap_or(0);
-    let base: Vec<f32> = (1..=config.baseline_days.max(1)).map(|d| days.get(&(latest - d)).copied().unwrap_or(0) as f32).collect();
+    let base: Vec<f32> = (1..=config.baseline_days.max(1))
+        .map(|d| days.get(&(latest - d)).copied().unwrap_or(0) as f32)
+        .collect();
     let mean = base.iter().sum::<f32>() / base.len() as f32;
     let sd = (base.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / base.len() as f32).sqrt();
     let spike = today >= config.spike_min && today as f32 >= mean + 3.0 * sd.max(0.5);
@@ -310,7 +377,11 @@ fn summarize(c: &Cluster, messages: &[HotMessage], names: &[String], config: &Ho
     }
     let mut places: Vec<(&String, &usize)> = c.places.iter().collect();
     places.sort_by(|a, b| {
-        (is_area(a.0), std::cmp::Reverse(*a.1), a.0).cmp(&(is_area(b.0), std::cmp::Reverse(*b.1), b.0))
+        (is_area(a.0), std::cmp::Reverse(*a.1), a.0).cmp(&(
+            is_area(b.0),
+            std::cmp::Reverse(*b.1),
+            b.0,
+        ))
     });
     let n_pet = petitioners.len() + unknown;
     Hotspot {
@@ -336,9 +407,18 @@ mod tests {
     #[test]
     fn days_roundtrip() {
         assert_eq!(parse_day("1970-01-01"), Some(0));
-        assert_eq!(parse_day("2019/2/28 11:25:05").map(format_day), Some("2019-02-28".into()));
-        assert_eq!(parse_day("2017-06-08 17:31:20").map(format_day), Some("2017-06-08".into()));
-        assert_eq!(parse_day("2020年1月8日").map(format_day), Some("2020-01-08".into()));
+        assert_eq!(
+            parse_day("2019/2/28 11:25:05").map(format_day),
+            Some("2019-02-28".into())
+        );
+        assert_eq!(
+            parse_day("2017-06-08 17:31:20").map(format_day),
+            Some("2017-06-08".into())
+        );
+        assert_eq!(
+            parse_day("2020年1月8日").map(format_day),
+            Some("2020-01-08".into())
+        );
         assert_eq!(parse_day("yesterday"), None);
         assert_eq!(parse_day(""), None);
     }

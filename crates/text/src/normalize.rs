@@ -8,6 +8,32 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+const T2S_FIRST: u32 = 0x3400;
+const T2S_LAST: u32 = 0x9FFF;
+
+/// Dense traditional → simplified table for U+3400..=U+9FFF, built on first use.
+fn t2s_table() -> &'static [char] {
+    static TABLE: std::sync::OnceLock<Vec<char>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        (T2S_FIRST..=T2S_LAST)
+            .map(|u| {
+                let c = char::from_u32(u).unwrap_or(' ');
+                let mut buf = [0u8; 4];
+                fast2s::convert(c.encode_utf8(&mut buf))
+                    .chars()
+                    .next()
+                    .unwrap_or(c)
+            })
+            .collect()
+    })
+}
+
+/// Traditional → simplified for one character (identity for anything else).
+pub fn to_simplified(c: char) -> char {
+    let i = (c as u32).wrapping_sub(T2S_FIRST) as usize;
+    t2s_table().get(i).copied().unwrap_or(c)
+}
+
 /// Placeholder for a number or masked run in [`match_key`].
 pub const NUMBER_PLACEHOLDER: char = '#';
 
@@ -43,7 +69,9 @@ fn fold_punct(c: char) -> Option<char> {
         '）' | '﹚' => ')',
         '〈' | '《' | '«' => '《',
         '〉' | '》' | '»' => '》',
-        '—' | '–' | '―' | '‐' | '‑' | '‒' | '－' | '─' | '━' | '～' | '〜' | '~' => '-',
+        '—' | '–' | '―' | '‐' | '‑' | '‒' | '－' | '─' | '━' | '～' | '〜' | '~' => {
+            '-'
+        }
         '…' | '⋯' | '‥' => '.',
         '·' | '•' | '・' | '‧' => '·',
         _ => return None,
@@ -76,14 +104,30 @@ pub fn normalize(text: &str) -> String {
     // 1. remove control/format characters, 2. NFKC (full-width → half-width, compatibility forms).
     // `_x000D_` is a carriage return escaped by spreadsheet exports; it is noise in every corpus
     // that passed through Excel.
-    let text = if text.contains("_x000D_") { std::borrow::Cow::Owned(text.replace("_x000D_", "\n")) } else { std::borrow::Cow::Borrowed(text) };
-    let cleaned: String = text.chars().filter(|c| !is_removed(*c)).nfkc().collect();
-    // 3. traditional → simplified (character table from OpenCC-style data, with context rules).
-    let simplified = if cleaned.chars().any(is_cjk) {
-        fast2s::convert(&cleaned)
+    let text = if text.contains("_x000D_") {
+        std::borrow::Cow::Owned(text.replace("_x000D_", "\n"))
     } else {
-        cleaned
+        std::borrow::Cow::Borrowed(text)
     };
+    let filtered: std::borrow::Cow<'_, str> = if text.chars().any(is_removed) {
+        std::borrow::Cow::Owned(text.chars().filter(|c| !is_removed(*c)).collect())
+    } else {
+        text
+    };
+    let cleaned: String = match unicode_normalization::is_nfkc_quick(filtered.chars()) {
+        unicode_normalization::IsNormalized::Yes => filtered.into_owned(),
+        _ => filtered.chars().nfkc().collect(),
+    };
+    // 3. traditional → simplified, one character at a time through a dense table built once from
+    // fast2s's OpenCC-derived data (its two-character exceptions such as 乾隆 are not applied).
+    let table = t2s_table();
+    let simplified: String = cleaned
+        .chars()
+        .map(|c| {
+            let i = (c as u32).wrapping_sub(T2S_FIRST) as usize;
+            table.get(i).copied().unwrap_or(c)
+        })
+        .collect();
     // 4. punctuation and whitespace folding in one pass.
     let mut out = String::with_capacity(simplified.len());
     let mut pending_space: Option<char> = None; // ' ' or '\n'

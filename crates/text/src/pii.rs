@@ -71,7 +71,16 @@ pub struct PiiReport {
     pub fake_contact: bool,
 }
 
-const NAME_CUES: &[&str] = &["姓名", "我叫", "联系人", "本人叫", "申请人", "举报人", "投诉人", "户主"];
+const NAME_CUES: &[&str] = &[
+    "姓名",
+    "我叫",
+    "联系人",
+    "本人叫",
+    "申请人",
+    "举报人",
+    "投诉人",
+    "户主",
+];
 /// Common surnames (the first character of a name after a cue must be one of these).
 const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝";
 
@@ -113,14 +122,14 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn date_valid(y: u32, m: u32, d: u32) -> bool {
     if !(1900..=2100).contains(&y) || !(1..=12).contains(&m) || d == 0 {
         return false;
     }
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let days = match m {
         2 if leap => 29,
         2 => 28,
@@ -153,28 +162,51 @@ fn mask_keep(s: &str, head: usize, tail: usize) -> String {
     chars
         .iter()
         .enumerate()
-        .map(|(i, c)| if i < head || i + tail >= n || !c.is_alphanumeric() { *c } else { '*' })
+        .map(|(i, c)| {
+            if i < head || i + tail >= n || !c.is_alphanumeric() {
+                *c
+            } else {
+                '*'
+            }
+        })
         .collect()
 }
 
 /// Classify a digit run (digits only, with X allowed last) found at a boundary.
-fn classify_number(digits: &[u8], last_x: bool, has_sep: bool) -> Option<(PiiKind, Vec<FakeReason>)> {
+fn classify_number(
+    digits: &[u8],
+    last_x: bool,
+    has_sep: bool,
+) -> Option<(PiiKind, Vec<FakeReason>)> {
     let n = digits.len() + usize::from(last_x);
     if n == 18 || (n == 15 && !last_x) {
         let (y, m, d) = if n == 18 {
-            (num(&digits[6..10]), num(&digits[10..12]), num(&digits[12..14]))
+            (
+                num(&digits[6..10]),
+                num(&digits[10..12]),
+                num(&digits[12..14]),
+            )
         } else {
-            (1900 + num(&digits[6..8]), num(&digits[8..10]), num(&digits[10..12]))
+            (
+                1900 + num(&digits[6..8]),
+                num(&digits[8..10]),
+                num(&digits[10..12]),
+            )
         };
         let region_ok = (11..=82).contains(&num(&digits[0..2]));
-        if region_ok && (1..=12).contains(&m) && (1..=31).contains(&d) && (1900..=2100).contains(&y) {
+        if region_ok && (1..=12).contains(&m) && (1..=31).contains(&d) && (1900..=2100).contains(&y)
+        {
             let mut fake = Vec::new();
             if !date_valid(y, m, d) {
                 fake.push(FakeReason::ImpossibleDate);
             }
             if n == 18 {
                 let expected = id_check_char(&digits[..17]);
-                let actual = if last_x { Some('X') } else { digits.get(17).map(|d| char::from(b'0' + d)) };
+                let actual = if last_x {
+                    Some('X')
+                } else {
+                    digits.get(17).map(|d| char::from(b'0' + d))
+                };
                 if expected != actual {
                     fake.push(FakeReason::BadCheckDigit);
                 }
@@ -211,7 +243,10 @@ fn mask_for(kind: PiiKind, text: &str) -> String {
         PiiKind::BankCard => mask_keep(text, 4, 4),
         PiiKind::Landline => {
             let n = text.chars().count();
-            let area = text.find('-').map(|i| text[..i].chars().count()).unwrap_or(if n >= 12 { 4 } else { 3 });
+            let area = text
+                .find('-')
+                .map(|i| text[..i].chars().count())
+                .unwrap_or(if n >= 12 { 4 } else { 3 });
             mask_keep(text, area, 2)
         }
         PiiKind::Email => {
@@ -224,19 +259,39 @@ fn mask_for(kind: PiiKind, text: &str) -> String {
             let first = cs.next().map(String::from).unwrap_or_default();
             first + &"*".repeat(cs.count())
         }
-        PiiKind::Address => text.chars().map(|c| if fold_digit(c).is_ascii_digit() { '*' } else { c }).collect(),
+        PiiKind::Address => text
+            .chars()
+            .map(|c| {
+                if fold_digit(c).is_ascii_digit() {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect(),
     }
 }
 
 /// Scan text for personal data and mask it. Never fails; empty text gives an empty report.
 pub fn scan(text: &str) -> PiiReport {
-    let chars: Vec<(usize, char)> = text.char_indices().map(|(i, c)| (i, fold_digit(c))).collect();
+    let chars: Vec<(usize, char)> = text
+        .char_indices()
+        .map(|(i, c)| (i, fold_digit(c)))
+        .collect();
     let end_of = |k: usize| chars.get(k).map(|(i, _)| *i).unwrap_or(text.len());
     let mut spans: Vec<PiiSpan> = Vec::new();
-    let push = |spans: &mut Vec<PiiSpan>, kind: PiiKind, s: usize, e: usize, fake: Vec<FakeReason>| {
-        let t = &text[s..e];
-        spans.push(PiiSpan { kind, start: s, end: e, text: t.to_string(), masked: mask_for(kind, t), fake });
-    };
+    let push =
+        |spans: &mut Vec<PiiSpan>, kind: PiiKind, s: usize, e: usize, fake: Vec<FakeReason>| {
+            let t = &text[s..e];
+            spans.push(PiiSpan {
+                kind,
+                start: s,
+                end: e,
+                text: t.to_string(),
+                masked: mask_for(kind, t),
+                fake,
+            });
+        };
     // numbers (allowing '-' and single spaces between digit groups)
     let mut k = 0;
     while k < chars.len() {
@@ -256,7 +311,10 @@ pub fn scan(text: &str) -> PiiReport {
             if c.is_ascii_digit() {
                 digits.push(c as u8 - b'0');
                 j += 1;
-            } else if (c == '-' || c == ' ') && chars.get(j + 1).is_some_and(|n| n.1.is_ascii_digit()) && digits.len() < 19 {
+            } else if (c == '-' || c == ' ')
+                && chars.get(j + 1).is_some_and(|n| n.1.is_ascii_digit())
+                && digits.len() < 19
+            {
                 has_sep = true;
                 j += 1;
             } else {
@@ -267,7 +325,9 @@ pub fn scan(text: &str) -> PiiReport {
             last_x = true;
             j += 1;
         }
-        let next_alnum = chars.get(j).is_some_and(|c| c.1.is_ascii_alphanumeric() || c.1 == '*');
+        let next_alnum = chars
+            .get(j)
+            .is_some_and(|c| c.1.is_ascii_alphanumeric() || c.1 == '*');
         if !next_alnum
             && !digits.is_empty()
             && let Some((kind, fake)) = classify_number(&digits, last_x, has_sep)
@@ -307,14 +367,27 @@ pub fn scan(text: &str) -> PiiReport {
         for (pos, _) in text.match_indices(cue) {
             let mut i = pos + cue.len();
             let rest = &text[i..];
-            let skip: usize = rest.chars().take_while(|c| matches!(c, ':' | '：' | ' ' | '是' | '为')).map(char::len_utf8).sum();
+            let skip: usize = rest
+                .chars()
+                .take_while(|c| matches!(c, ':' | '：' | ' ' | '是' | '为'))
+                .map(char::len_utf8)
+                .sum();
             i += skip;
-            let name: String = text[i..].chars().take_while(|c| crate::normalize::is_cjk(*c)).take(3).collect();
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| crate::normalize::is_cjk(*c))
+                .take(3)
+                .collect();
             let first = name.chars().next();
             if name.chars().count() >= 2 && first.is_some_and(|f| SURNAMES.contains(f)) {
                 let n3: Vec<char> = name.chars().collect();
                 // a third character that starts a common word is not part of the name
-                let len = if n3.len() == 3 && "的在是和说家住电联手身现要今".contains(n3[2]) { 2 } else { n3.len() };
+                let len = if n3.len() == 3 && "的在是和说家住电联手身现要今".contains(n3[2])
+                {
+                    2
+                } else {
+                    n3.len()
+                };
                 let e = i + n3[..len].iter().map(|c| c.len_utf8()).sum::<usize>();
                 if !spans.iter().any(|s| s.start < e && i < s.end) {
                     push(&mut spans, PiiKind::Name, i, e, Vec::new());
@@ -334,15 +407,23 @@ pub fn scan(text: &str) -> PiiReport {
             j += 1;
         }
         let unit = chars.get(j).map(|c| c.1);
-        let is_anchor = matches!(unit, Some('号' | '栋' | '幢' | '室' | '弄')) || (unit == Some('单') && chars.get(j + 1).map(|c| c.1) == Some('元'));
+        let is_anchor = matches!(unit, Some('号' | '栋' | '幢' | '室' | '弄'))
+            || (unit == Some('单') && chars.get(j + 1).map(|c| c.1) == Some('元'));
         let before: String = chars[k.saturating_sub(12)..k].iter().map(|c| c.1).collect();
-        let has_place = ["路", "街", "巷", "道", "村", "组", "小区", "花园", "苑", "公寓", "大厦", "栋", "单元", "号"]
-            .iter()
-            .any(|w| before.ends_with(w) || before.contains(w));
+        let has_place = [
+            "路", "街", "巷", "道", "村", "组", "小区", "花园", "苑", "公寓", "大厦", "栋", "单元",
+            "号",
+        ]
+        .iter()
+        .any(|w| before.ends_with(w) || before.contains(w));
         if is_anchor && has_place {
             // extend left over CJK characters up to 12, stopping at punctuation
             let mut s = k;
-            while s > 0 && k - s < 12 && (crate::normalize::is_cjk(chars[s - 1].1) || chars[s - 1].1.is_ascii_alphanumeric()) {
+            while s > 0
+                && k - s < 12
+                && (crate::normalize::is_cjk(chars[s - 1].1)
+                    || chars[s - 1].1.is_ascii_alphanumeric())
+            {
                 s -= 1;
             }
             // extend right over further number+unit groups
@@ -355,7 +436,8 @@ pub fn scan(text: &str) -> PiiReport {
                 let u = chars.get(x).map(|c| c.1);
                 if x > e && matches!(u, Some('号' | '栋' | '幢' | '室' | '楼' | '层')) {
                     e = x + 1;
-                } else if x > e && u == Some('单') && chars.get(x + 1).map(|c| c.1) == Some('元') {
+                } else if x > e && u == Some('单') && chars.get(x + 1).map(|c| c.1) == Some('元')
+                {
                     e = x + 2;
                 } else {
                     break;
@@ -383,7 +465,11 @@ pub fn scan(text: &str) -> PiiReport {
     }
     masked_text.push_str(&text[pos..]);
     let fake_contact = spans.iter().any(|s| !s.fake.is_empty());
-    PiiReport { spans, masked_text, fake_contact }
+    PiiReport {
+        spans,
+        masked_text,
+        fake_contact,
+    }
 }
 
 #[cfg(test)]
@@ -391,7 +477,11 @@ mod tests {
     use super::*;
 
     fn kinds(t: &str) -> Vec<(PiiKind, String)> {
-        scan(t).spans.into_iter().map(|s| (s.kind, s.text)).collect()
+        scan(t)
+            .spans
+            .into_iter()
+            .map(|s| (s.kind, s.text))
+            .collect()
     }
 
     #[test]
@@ -441,7 +531,11 @@ mod tests {
         let k: Vec<PiiKind> = r.spans.iter().map(|s| s.kind).collect();
         assert_eq!(k, vec![PiiKind::Name, PiiKind::Address], "{r:?}");
         assert_eq!(r.spans[0].masked, "王**");
-        assert!(r.masked_text.contains("幸福路**号*栋*单元***室"), "{}", r.masked_text);
+        assert!(
+            r.masked_text.contains("幸福路**号*栋*单元***室"),
+            "{}",
+            r.masked_text
+        );
     }
 
     #[test]

@@ -20,21 +20,77 @@ const STOPWORDS: &str = include_str!("../data/stopwords.txt");
 const EXTRA_WORD_FREQ: usize = 800;
 /// Suffixes that make a word a place (street, compound, village, school …) for hotspots.
 const PLACE_SUFFIXES: &[&str] = &[
-    "省", "市", "区", "县", "镇", "乡", "村", "街道", "社区", "路", "街", "大道", "巷", "小区", "花园",
-    "苑", "广场", "大厦", "公寓", "家园", "新城", "山庄", "湾", "府", "园", "城", "学校", "中学", "小学",
-    "幼儿园", "医院", "公园", "市场", "车站", "高速", "大桥", "工业园", "开发区", "栋",
+    "省",
+    "市",
+    "区",
+    "县",
+    "镇",
+    "乡",
+    "村",
+    "街道",
+    "社区",
+    "路",
+    "街",
+    "大道",
+    "巷",
+    "小区",
+    "花园",
+    "苑",
+    "广场",
+    "大厦",
+    "公寓",
+    "家园",
+    "新城",
+    "山庄",
+    "湾",
+    "府",
+    "园",
+    "城",
+    "学校",
+    "中学",
+    "小学",
+    "幼儿园",
+    "医院",
+    "公园",
+    "市场",
+    "车站",
+    "高速",
+    "大桥",
+    "工业园",
+    "开发区",
+    "栋",
 ];
 /// Generic place words that are joined with the preceding name fragments (青松 + 苑 + 小区).
 const GENERIC_PLACE_WORDS: &[&str] = &[
-    "小区", "社区", "花园", "公寓", "大厦", "广场", "学校", "医院", "公园", "市场", "村", "路", "街", "镇", "乡", "苑",
-    "中学", "小学", "幼儿园", "大道", "家园", "新城",
+    "小区",
+    "社区",
+    "花园",
+    "公寓",
+    "大厦",
+    "广场",
+    "学校",
+    "医院",
+    "公园",
+    "市场",
+    "村",
+    "路",
+    "街",
+    "镇",
+    "乡",
+    "苑",
+    "中学",
+    "小学",
+    "幼儿园",
+    "大道",
+    "家园",
+    "新城",
 ];
 /// Words that end in a place suffix but are not places.
 const NOT_PLACES: &[&str] = &[
-    "地区", "城区", "社区", "小区", "园区", "校区", "市区", "郊区", "片区", "辖区", "景区", "街道", "全市",
-    "全区", "全县", "本市", "我市", "该市", "城市", "都市", "农村", "乡村", "学校", "医院", "公园", "市场",
-    "道路", "马路", "公路", "出路", "思路", "一路", "城乡", "县城", "主城", "省市", "区县", "乡镇", "村民",
-    "政府", "上市", "超市", "门市", "广场", "楼盘",
+    "地区", "城区", "社区", "小区", "园区", "校区", "市区", "郊区", "片区", "辖区", "景区", "街道",
+    "全市", "全区", "全县", "本市", "我市", "该市", "城市", "都市", "农村", "乡村", "学校", "医院",
+    "公园", "市场", "道路", "马路", "公路", "出路", "思路", "一路", "城乡", "县城", "主城", "省市",
+    "区县", "乡镇", "村民", "政府", "上市", "超市", "门市", "广场", "楼盘",
 ];
 
 /// Segments normalised text into words; cheap to share (`&Segmenter` is `Sync`).
@@ -87,7 +143,12 @@ impl Segmenter {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .map(str::to_string)
             .collect();
-        Self { jieba, stopwords, places, hmm: true }
+        Self {
+            jieba,
+            stopwords,
+            places,
+            hmm: true,
+        }
     }
 
     /// Turn jieba's HMM for unknown words on or off (on by default).
@@ -109,10 +170,17 @@ impl Segmenter {
 
     /// Load a user dictionary: one `word [freq] [tag]` per line (jieba's format). Returns the
     /// number of words added. With `all_places`, every word counts as a place name.
-    pub fn load_user_dict(&mut self, reader: &mut dyn BufRead, all_places: bool) -> Result<usize, TextError> {
+    pub fn load_user_dict(
+        &mut self,
+        reader: &mut dyn BufRead,
+        all_places: bool,
+    ) -> Result<usize, TextError> {
         let mut n = 0;
         for (i, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| TextError::Input { line: i + 1, message: e.to_string() })?;
+            let line = line.map_err(|e| TextError::Input {
+                line: i + 1,
+                message: e.to_string(),
+            })?;
             let mut parts = line.split_whitespace();
             let Some(word) = parts.next() else { continue };
             let mut freq = None;
@@ -124,7 +192,8 @@ impl Segmenter {
                 }
             }
             let tag = if all_places { Some("ns") } else { tag };
-            self.jieba.add_word(word, Some(freq.unwrap_or(EXTRA_WORD_FREQ)), tag);
+            self.jieba
+                .add_word(word, Some(freq.unwrap_or(EXTRA_WORD_FREQ)), tag);
             if tag == Some("ns") {
                 self.places.insert(word.to_string());
             }
@@ -137,7 +206,10 @@ impl Segmenter {
     pub fn add_stopwords(&mut self, reader: &mut dyn BufRead) -> Result<usize, TextError> {
         let mut n = 0;
         for (i, line) in reader.lines().enumerate() {
-            let line = line.map_err(|e| TextError::Input { line: i + 1, message: e.to_string() })?;
+            let line = line.map_err(|e| TextError::Input {
+                line: i + 1,
+                message: e.to_string(),
+            })?;
             let w = line.trim();
             if !w.is_empty() && !w.starts_with('#') {
                 self.stopwords.insert(w.to_string());
@@ -180,18 +252,25 @@ impl Segmenter {
     /// Content words: [`Segmenter::words`] without stop words, punctuation, single non-CJK
     /// characters and pure numbers.
     pub fn keywords<'a>(&self, normalized: &'a str) -> Vec<&'a str> {
-        self.words(normalized).into_iter().filter(|w| self.is_content_word(w)).collect()
+        self.words(normalized)
+            .into_iter()
+            .filter(|w| self.is_content_word(w))
+            .collect()
     }
 
     /// See [`Segmenter::keywords`].
     pub fn is_content_word(&self, w: &str) -> bool {
         let mut chars = w.chars();
-        let Some(first) = chars.next() else { return false };
+        let Some(first) = chars.next() else {
+            return false;
+        };
         let single = chars.next().is_none();
         if single && (!is_cjk(first) || is_punct(first)) {
             return false;
         }
-        if w.chars().all(|c| c.is_ascii_digit() || is_punct(c) || c.is_whitespace()) {
+        if w.chars()
+            .all(|c| c.is_ascii_digit() || is_punct(c) || c.is_whitespace())
+        {
             return false;
         }
         if w.chars().all(|c| !c.is_alphanumeric()) {
@@ -210,7 +289,7 @@ impl Segmenter {
             return false;
         }
         let n = word.chars().count();
-        if n < 2 || n > 16 {
+        if !(2..=16).contains(&n) {
             return false;
         }
         if word.chars().any(|c| is_punct(c) || c.is_whitespace()) {
@@ -222,7 +301,9 @@ impl Segmenter {
                 return false;
             }
         }
-        PLACE_SUFFIXES.iter().any(|s| word.ends_with(s) && word.chars().count() > s.chars().count())
+        PLACE_SUFFIXES
+            .iter()
+            .any(|s| word.ends_with(s) && word.chars().count() > s.chars().count())
     }
 
     /// Generic place words (小区, 花园 …) that name a place only together with the words before.
@@ -272,7 +353,8 @@ impl Segmenter {
                     }
                 }
                 let name = format!("{left}{}", words[i..=j].concat());
-                let lone_generic = left.is_empty() && words[i..=j].iter().all(|x| Self::is_generic_place_word(x));
+                let lone_generic =
+                    left.is_empty() && words[i..=j].iter().all(|x| Self::is_generic_place_word(x));
                 if !lone_generic && !NOT_PLACES.contains(&name.as_str()) && !out.contains(&name) {
                     out.push(name);
                 }

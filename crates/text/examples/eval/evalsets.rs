@@ -16,20 +16,91 @@ const DEDUP_FLOOR: f64 = 0.95;
 
 /// Simplified → traditional pairs for the variant generator (common characters only).
 const TRAD: &[(char, char)] = &[
-    ('这', '這'), ('个', '個'), ('们', '們'), ('来', '來'), ('时', '時'), ('为', '為'), ('说', '說'),
-    ('国', '國'), ('后', '後'), ('发', '發'), ('会', '會'), ('问', '問'), ('题', '題'), ('区', '區'),
-    ('县', '縣'), ('门', '門'), ('车', '車'), ('业', '業'), ('处', '處'), ('长', '長'), ('开', '開'),
-    ('关', '關'), ('实', '實'), ('现', '現'), ('应', '應'), ('经', '經'), ('过', '過'), ('还', '還'),
-    ('没', '沒'), ('进', '進'), ('动', '動'), ('间', '間'), ('学', '學'), ('头', '頭'), ('员', '員'),
-    ('费', '費'), ('请', '請'), ('领', '領'), ('导', '導'), ('乡', '鄉'), ('镇', '鎮'), ('书', '書'),
-    ('电', '電'), ('话', '話'), ('号', '號'), ('楼', '樓'), ('级', '級'), ('给', '給'), ('让', '讓'),
-    ('认', '認'), ('报', '報'), ('设', '設'), ('场', '場'), ('对', '對'), ('于', '於'), ('与', '與'),
-    ('从', '從'), ('办', '辦'), ('边', '邊'), ('东', '東'), ('买', '買'), ('卖', '賣'), ('钱', '錢'),
-    ('难', '難'), ('几', '幾'), ('无', '無'), ('条', '條'), ('该', '該'), ('证', '證'), ('题', '題'),
+    ('这', '這'),
+    ('个', '個'),
+    ('们', '們'),
+    ('来', '來'),
+    ('时', '時'),
+    ('为', '為'),
+    ('说', '說'),
+    ('国', '國'),
+    ('后', '後'),
+    ('发', '發'),
+    ('会', '會'),
+    ('问', '問'),
+    ('题', '題'),
+    ('区', '區'),
+    ('县', '縣'),
+    ('门', '門'),
+    ('车', '車'),
+    ('业', '業'),
+    ('处', '處'),
+    ('长', '長'),
+    ('开', '開'),
+    ('关', '關'),
+    ('实', '實'),
+    ('现', '現'),
+    ('应', '應'),
+    ('经', '經'),
+    ('过', '過'),
+    ('还', '還'),
+    ('没', '沒'),
+    ('进', '進'),
+    ('动', '動'),
+    ('间', '間'),
+    ('学', '學'),
+    ('头', '頭'),
+    ('员', '員'),
+    ('费', '費'),
+    ('请', '請'),
+    ('领', '領'),
+    ('导', '導'),
+    ('乡', '鄉'),
+    ('镇', '鎮'),
+    ('书', '書'),
+    ('电', '電'),
+    ('话', '話'),
+    ('号', '號'),
+    ('楼', '樓'),
+    ('级', '級'),
+    ('给', '給'),
+    ('让', '讓'),
+    ('认', '認'),
+    ('报', '報'),
+    ('设', '設'),
+    ('场', '場'),
+    ('对', '對'),
+    ('于', '於'),
+    ('与', '與'),
+    ('从', '從'),
+    ('办', '辦'),
+    ('边', '邊'),
+    ('东', '東'),
+    ('买', '買'),
+    ('卖', '賣'),
+    ('钱', '錢'),
+    ('难', '難'),
+    ('几', '幾'),
+    ('无', '無'),
+    ('条', '條'),
+    ('该', '該'),
+    ('证', '證'),
+    ('题', '題'),
 ];
-const GREETINGS_HEAD: &[&str] =
-    &["尊敬的领导：您好！", "您好，", "领导好！我想反映一个问题。", "尊敬的书记：", "各位领导你们好，"];
-const GREETINGS_TAIL: &[&str] = &["谢谢！", "恳请领导重视，谢谢！", "此致敬礼！", "望早日解决，感激不尽。", "盼复。"];
+const GREETINGS_HEAD: &[&str] = &[
+    "尊敬的领导：您好！",
+    "您好，",
+    "领导好！我想反映一个问题。",
+    "尊敬的书记：",
+    "各位领导你们好，",
+];
+const GREETINGS_TAIL: &[&str] = &[
+    "谢谢！",
+    "恳请领导重视，谢谢！",
+    "此致敬礼！",
+    "望早日解决，感激不尽。",
+    "盼复。",
+];
 
 fn sentences(text: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -57,14 +128,22 @@ fn random_phone(rng: &mut Rng) -> String {
 /// Make a realistic resubmission of `text`: 2–4 of the transformations, each documented in
 /// docs/text.md. Returns the variant and the names of the transformations applied.
 fn make_variant(text: &str, rng: &mut Rng) -> (String, Vec<&'static str>) {
-    let mut ops: Vec<&'static str> = vec!["greeting", "reorder", "traditional", "punctuation", "cut", "phone"];
+    let mut ops: Vec<&'static str> = vec![
+        "greeting",
+        "reorder",
+        "traditional",
+        "punctuation",
+        "cut",
+        "phone",
+    ];
     rng.shuffle(&mut ops);
     let n = 2 + rng.below(3);
     ops.truncate(n);
     let mut sents = sentences(text);
     if ops.contains(&"cut") && sents.len() >= 4 {
         // cut 10–30% of the sentences as one contiguous part (never the first one)
-        let k = ((sents.len() as f64 * (0.1 + 0.2 * rng.unit())).round() as usize).clamp(1, sents.len() / 3);
+        let k = ((sents.len() as f64 * (0.1 + 0.2 * rng.unit())).round() as usize)
+            .clamp(1, sents.len() / 3);
         let start = 1 + rng.below(sents.len() - k);
         sents.drain(start..start + k);
     }
@@ -109,7 +188,16 @@ fn make_variant(text: &str, rng: &mut Rng) -> (String, Vec<&'static str>) {
     }
     if ops.contains(&"traditional") {
         let map: HashMap<char, char> = TRAD.iter().copied().collect();
-        t = t.chars().map(|c| if rng.below(10) < 8 { *map.get(&c).unwrap_or(&c) } else { c }).collect();
+        t = t
+            .chars()
+            .map(|c| {
+                if rng.below(10) < 8 {
+                    *map.get(&c).unwrap_or(&c)
+                } else {
+                    c
+                }
+            })
+            .collect();
     }
     if ops.contains(&"punctuation") {
         t = t
@@ -121,7 +209,9 @@ fn make_variant(text: &str, rng: &mut Rng) -> (String, Vec<&'static str>) {
                     '。' if r < 5 => vec!['.', ' '],
                     '：' => vec![':'],
                     '！' => vec!['!', '!'],
-                    '0'..='9' if r < 3 => vec![char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c)],
+                    '0'..='9' if r < 3 => {
+                        vec![char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c)]
+                    }
                     _ if r == 0 => vec![c, ' '],
                     _ => vec![c],
                 };
@@ -140,12 +230,20 @@ fn lcs_ratio(a: &str, b: &str) -> f64 {
     if a.is_empty() || b.is_empty() {
         return 0.0;
     }
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     let mut prev = vec![0u32; short.len() + 1];
     let mut cur = vec![0u32; short.len() + 1];
     for lc in long.iter() {
         for (j, sc) in short.iter().enumerate() {
-            cur[j + 1] = if lc == sc { prev[j] + 1 } else { cur[j].max(prev[j + 1]) };
+            cur[j + 1] = if lc == sc {
+                prev[j] + 1
+            } else {
+                cur[j].max(prev[j + 1])
+            };
         }
         std::mem::swap(&mut prev, &mut cur);
     }
@@ -202,7 +300,9 @@ pub fn eval_dedup(p: &mut Parts<'_>) -> Result<()> {
     // Tuning experiments only: HUIYIN_EVAL_INDEX='{"bands":14}' overrides fields.
     if let Ok(over) = std::env::var("HUIYIN_EVAL_INDEX") {
         let mut base = serde_json::to_value(&config)?;
-        if let (Some(b), Value::Object(o)) = (base.as_object_mut(), serde_json::from_str::<Value>(&over)?) {
+        if let (Some(b), Value::Object(o)) =
+            (base.as_object_mut(), serde_json::from_str::<Value>(&over)?)
+        {
             b.extend(o);
         }
         config = serde_json::from_value(base)?;
@@ -264,7 +364,9 @@ pub fn eval_dedup(p: &mut Parts<'_>) -> Result<()> {
     // recall by transformation
     let mut missed_j: BTreeMap<u32, usize> = BTreeMap::new();
     for &(a, b) in truth.difference(&predicted) {
-        *missed_j.entry((sigs[a].jaccard(&sigs[b]) * 10.0) as u32).or_insert(0) += 1;
+        *missed_j
+            .entry((sigs[a].jaccard(&sigs[b]) * 10.0) as u32)
+            .or_insert(0) += 1;
     }
     eprintln!("missed pairs by full-signature Jaccard decile: {missed_j:?}");
 
@@ -314,7 +416,10 @@ pub fn eval_dedup(p: &mut Parts<'_>) -> Result<()> {
     for (bi, b) in bases.iter().enumerate() {
         kind_index.insert(
             &Signature::of_text(b),
-            &DocMeta { petitioner: Some(format!("p{bi}")), addressee: Some("市信访局".into()) },
+            &DocMeta {
+                petitioner: Some(format!("p{bi}")),
+                addressee: Some("市信访局".into()),
+            },
         )?;
     }
     let mut kind_total = 0usize;
@@ -327,12 +432,27 @@ pub fn eval_dedup(p: &mut Parts<'_>) -> Result<()> {
         }
         let case = kind_total % 3;
         let (meta, want) = match case {
-            0 => (DocMeta { petitioner: Some(format!("p{bi}")), addressee: Some("市信访局".into()) }, MatchKind::Repeat),
+            0 => (
+                DocMeta {
+                    petitioner: Some(format!("p{bi}")),
+                    addressee: Some("市信访局".into()),
+                },
+                MatchKind::Repeat,
+            ),
             1 => (
-                DocMeta { petitioner: Some(format!("p{bi}")), addressee: Some("区住建局".into()) },
+                DocMeta {
+                    petitioner: Some(format!("p{bi}")),
+                    addressee: Some("区住建局".into()),
+                },
                 MatchKind::MultiAddressed,
             ),
-            _ => (DocMeta { petitioner: Some(format!("x{i}")), addressee: Some("市信访局".into()) }, MatchKind::PossibleGroup),
+            _ => (
+                DocMeta {
+                    petitioner: Some(format!("x{i}")),
+                    addressee: Some("市信访局".into()),
+                },
+                MatchKind::PossibleGroup,
+            ),
         };
         let got = kind_index.query(&Signature::of_text(d), &meta).kind;
         kind_total += 1;
@@ -353,19 +473,40 @@ pub fn eval_dedup(p: &mut Parts<'_>) -> Result<()> {
         docs.len(),
         elapsed.as_secs_f64()
     )?;
-    writeln!(md, "Transformations applied (2–4 per variant): {op_counts:?}\n")?;
+    writeln!(
+        md,
+        "Transformations applied (2–4 per variant): {op_counts:?}\n"
+    )?;
     writeln!(md, "| metric | value |\n|---|---|")?;
     writeln!(md, "| true copy pairs | {} |", truth.len())?;
     writeln!(md, "| found (TP) | {tp} |")?;
     writeln!(md, "| **recall** | **{recall:.4}** |")?;
     writeln!(md, "| false copies (FP, LCS ratio < 0.8) | {fp} |")?;
     writeln!(md, "| **precision** | **{precision:.4}** |")?;
-    writeln!(md, "| pairs flagged that the corpus itself copies (LCS ≥ 0.8, not counted) | {corpus_copies} |")?;
-    writeln!(md, "| of all flagged pairs, both from hot_messages | {hot_pairs_flagged} |")?;
-    writeln!(md, "| hot_messages same-issue pairs (shared title term, different text) | {same_issue_pairs} |")?;
-    writeln!(md, "| … called copies although different (LCS < 0.8) | {same_issue_called_copy} |")?;
-    writeln!(md, "| … called copies and really copied (LCS ≥ 0.8) | {same_issue_real_copy} |")?;
-    writeln!(md, "| match kind correct (Repeat/MultiAddressed/PossibleGroup) | {kind_ok}/{kind_total} |")?;
+    writeln!(
+        md,
+        "| pairs flagged that the corpus itself copies (LCS ≥ 0.8, not counted) | {corpus_copies} |"
+    )?;
+    writeln!(
+        md,
+        "| of all flagged pairs, both from hot_messages | {hot_pairs_flagged} |"
+    )?;
+    writeln!(
+        md,
+        "| hot_messages same-issue pairs (shared title term, different text) | {same_issue_pairs} |"
+    )?;
+    writeln!(
+        md,
+        "| … called copies although different (LCS < 0.8) | {same_issue_called_copy} |"
+    )?;
+    writeln!(
+        md,
+        "| … called copies and really copied (LCS ≥ 0.8) | {same_issue_real_copy} |"
+    )?;
+    writeln!(
+        md,
+        "| match kind correct (Repeat/MultiAddressed/PossibleGroup) | {kind_ok}/{kind_total} |"
+    )?;
     writeln!(md, "\nKind outcomes: {kind_conf:?}\n")?;
     if !fp_examples.is_empty() {
         writeln!(md, "False-copy examples: {}\n", fp_examples.join("; "))?;
@@ -377,10 +518,13 @@ pub fn eval_dedup(p: &mut Parts<'_>) -> Result<()> {
                "same_issue_called_copy": same_issue_called_copy, "kind_ok": kind_ok, "kind_total": kind_total}),
     );
     if precision < DEDUP_FLOOR {
-        p.failures.push(format!("duplicate precision {precision:.4} < {DEDUP_FLOOR}"));
+        p.failures.push(format!(
+            "duplicate precision {precision:.4} < {DEDUP_FLOOR}"
+        ));
     }
     if recall < DEDUP_FLOOR {
-        p.failures.push(format!("duplicate recall {recall:.4} < {DEDUP_FLOOR}"));
+        p.failures
+            .push(format!("duplicate recall {recall:.4} < {DEDUP_FLOOR}"));
     }
     Ok(())
 }
@@ -397,15 +541,29 @@ pub fn eval_hotspots(p: &mut Parts<'_>) -> Result<()> {
             support: v.get("upvotes").and_then(Value::as_u64).unwrap_or(0) as u32,
         })
         .collect();
-    let unparsed = rows.iter().filter(|v| parse_day(&s(v, "created_at")).is_none()).count();
+    let unparsed = rows
+        .iter()
+        .filter(|v| parse_day(&s(v, "created_at")).is_none())
+        .count();
     // The file is a sample over 2017–2020, so the window is the whole file.
-    let config = HotspotConfig { window_days: 0, ..HotspotConfig::default() };
+    let config = HotspotConfig {
+        window_days: 0,
+        ..HotspotConfig::default()
+    };
     let start = Instant::now();
     let hs = hotspots(p.seg, &msgs, &config, None);
     let elapsed = start.elapsed();
     let md = &mut *p.md;
-    writeln!(md, "## Hotspots ({} hot messages, whole file as the window, {:.2} s, {unparsed} unparsable dates)\n", msgs.len(), elapsed.as_secs_f64())?;
-    writeln!(md, "| rank | label | place | score | messages | petitioners | upvotes | first | last |\n|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(
+        md,
+        "## Hotspots ({} hot messages, whole file as the window, {:.2} s, {unparsed} unparsable dates)\n",
+        msgs.len(),
+        elapsed.as_secs_f64()
+    )?;
+    writeln!(
+        md,
+        "| rank | label | place | score | messages | petitioners | upvotes | first | last |\n|---|---|---|---|---|---|---|---|---|"
+    )?;
     let mut top = Vec::new();
     for (i, h) in hs.iter().take(10).enumerate() {
         writeln!(
@@ -458,19 +616,41 @@ pub fn eval_replies(p: &mut Parts<'_>) -> Result<()> {
     }
     let mut scores: Vec<u8> = scored.iter().map(|x| x.0).collect();
     scores.sort_unstable();
-    let q = |f: f64| scores.get(((scores.len() as f64 - 1.0) * f) as usize).copied().unwrap_or(0);
+    let q = |f: f64| {
+        scores
+            .get(((scores.len() as f64 - 1.0) * f) as usize)
+            .copied()
+            .unwrap_or(0)
+    };
     let mean = scores.iter().map(|x| f64::from(*x)).sum::<f64>() / scores.len().max(1) as f64;
     let md = &mut *p.md;
-    writeln!(md, "## Reply quality ({} message + reply pairs, {:.2} s)\n", rows.len(), elapsed.as_secs_f64())?;
-    writeln!(md, "mean {mean:.1}, p10 {}, median {}, p90 {}\n", q(0.1), q(0.5), q(0.9))?;
+    writeln!(
+        md,
+        "## Reply quality ({} message + reply pairs, {:.2} s)\n",
+        rows.len(),
+        elapsed.as_secs_f64()
+    )?;
+    writeln!(
+        md,
+        "mean {mean:.1}, p10 {}, median {}, p90 {}\n",
+        q(0.1),
+        q(0.5),
+        q(0.9)
+    )?;
     writeln!(md, "| score | replies |\n|---|---|")?;
     for (i, n) in hist.iter().enumerate() {
         writeln!(md, "| {}–{} | {n} |", i * 10, i * 10 + 9)?;
     }
     writeln!(md, "\nFindings over all replies: {code_counts:?}\n")?;
     scored.sort_by_key(|x| (x.0, x.1));
-    writeln!(md, "The 10 lowest-scoring replies (message_id, score, reply length, findings with evidence):\n")?;
-    writeln!(md, "| message_id | score | chars | findings |\n|---|---|---|---|")?;
+    writeln!(
+        md,
+        "The 10 lowest-scoring replies (message_id, score, reply length, findings with evidence):\n"
+    )?;
+    writeln!(
+        md,
+        "| message_id | score | chars | findings |\n|---|---|---|---|"
+    )?;
     for (sc, id, c, len) in scored.iter().take(10) {
         let f: Vec<String> = c
             .findings

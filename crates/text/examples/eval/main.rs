@@ -35,7 +35,9 @@ fn read_jsonl(path: &Path) -> Result<Vec<Value>> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{} line {}", path.display(), i + 1)))
+        .map(|(i, l)| {
+            serde_json::from_str(l).with_context(|| format!("{} line {}", path.display(), i + 1))
+        })
         .collect()
 }
 
@@ -65,10 +67,17 @@ fn main() -> Result<()> {
         let n = seg.load_user_dict(&mut BufReader::new(f), true)?;
         eprintln!("loaded {n} user words from {}", dict.display());
     }
-    let mut ctx = Ctx { corpus, seg, md: String::new(), json: BTreeMap::new(), failures: Vec::new() };
+    let mut ctx = Ctx {
+        corpus,
+        seg,
+        md: String::new(),
+        json: BTreeMap::new(),
+        failures: Vec::new(),
+    };
     let want = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if want("classify") {
-        eval_classification(&mut ctx)?;
+        eval_classification(&mut ctx, "default", true)?;
+        eval_classification(&mut ctx, "fast", false)?;
     }
     if want("dedup") {
         evalsets::eval_dedup(&mut ctx_parts(&mut ctx))?;
@@ -81,7 +90,10 @@ fn main() -> Result<()> {
     }
     fs::create_dir_all(&out)?;
     fs::write(out.join("results.md"), &ctx.md)?;
-    fs::write(out.join("results.json"), serde_json::to_string_pretty(&ctx.json)?)?;
+    fs::write(
+        out.join("results.json"),
+        serde_json::to_string_pretty(&ctx.json)?,
+    )?;
     println!("{}", ctx.md);
     eprintln!("results written to {}", out.display());
     if !ctx.failures.is_empty() {
@@ -103,19 +115,34 @@ pub struct Parts<'a> {
 }
 
 fn ctx_parts(ctx: &mut Ctx) -> Parts<'_> {
-    Parts { corpus: &ctx.corpus, seg: &ctx.seg, md: &mut ctx.md, json: &mut ctx.json, failures: &mut ctx.failures }
+    Parts {
+        corpus: &ctx.corpus,
+        seg: &ctx.seg,
+        md: &mut ctx.md,
+        json: &mut ctx.json,
+        failures: &mut ctx.failures,
+    }
 }
 
-fn eval_classification(ctx: &mut Ctx) -> Result<()> {
+fn eval_classification(ctx: &mut Ctx, variant: &str, floor: bool) -> Result<()> {
     let rows = read_jsonl(&ctx.corpus.join("messages_labeled_train.jsonl"))?;
     let data: Vec<(String, String)> = rows.iter().map(|r| (s(r, "text"), s(r, "label"))).collect();
     let labels: Vec<String> = data.iter().map(|d| d.1.clone()).collect();
     let folds = stratified_folds(&labels, 5, 2024);
-    let mut config = ClassifierConfig::default();
+    let mut config = if variant == "fast" {
+        ClassifierConfig::fast()
+    } else {
+        ClassifierConfig::default()
+    };
     // For tuning experiments only: HUIYIN_EVAL_CLASSIFIER='{"views":[...]}' overrides fields.
-    if let Ok(over) = std::env::var("HUIYIN_EVAL_CLASSIFIER") {
+    if let Ok(over) = std::env::var("HUIYIN_EVAL_CLASSIFIER")
+        .map_err(|_| ())
+        .and_then(|o| if floor { Ok(o) } else { Err(()) })
+    {
         let mut base = serde_json::to_value(&config)?;
-        if let (Some(b), Value::Object(o)) = (base.as_object_mut(), serde_json::from_str::<Value>(&over)?) {
+        if let (Some(b), Value::Object(o)) =
+            (base.as_object_mut(), serde_json::from_str::<Value>(&over)?)
+        {
             b.extend(o);
         }
         config = serde_json::from_value(base)?;
@@ -126,8 +153,12 @@ fn eval_classification(ctx: &mut Ctx) -> Result<()> {
     let mut conf_right = Vec::new();
     let mut manual = 0usize;
     for fold in 0..5 {
-        let train: Vec<(String, String)> =
-            data.iter().zip(&folds).filter(|(_, f)| **f != fold).map(|(d, _)| d.clone()).collect();
+        let train: Vec<(String, String)> = data
+            .iter()
+            .zip(&folds)
+            .filter(|(_, f)| **f != fold)
+            .map(|(d, _)| d.clone())
+            .collect();
         let model = Classifier::train(&train, config.clone(), &ctx.seg)?;
         for (d, _) in data.iter().zip(&folds).filter(|(_, f)| **f == fold) {
             let p = model.predict(&ctx.seg, &d.0);
@@ -137,7 +168,10 @@ fn eval_classification(ctx: &mut Ctx) -> Result<()> {
             conf_right.push((p.confidence, p.best_label == d.1));
             if std::env::var("HUIYIN_EVAL_ERRORS").is_ok() && p.best_label != d.1 {
                 let title: String = d.0.lines().next().unwrap_or("").chars().take(40).collect();
-                eprintln!("ERR truth={} pred={} conf={:.2} | {title}", d.1, p.best_label, p.confidence);
+                eprintln!(
+                    "ERR truth={} pred={} conf={:.2} | {title}",
+                    d.1, p.best_label, p.confidence
+                );
             }
             pairs.push((d.1.clone(), p.best_label));
         }
@@ -156,23 +190,52 @@ fn eval_classification(ctx: &mut Ctx) -> Result<()> {
         }
     }
     let md = &mut ctx.md;
-    writeln!(md, "## Classification (stratified 5-fold CV, {} messages)\n", data.len())?;
-    writeln!(md, "macro-F1 **{macro_f1:.4}** (floor {CLASSIFICATION_FLOOR}), accuracy {accuracy:.4}, {} below the manual threshold {}; 5 trainings + predictions took {:.1} s.\n", manual, config.manual_threshold, elapsed.as_secs_f64())?;
-    writeln!(md, "| label | precision | recall | F1 | support |\n|---|---|---|---|---|")?;
+    writeln!(
+        md,
+        "## Classification, {variant} configuration (stratified 5-fold CV, {} messages)\n",
+        data.len()
+    )?;
+    writeln!(
+        md,
+        "macro-F1 **{macro_f1:.4}** (floor {CLASSIFICATION_FLOOR}), accuracy {accuracy:.4}, {} below the manual threshold {}; 5 trainings + predictions took {:.1} s.\n",
+        manual,
+        config.manual_threshold,
+        elapsed.as_secs_f64()
+    )?;
+    writeln!(
+        md,
+        "| label | precision | recall | F1 | support |\n|---|---|---|---|---|"
+    )?;
     for r in &reports {
-        writeln!(md, "| {} | {:.3} | {:.3} | {:.3} | {} |", r.label, r.precision, r.recall, r.f1, r.support)?;
+        writeln!(
+            md,
+            "| {} | {:.3} | {:.3} | {:.3} | {} |",
+            r.label, r.precision, r.recall, r.f1, r.support
+        )?;
     }
-    writeln!(md, "\nConfidence vs accuracy (calibration):\n\n| confidence | n | accuracy |\n|---|---|---|")?;
+    writeln!(
+        md,
+        "\nConfidence vs accuracy (calibration):\n\n| confidence | n | accuracy |\n|---|---|---|"
+    )?;
     for (b, (n, ok)) in &buckets {
-        writeln!(md, "| {:.1}–{:.1} | {} | {:.3} |", *b as f64 / 10.0, (*b + 1) as f64 / 10.0, n, *ok as f64 / (*n).max(1) as f64)?;
+        writeln!(
+            md,
+            "| {:.1}–{:.1} | {} | {:.3} |",
+            *b as f64 / 10.0,
+            (*b + 1) as f64 / 10.0,
+            n,
+            *ok as f64 / (*n).max(1) as f64
+        )?;
     }
     writeln!(md)?;
     ctx.json.insert(
-        "classification".into(),
+        format!("classification_{variant}"),
         json!({"macro_f1": macro_f1, "accuracy": accuracy, "per_class": reports, "manual": manual}),
     );
-    if macro_f1 < CLASSIFICATION_FLOOR {
-        ctx.failures.push(format!("classification macro-F1 {macro_f1:.4} < {CLASSIFICATION_FLOOR}"));
+    if floor && macro_f1 < CLASSIFICATION_FLOOR {
+        ctx.failures.push(format!(
+            "classification macro-F1 {macro_f1:.4} < {CLASSIFICATION_FLOOR}"
+        ));
     }
     Ok(())
 }
