@@ -20,6 +20,10 @@ pub enum AppError {
     Unauthorized(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Personal data refused by whistleblower or personal-data protection (stable code
+    /// `personal_data_protected`).
+    #[error("protected: {0}")]
+    Protected(String),
     /// A configuration or capacity problem the operator must fix.
     #[error("unavailable: {0}")]
     Unavailable(String),

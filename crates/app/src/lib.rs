@@ -7,6 +7,8 @@
 //! keeps the chain-head lock short.
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod crypto;
 pub mod error;
 pub mod secrets;
 pub mod views;
@@ -74,6 +76,9 @@ pub struct Config {
     pub clock: Clock,
     /// The most commands written in one transaction.
     pub max_batch: usize,
+    /// Seals personal data at rest (SM4-GCM; see [`crypto`]). The default is a throwaway key:
+    /// the binary loads the real keyring with [`crypto::Keyring::load`].
+    pub cipher: crypto::SharedCipher,
 }
 
 impl Default for Config {
@@ -83,6 +88,7 @@ impl Default for Config {
             calendar: Calendar::china(),
             clock: Clock::System,
             max_batch: 256,
+            cipher: Arc::new(crypto::Keyring::ephemeral()),
         }
     }
 }

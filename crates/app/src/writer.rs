@@ -332,7 +332,13 @@ async fn submit(
     tx.insert_case(&state, &proj, &secrets::secret_hash(&receipt, &secret))
         .await?;
     if let Some((json, digest)) = &personal {
-        tx.put_personal_data(&case_id, json, digest).await?;
+        // Sealed under the current key, bound to the case; the digest stays over the plaintext
+        // so the `submitted` event still proves the record's integrity.
+        let sealed = config
+            .cipher
+            .encrypt(json.as_bytes(), case_id.as_str().as_bytes())
+            .map_err(|e| StoreError::Corrupt(format!("sealing personal data: {e}")))?;
+        tx.put_personal_data(&case_id, &sealed, digest).await?;
     }
     if let (Some(key), Some(key_hash)) = (new.idempotency_key.as_deref(), key_hash.as_deref()) {
         tx.put_submission(

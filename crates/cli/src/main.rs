@@ -4,13 +4,14 @@
 //! options: with neither, the embedded SQLite database under `./huiyin-data` is used.
 
 mod demo;
+mod keys;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
-use huiyin_app::{App, Config};
+use huiyin_app::App;
 use huiyin_domain::case::Role;
 use huiyin_store::{Store, UnitRecord};
 
@@ -90,6 +91,11 @@ enum Cmd {
         #[command(subcommand)]
         command: UnitCmd,
     },
+    /// Personal-data encryption keys (SM4): status, rotate.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCmd,
+    },
     /// Chinese text tools over JSON Lines: train, classify, dedup, hotspots, reply-check, pii.
     /// `huiyin text` alone prints the usage.
     Text {
@@ -125,6 +131,24 @@ enum TokenCmd {
         /// Days until it expires (default: never).
         #[arg(long)]
         days: Option<u32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// The current key and the keys personal-data rows still use.
+    Status {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Re-encrypt every personal-data row under a new key (idempotent, resumable; old keys
+    /// are kept until no row uses them).
+    Rotate {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Rows per batch.
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
     },
 }
 
@@ -194,7 +218,7 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
     match command {
         Cmd::Serve { data, listen, demo } => {
             let store = data.open().await?;
-            let app = App::new(store, Config::default());
+            let app = App::new(store, keys::config(&data.data)?);
             if demo {
                 demo::ensure(&app, 300).await?;
             }
@@ -209,6 +233,13 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             let store = data.open().await?;
             let report = store.verify(projections).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            let audit = store.verify_audit().await?;
+            println!("{}", serde_json::to_string_pretty(&audit)?);
+            if let Some((seq, why)) = &audit.first_broken {
+                eprintln!("audit trail broken at entry {seq}: {why}");
+                return Ok(ExitCode::FAILURE);
+            }
+            eprintln!("audit trail intact: {} entries", audit.entries);
             if !report.ok() {
                 if let Some((seq, why)) = &report.first_broken {
                     eprintln!("hash chain broken at event {seq}: {why}");
@@ -237,7 +268,7 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
                 },
         } => {
             let store = data.open().await?;
-            let app = App::new(store, Config::default());
+            let app = App::new(store, keys::config(&data.data)?);
             let mut parsed = Vec::new();
             for r in &roles {
                 match Role::parse(r.trim()) {
@@ -303,9 +334,21 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             }
             std::io::Write::flush(&mut out)?;
         }
+        Cmd::Keys {
+            command: KeysCmd::Status { data },
+        } => {
+            let store = data.open().await?;
+            keys::status(store, &data.data).await?;
+        }
+        Cmd::Keys {
+            command: KeysCmd::Rotate { data, batch },
+        } => {
+            let store = data.open().await?;
+            keys::rotate(store, &data.data, batch).await?;
+        }
         Cmd::Demo { data, petitions } => {
             let store = data.open().await?;
-            let app = App::new(store, Config::default());
+            let app = App::new(store, keys::config(&data.data)?);
             demo::ensure(&app, petitions).await?;
         }
     }

@@ -25,7 +25,10 @@ pub struct Store {
 
 /// Migrations, in order. Each runs once, in its own transaction, and is recorded in
 /// `schema_migrations`. The SQL is portable; a backend-specific file may replace one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "core", include_str!("migrations/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "core", include_str!("migrations/0001_core.sql")),
+    (4, "access", include_str!("migrations/0004_access.sql")),
+];
 
 impl Store {
     /// Connects to `url`: `sqlite://PATH` (created if missing) or `postgres://…`.

@@ -10,11 +10,13 @@
 //! driver with portable SQL; the few differences are behind [`Backend`].
 #![forbid(unsafe_code)]
 
+mod audit;
 mod chain;
 mod db;
 mod read;
 mod write;
 
+pub use audit::{AuditEntry, AuditRecord, AuditVerifyReport, canonical_audit};
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
 pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};

@@ -1,5 +1,6 @@
 //! Read paths: single cases, event streams, work lists, units, tokens, and chain verification.
 
+use huiyin_domain::access::{Scope, region_range};
 use huiyin_domain::case::{CaseState, Event, EventKind, replay};
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use sqlx::Row;
@@ -52,6 +53,10 @@ pub struct ListFilter {
     pub overdue_at_ms: Option<i64>,
     pub after: Option<(i64, String)>,
     pub limit: u32,
+    /// The cases the caller may see ([`Scope::of`] the caller); `None` only for internal
+    /// callers (scans, benchmarks). Applied in SQL: units through `case_units`, regions as
+    /// an indexed range on `region`.
+    pub scope: Option<Scope>,
 }
 
 /// An event with its place in the log.
@@ -226,6 +231,43 @@ impl Store {
             let (a, b, c) = (next(), next(), next());
             sql += &format!(" AND (next_due_at > {a} OR (next_due_at = {b} AND id > {c}))");
         }
+        // The caller's scope: the cases one of its units is on, or within one of its regions.
+        let mut scope_binds: Vec<String> = Vec::new();
+        match &filter.scope {
+            None | Some(Scope::All) => {}
+            Some(Scope::Nothing) => sql += " AND 1 = 0",
+            Some(Scope::Limited { units, regions }) => {
+                let mut parts = Vec::new();
+                if !units.is_empty() {
+                    let marks: Vec<String> = units
+                        .iter()
+                        .map(|u| {
+                            scope_binds.push(u.as_str().to_string());
+                            next()
+                        })
+                        .collect();
+                    parts.push(format!(
+                        "id IN (SELECT case_id FROM case_units WHERE unit_id IN ({}))",
+                        marks.join(", ")
+                    ));
+                }
+                for region in regions {
+                    let (low, high) = region_range(region.as_str());
+                    scope_binds.push(low);
+                    let mut part = format!("(region >= {}", next());
+                    if let Some(high) = high {
+                        scope_binds.push(high);
+                        part += &format!(" AND region < {}", next());
+                    }
+                    parts.push(part + ")");
+                }
+                if parts.is_empty() {
+                    sql += " AND 1 = 0";
+                } else {
+                    sql += &format!(" AND ({})", parts.join(" OR "));
+                }
+            }
+        }
         sql += &format!(" ORDER BY next_due_at, id LIMIT {}", next());
         // Only fixed fragments and numbered placeholders are concatenated; values are bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -243,6 +285,9 @@ impl Store {
         }
         if let Some((due, id)) = &filter.after {
             q = q.bind(*due).bind(*due).bind(id.clone());
+        }
+        for value in scope_binds {
+            q = q.bind(value);
         }
         q = q.bind(i64::from(filter.limit.clamp(1, 500)));
         let rows = q.fetch_all(&self.pool).await?;
@@ -322,7 +367,8 @@ impl Store {
         for code in candidates {
             let row: Option<(String, String, String, String, Option<String>)> = sqlx::query_as(
                 "SELECT id, name, kind, region_code, parent_id FROM units
-                 WHERE region_code = $1 AND kind = 'petition_bureau' ORDER BY id LIMIT 1",
+                 WHERE region_code = $1 AND kind = 'petition_bureau' AND status = 'active'
+                 ORDER BY id LIMIT 1",
             )
             .bind(code)
             .fetch_optional(&self.pool)

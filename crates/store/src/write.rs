@@ -150,6 +150,7 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await
         .map_err(|e| StoreError::from_db(e, "case or receipt code exists already"))?;
+        self.sync_case_units(state).await?;
         Ok(())
     }
 
@@ -189,6 +190,7 @@ impl WriteTx {
                 state.id
             )));
         }
+        self.sync_case_units(state).await?;
         Ok(())
     }
 

@@ -43,6 +43,11 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         meaning: "No such resource within the caller's scope.",
     },
     CatalogueEntry {
+        code: "personal_data_protected",
+        status: 403,
+        meaning: "The petitioner's identity is protected (检举控告, Art. 30) or the caller is not cleared for personal data; the attempt is audited.",
+    },
+    CatalogueEntry {
         code: "wrong_stage",
         status: 409,
         meaning: "The action is not allowed in the case's current stage.",
@@ -210,6 +215,9 @@ impl From<AppError> for ApiError {
             AppError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "conflict", m),
             AppError::Unauthorized(m) => ApiError::unauthorized(m),
             AppError::Forbidden(m) => ApiError::forbidden(m),
+            AppError::Protected(m) => {
+                ApiError::new(StatusCode::FORBIDDEN, "personal_data_protected", m)
+            }
             AppError::Unavailable(m) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
             }

@@ -21,7 +21,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use huiyin_app::{App, CaseView, NewPetition};
 use huiyin_domain::case::{Actor, Role};
-use huiyin_domain::ids::{CaseId, UnitId};
+use huiyin_domain::ids::CaseId;
 use huiyin_domain::petition::Channel;
 use huiyin_domain::values::ReceiptCode;
 use huiyin_store::{ListFilter, UnitRecord};
@@ -79,6 +79,9 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/events", get(case_events))
         .route("/api/v1/cases/{id}/actions", post(case_action))
+        .route("/api/v1/cases/{id}/personal", get(case_personal))
+        .route("/api/v1/cases/{id}/clearances", post(case_clearance))
+        .route("/api/v1/audit", get(audit_trail))
         .route("/api/v1/units", get(list_units).post(create_unit))
         .fallback(not_found_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -331,6 +334,9 @@ struct ListQuery {
     after_due: Option<i64>,
     after_id: Option<String>,
     limit: Option<u32>,
+    /// Every case in the caller's scope instead of one unit's work list.
+    #[serde(default)]
+    all: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -354,17 +360,17 @@ async fn list_cases(
     Staff(actor): Staff,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<ListPage>, ApiError> {
-    let Some(own) = actor.unit.clone() else {
-        return Err(ApiError::forbidden(
-            "该令牌不属于任何单位，不能查看案件列表",
-        ));
+    // Which unit's work list (default: the caller's own); the caller's scope is applied in
+    // the query whatever is asked, so another unit's list shows only cases in scope.
+    let unit = if q.all.unwrap_or(false) {
+        None
+    } else {
+        q.unit
+            .clone()
+            .or_else(|| actor.unit.as_ref().map(|u| u.to_string()))
     };
-    let unit = q.unit.clone().unwrap_or_else(|| own.to_string());
-    if unit != own.as_str()
-        && !state
-            .app
-            .is_ancestor(&own, &UnitId::new(unit.clone()))
-            .await?
+    if let Some(unit) = &unit
+        && !state.app.may_list_unit(&actor, unit).await?
     {
         return Err(ApiError::forbidden("只能查看本单位或下级单位的案件"));
     }
@@ -397,7 +403,7 @@ async fn list_cases(
         }
     };
     let filter = ListFilter {
-        unit: Some(unit),
+        unit,
         bureau: None,
         open_only: q.open.unwrap_or(true),
         stage: q.stage.clone(),
@@ -407,8 +413,9 @@ async fn list_cases(
             .then(|| state.app.now().timestamp_millis()),
         after,
         limit,
+        scope: None,
     };
-    let items = state.app.list(&filter).await?;
+    let items = state.app.list_for(&actor, filter).await?;
     let next = (items.len() as u32 == limit)
         .then(|| items.last())
         .flatten()
@@ -419,27 +426,14 @@ async fn list_cases(
     Ok(Json(ListPage { items, next }))
 }
 
-/// Staff may read a case their unit has a part in, or one below their unit.
-async fn check_scope(state: &WebState, actor: &Actor, view: &CaseView) -> Result<(), ApiError> {
-    let hidden = || ApiError::not_found("信访事项不存在或不在您的权限范围内");
-    let Some(unit) = &actor.unit else {
-        return Err(hidden());
-    };
-    for case_unit in view.state.units() {
-        if case_unit == unit || state.app.is_ancestor(unit, case_unit).await? {
-            return Ok(());
-        }
-    }
-    Err(hidden())
-}
-
 async fn get_case(
     State(state): State<WebState>,
     Staff(actor): Staff,
     Path(id): Path<String>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let view = state.app.case_view(&CaseId::new(id)).await?;
-    check_scope(&state, &actor, &view).await?;
+    // The policy decides (huiyin_domain::access); 检举控告 come back redacted when the
+    // caller is not cleared for the petitioner.
+    let view = state.app.case_view_for(&actor, &CaseId::new(id)).await?;
     Ok(Json(view))
 }
 
@@ -461,9 +455,7 @@ async fn case_events(
     Path(id): Path<String>,
 ) -> Result<Json<Vec<EventOut>>, ApiError> {
     let case_id = CaseId::new(id);
-    let view = state.app.case_view(&case_id).await?;
-    check_scope(&state, &actor, &view).await?;
-    let events = state.app.events(&case_id).await?;
+    let events = state.app.events_for(&actor, &case_id).await?;
     Ok(Json(
         events
             .into_iter()
@@ -508,20 +500,107 @@ async fn case_action(
 ) -> Result<Json<CaseView>, ApiError> {
     let input: ActionInput = parse_json(&body)?;
     let case_id = CaseId::new(id);
-    let before = state.app.case_view(&case_id).await?;
-    check_scope(&state, &actor, &before).await?;
+    state
+        .app
+        .authorize_command(&actor, &case_id, input.command.name())
+        .await?;
     let expected = input.expected_version.or(if_match(&headers)?);
     state
         .app
-        .execute(actor, case_id.clone(), input.command, expected)
+        .execute(actor.clone(), case_id.clone(), input.command, expected)
         .await?;
-    Ok(Json(state.app.case_view(&case_id).await?))
+    Ok(Json(state.app.case_view_for(&actor, &case_id).await?))
+}
+
+/// The petitioner's unmasked personal data: only for those the policy clears (Art. 30 for
+/// 检举控告); every read and every refused attempt is audited. 403 `personal_data_protected`.
+async fn case_personal(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    Path(id): Path<String>,
+) -> Result<Json<huiyin_app::access::PersonalView>, ApiError> {
+    Ok(Json(
+        state.app.personal_data(&actor, &CaseId::new(id)).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct ClearanceInput {
+    /// The actor to clear, e.g. `user:…` or `token:…`.
+    actor_id: String,
+}
+
+/// A unit head who may see a 检举控告's petitioner clears someone else to see it (audited).
+async fn case_clearance(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let input: ClearanceInput = parse_json(&body)?;
+    if input.actor_id.trim().is_empty() || input.actor_id.len() > 200 {
+        return Err(ApiError::field(
+            "actor_id",
+            "actor_id_invalid",
+            "请填写被授权人的编号（1到200个字符）",
+        ));
+    }
+    let new = state
+        .app
+        .grant_clearance(
+            &actor,
+            &huiyin_domain::ids::ActorId::new(input.actor_id.trim()),
+            &CaseId::new(id),
+        )
+        .await?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(serde_json::json!({ "cleared": true }))).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    case_id: Option<String>,
+    before_seq: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// The audit trail, for auditors (审计员).
+async fn audit_trail(
+    State(state): State<WebState>,
+    Staff(actor): Staff,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<huiyin_store::AuditRecord>>, ApiError> {
+    let limit = q.limit.unwrap_or(100);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::field(
+            "limit",
+            "limit_out_of_range",
+            "每页条数应为1到1000",
+        ));
+    }
+    let case_id = q.case_id.map(CaseId::new);
+    Ok(Json(
+        state
+            .app
+            .audit_for(&actor, case_id.as_ref(), q.before_seq, limit)
+            .await?,
+    ))
 }
 
 async fn list_units(
     State(state): State<WebState>,
-    Staff(_actor): Staff,
+    Staff(actor): Staff,
 ) -> Result<Json<Vec<UnitRecord>>, ApiError> {
+    let principal = state.app.principal(&actor).await?;
+    if huiyin_domain::access::authorize(&principal, huiyin_domain::access::Action::ReadUnits, None)
+        .is_err()
+    {
+        return Err(ApiError::forbidden("只有工作人员可以查看组织机构"));
+    }
     Ok(Json(
         state
             .app

@@ -148,6 +148,20 @@ pub fn document() -> Value {
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Command"}, {"type": "object", "properties": {"expected_version": {"type": "integer"}}}]}}}},
                 "responses": with_errors(json!({"200": {"description": "The updated CaseView"}}), &[400, 401, 403, 404, 409, 422])}},
+            "/api/v1/cases/{id}/personal": {"get": {"summary": "The petitioner's unmasked personal data (cleared staff only; every read and refusal is audited)", "security": bearer,
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": with_errors(json!({"200": {"description": "PersonalView"}}), &[401, 403, 404])}},
+            "/api/v1/cases/{id}/clearances": {"post": {"summary": "Clear a person to see a 检举控告 petitioner (unit heads who may see it)", "security": bearer,
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["actor_id"], "properties": {"actor_id": {"type": "string"}}}}}},
+                "responses": with_errors(json!({"201": {"description": "Cleared"}, "200": {"description": "Already cleared"}}), &[400, 401, 403, 404, 422])}},
+            "/api/v1/audit": {"get": {"summary": "The hash-chained audit trail (auditors)", "security": bearer,
+                "parameters": [
+                    {"name": "case_id", "in": "query", "schema": {"type": "string"}},
+                    {"name": "before_seq", "in": "query", "schema": {"type": "integer"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+                ],
+                "responses": with_errors(json!({"200": {"description": "Audit entries, newest first"}}), &[401, 403, 404, 422])}},
             "/api/v1/units": {
                 "get": {"summary": "All units", "security": bearer, "responses": with_errors(json!({"200": {"description": "Units"}}), &[401])},
                 "post": {"summary": "Create a unit (administrators)", "security": bearer, "responses": with_errors(json!({"201": {"description": "Created"}}), &[400, 401, 403, 409, 422])}

@@ -1,0 +1,906 @@
+//! Scoped access end to end (issue 3): every read path, with actors of every relation to the
+//! case, through the real router on a fresh database (SQLite, or PostgreSQL when
+//! HUIYIN_TEST_DATABASE_URL is set). Proves that no response carries a case or a personal
+//! field outside the caller's scope, that a 检举控告's petitioner never reaches the accused
+//! unit (not even as its handler), that every personal-data read and refusal is audited, that
+//! the database never holds the phone number in plaintext, and that key rotation re-encrypts
+//! everything while old data still opens.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{TimeZone, Utc};
+use http_body_util::BodyExt;
+use huiyin_app::crypto::{DataCipher, Keyring};
+use huiyin_app::{App, Clock, Config};
+use huiyin_domain::case::Role;
+use huiyin_domain::ids::CaseId;
+use huiyin_store::UnitRecord;
+use huiyin_store::testing::{TestDb, fresh};
+use huiyin_web::ratelimit::Limit;
+use huiyin_web::{WebConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const UNITS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "44-xfj",
+        "广东省信访局",
+        "petition_bureau",
+        "44",
+        Some("0-xfj"),
+    ),
+    (
+        "4406-xfj",
+        "佛山市信访局",
+        "petition_bureau",
+        "4406",
+        Some("44-xfj"),
+    ),
+    (
+        "440604-xfj",
+        "禅城区信访局",
+        "petition_bureau",
+        "440604",
+        Some("4406-xfj"),
+    ),
+    (
+        "440604-zj",
+        "禅城区住建局",
+        "department",
+        "440604",
+        Some("440604-xfj"),
+    ),
+    (
+        "440604-jw",
+        "禅城区纪委监委",
+        "discipline",
+        "440604",
+        Some("440604-xfj"),
+    ),
+    (
+        "440604-gov",
+        "禅城区人民政府",
+        "government",
+        "440604",
+        Some("4406-xfj"),
+    ),
+    (
+        "440604-sj",
+        "禅城区审计室",
+        "department",
+        "440604",
+        Some("440604-xfj"),
+    ),
+    (
+        "440604-tj",
+        "禅城区统计室",
+        "department",
+        "440604",
+        Some("440604-xfj"),
+    ),
+    (
+        "440604001-office",
+        "祖庙街道办事处",
+        "township",
+        "440604001",
+        Some("440604-xfj"),
+    ),
+    (
+        "440605-xfj",
+        "南海区信访局",
+        "petition_bureau",
+        "440605",
+        Some("4406-xfj"),
+    ),
+    (
+        "440605-zj",
+        "南海区住建局",
+        "department",
+        "440605",
+        Some("440605-xfj"),
+    ),
+    (
+        "33-xfj",
+        "浙江省信访局",
+        "petition_bureau",
+        "33",
+        Some("0-xfj"),
+    ),
+    (
+        "3301-xfj",
+        "杭州市信访局",
+        "petition_bureau",
+        "3301",
+        Some("33-xfj"),
+    ),
+    (
+        "3301-zj",
+        "杭州市住建局",
+        "department",
+        "3301",
+        Some("3301-xfj"),
+    ),
+];
+
+/// A case of the fixture: where it arises, who receives and handles it, who petitions.
+struct CaseSpec {
+    key: &'static str,
+    region: &'static str,
+    registrar: &'static str,
+    handler_unit: &'static str,
+    accused: &'static [&'static str],
+    name: &'static str,
+    phone: &'static str,
+    id_card: &'static str,
+}
+
+const CASES: &[CaseSpec] = &[
+    CaseSpec {
+        key: "zj",
+        region: "440604",
+        registrar: "county_registrar",
+        handler_unit: "440604-zj",
+        accused: &[],
+        name: "欧阳秀英",
+        phone: "13912340001",
+        id_card: "11010519491231002X",
+    },
+    // 检举控告 against county 住建, handled by the county 纪委监委.
+    CaseSpec {
+        key: "acc",
+        region: "440604",
+        registrar: "county_registrar",
+        handler_unit: "440604-jw",
+        accused: &["440604-zj"],
+        name: "司马建国",
+        phone: "13912340002",
+        id_card: "440604198001010013",
+    },
+    // 检举控告 against county 住建, sent (wrongly, but it happens) to 住建 itself.
+    CaseSpec {
+        key: "acc_self",
+        region: "440604",
+        registrar: "county_registrar",
+        handler_unit: "440604-zj",
+        accused: &["440604-zj"],
+        name: "诸葛敏",
+        phone: "13912340003",
+        id_card: "440604199002020023",
+    },
+    CaseSpec {
+        key: "town",
+        region: "440604001",
+        registrar: "county_registrar",
+        handler_unit: "440604001-office",
+        accused: &[],
+        name: "上官红梅",
+        phone: "13912340004",
+        id_card: "440604197503030036",
+    },
+    CaseSpec {
+        key: "sib",
+        region: "440605",
+        registrar: "sibling_registrar",
+        handler_unit: "440605-zj",
+        accused: &[],
+        name: "东方明",
+        phone: "13912340005",
+        id_card: "440605198504040042",
+    },
+    CaseSpec {
+        key: "far",
+        region: "3301",
+        registrar: "far_registrar",
+        handler_unit: "3301-zj",
+        accused: &[],
+        name: "慕容雪",
+        phone: "13912340006",
+        id_card: "330102199505050050",
+    },
+];
+
+/// The actors: name, unit, roles.
+const ACTORS: &[(&str, &str, &[Role])] = &[
+    ("county_registrar", "440604-xfj", &[Role::Registrar]),
+    ("county_bureau_head", "440604-xfj", &[Role::UnitHead]),
+    ("zj_handler", "440604-zj", &[Role::Handler]),
+    ("zj_leader", "440604-zj", &[Role::Leader, Role::UnitHead]),
+    ("jw_handler", "440604-jw", &[Role::Handler]),
+    ("jw_head", "440604-jw", &[Role::UnitHead]),
+    ("county_leader", "440604-gov", &[Role::Leader]),
+    ("auditor", "440604-sj", &[Role::Auditor]),
+    ("analyst", "440604-tj", &[Role::Analyst]),
+    ("admin", "440604-xfj", &[Role::Administrator]),
+    ("town_handler", "440604001-office", &[Role::Handler]),
+    ("sibling_registrar", "440605-xfj", &[Role::Registrar]),
+    ("city_registrar", "4406-xfj", &[Role::Registrar]),
+    ("far_registrar", "3301-xfj", &[Role::Registrar]),
+    ("far_handler", "3301-zj", &[Role::Handler]),
+];
+
+/// The expected table: which cases each actor may read (detail, lists), read events of, and
+/// read the petitioner of. Written out, not computed.
+const EXPECTED: &[(&str, &[&str], &[&str], &[&str])] = &[
+    // actor,             cases,                                   events,                                  personal
+    (
+        "county_registrar",
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+    ),
+    (
+        "county_bureau_head",
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "town"],
+    ),
+    (
+        "zj_handler",
+        &["zj", "acc_self"],
+        &["zj", "acc_self"],
+        &["zj"],
+    ),
+    (
+        "zj_leader",
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "town"],
+    ),
+    ("jw_handler", &["acc"], &["acc"], &["acc"]),
+    ("jw_head", &["acc"], &["acc"], &["acc"]),
+    (
+        "county_leader",
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "town"],
+    ),
+    ("auditor", &[], &["zj", "acc", "acc_self", "town"], &[]),
+    ("analyst", &[], &[], &[]),
+    ("admin", &[], &[], &[]),
+    ("town_handler", &["town"], &["town"], &["town"]),
+    ("sibling_registrar", &["sib"], &["sib"], &["sib"]),
+    (
+        "city_registrar",
+        &["zj", "acc", "acc_self", "town", "sib"],
+        &["zj", "acc", "acc_self", "town", "sib"],
+        &["zj", "town", "sib"],
+    ),
+    ("far_registrar", &["far"], &["far"], &["far"]),
+    ("far_handler", &["far"], &["far"], &["far"]),
+];
+
+struct Fixture {
+    router: Router,
+    app: App,
+    db: Option<TestDb>,
+    tokens: BTreeMap<&'static str, String>,
+    /// Case key → case id.
+    cases: BTreeMap<&'static str, String>,
+    /// Case key → masked phone (as lists show it).
+    masked_phone: BTreeMap<&'static str, String>,
+}
+
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"));
+    let req = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            req.body(Body::from(b.to_string())).unwrap()
+        }
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+impl Fixture {
+    async fn start_with(cipher: Arc<dyn DataCipher>) -> Fixture {
+        let db = fresh().await.expect("test database");
+        let store = db.store.clone();
+        for (id, name, kind, region, parent) in UNITS {
+            store
+                .insert_unit(&UnitRecord {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    kind: (*kind).into(),
+                    region_code: (*region).into(),
+                    parent_id: parent.map(str::to_string),
+                })
+                .await
+                .unwrap();
+        }
+        let start = Utc.with_ymd_and_hms(2025, 3, 12, 2, 0, 0).unwrap();
+        let app = App::new(
+            store,
+            Config {
+                clock: Clock::manual(start),
+                cipher,
+                ..Config::default()
+            },
+        );
+        let mut tokens = BTreeMap::new();
+        for (name, unit, roles) in ACTORS {
+            let token = app
+                .create_token(name, Some(unit), roles, None)
+                .await
+                .unwrap();
+            tokens.insert(*name, token);
+        }
+        let router = router(
+            app.clone(),
+            WebConfig {
+                public_limit: Limit {
+                    burst: 1000.0,
+                    per_second: 1000.0,
+                },
+            },
+        );
+        let mut f = Fixture {
+            router,
+            app,
+            db: Some(db),
+            tokens,
+            cases: BTreeMap::new(),
+            masked_phone: BTreeMap::new(),
+        };
+        for spec in CASES {
+            f.file(spec).await;
+        }
+        f
+    }
+
+    async fn start() -> Fixture {
+        Fixture::start_with(Arc::new(Keyring::ephemeral())).await
+    }
+
+    fn token(&self, actor: &str) -> &str {
+        &self.tokens[actor]
+    }
+
+    async fn get(&self, actor: &str, uri: &str) -> (StatusCode, String) {
+        call(&self.router, "GET", uri, self.token(actor), None).await
+    }
+
+    /// Submits, registers and routes one case.
+    async fn file(&mut self, spec: &CaseSpec) {
+        let petition = json!({
+            "channel": "mobile_web",
+            "petitioner": {"name": spec.name, "phone": spec.phone, "id_card": spec.id_card},
+            "title": "反映有关单位工作人员问题",
+            "text": "有关单位工作人员在办理业务中存在违规收费的问题，请依法核查处理。",
+            "region": spec.region,
+        });
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/petitions")
+            .header("content-type", "application/json")
+            .body(Body::from(petition.to_string()))
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let receipt: Value = serde_json::from_slice(&bytes).unwrap();
+        let case = receipt["case_id"].as_str().unwrap().to_string();
+        let class = if spec.accused.is_empty() {
+            json!({"class": "appeal", "route": "petition_procedure"})
+        } else {
+            json!({"class": "accusation"})
+        };
+        let registrar = self.token(spec.registrar).to_string();
+        let action = |body: Value| {
+            let router = self.router.clone();
+            let registrar = registrar.clone();
+            let case = case.clone();
+            async move {
+                let (status, body) = call(
+                    &router,
+                    "POST",
+                    &format!("/api/v1/cases/{case}/actions"),
+                    &registrar,
+                    Some(body),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                json_of(&body)
+            }
+        };
+        action(json!({"command": "register", "class": class, "accused": spec.accused})).await;
+        let view = action(
+            json!({"command": "route", "kind": {"kind": "forward"}, "unit": spec.handler_unit}),
+        )
+        .await;
+        let masked = view["state"]["petition"]["petitioner_masked"]["phone"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            masked.contains('*') && !masked.contains(spec.phone),
+            "{masked}"
+        );
+        self.masked_phone.insert(spec.key, masked);
+        self.cases.insert(spec.key, case);
+    }
+
+    async fn audit_count(&self) -> usize {
+        self.app
+            .store()
+            .audit_entries(None, None, 1000)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn finish(mut self) {
+        let report = self.app.store().verify(true).await.unwrap();
+        assert!(report.ok(), "{report:?}");
+        let audit = self.app.store().verify_audit().await.unwrap();
+        assert!(audit.ok(), "{audit:?}");
+        if let Some(db) = self.db.take() {
+            db.cleanup().await.unwrap();
+        }
+    }
+}
+
+fn expected(
+    actor: &str,
+) -> (
+    BTreeSet<&'static str>,
+    BTreeSet<&'static str>,
+    BTreeSet<&'static str>,
+) {
+    let (_, cases, events, personal) = EXPECTED
+        .iter()
+        .find(|(a, ..)| *a == actor)
+        .unwrap_or_else(|| panic!("{actor} missing from the expected table"));
+    (
+        cases.iter().copied().collect(),
+        events.iter().copied().collect(),
+        personal.iter().copied().collect(),
+    )
+}
+
+/// Asserts that a response body shows no personal field of a case the actor may not see:
+/// never the raw name, phone or ID number (those only come from the personal endpoint), and
+/// for a 检举控告 the actor is not cleared for, not even the masked phone.
+fn assert_no_leak(f: &Fixture, actor: &str, path: &str, body: &str, personal: &BTreeSet<&str>) {
+    for spec in CASES {
+        for secret in [spec.name, spec.phone, spec.id_card] {
+            assert!(
+                !body.contains(secret),
+                "{actor} {path}: response contains {secret} of case {}",
+                spec.key
+            );
+        }
+        if !spec.accused.is_empty() && !personal.contains(spec.key) {
+            let masked = &f.masked_phone[spec.key];
+            assert!(
+                !body.contains(masked.as_str()),
+                "{actor} {path}: shows the masked whistleblower {masked} of {}",
+                spec.key
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_read_path_stays_in_scope() {
+    let f = Fixture::start().await;
+    assert_eq!(EXPECTED.len(), ACTORS.len(), "every actor has a row");
+    for (actor, _, _) in ACTORS {
+        let (cases, events, personal) = expected(actor);
+        let id_of = |key: &str| f.cases[key].clone();
+        let key_of = |id: &str| {
+            f.cases
+                .iter()
+                .find(|(_, v)| v.as_str() == id)
+                .map(|(k, _)| *k)
+        };
+
+        // Lists: the caller's own work list, everything in scope, and other units' lists.
+        let mut listed = BTreeSet::new();
+        let mut paths: Vec<String> = vec![
+            "/api/v1/cases".into(),
+            "/api/v1/cases?all=true".into(),
+            "/api/v1/cases?all=true&open=false".into(),
+        ];
+        for (unit, ..) in UNITS {
+            paths.push(format!("/api/v1/cases?unit={unit}&open=false"));
+        }
+        for path in &paths {
+            let (status, body) = f.get(actor, path).await;
+            assert_no_leak(&f, actor, path, &body, &personal);
+            if status != StatusCode::OK {
+                assert!(
+                    status == StatusCode::FORBIDDEN,
+                    "{actor} {path}: {status} {body}"
+                );
+                continue;
+            }
+            for item in json_of(&body)["items"].as_array().unwrap() {
+                let id = item["id"].as_str().unwrap();
+                let key = key_of(id).unwrap();
+                assert!(
+                    cases.contains(key),
+                    "{actor} {path}: lists {key} out of scope"
+                );
+                listed.insert(key);
+            }
+        }
+        assert_eq!(
+            listed, cases,
+            "{actor}: lists show exactly the cases in scope"
+        );
+
+        for spec in CASES {
+            let id = id_of(spec.key);
+            // Detail.
+            let path = format!("/api/v1/cases/{id}");
+            let (status, body) = f.get(actor, &path).await;
+            assert_no_leak(&f, actor, &path, &body, &personal);
+            assert_eq!(
+                status == StatusCode::OK,
+                cases.contains(spec.key),
+                "{actor} detail {}: {status} {body}",
+                spec.key
+            );
+            if status != StatusCode::OK {
+                assert!(matches!(
+                    status,
+                    StatusCode::NOT_FOUND | StatusCode::FORBIDDEN
+                ));
+                assert!(!body.contains(&id), "{actor}: refusal names the case");
+            }
+            // Events.
+            let path = format!("/api/v1/cases/{id}/events");
+            let (status, body) = f.get(actor, &path).await;
+            assert_no_leak(&f, actor, &path, &body, &personal);
+            assert_eq!(
+                status == StatusCode::OK,
+                events.contains(spec.key),
+                "{actor} events {}: {status}",
+                spec.key
+            );
+            // Actions: out of scope is refused before the lifecycle sees it, and says nothing.
+            if !cases.contains(spec.key) {
+                let (status, body) = call(
+                    &f.router,
+                    "POST",
+                    &format!("/api/v1/cases/{id}/actions"),
+                    f.token(actor),
+                    Some(json!({"command": "add_note", "text": "查看进度"})),
+                )
+                .await;
+                assert!(
+                    matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+                    "{actor} acts on {}: {status}",
+                    spec.key
+                );
+                assert_no_leak(&f, actor, "actions", &body, &personal);
+            }
+            // Personal data: exactly the expected ones, each read and refusal audited.
+            let before = f.audit_count().await;
+            let path = format!("/api/v1/cases/{id}/personal");
+            let (status, body) = f.get(actor, &path).await;
+            assert_eq!(
+                f.audit_count().await,
+                before + 1,
+                "{actor} {path} not audited"
+            );
+            let last = &f.app.store().audit_entries(None, None, 1).await.unwrap()[0];
+            assert_eq!(last.entry.case_id.as_deref(), Some(id.as_str()));
+            assert!(last.entry.actor.starts_with("token:"));
+            if personal.contains(spec.key) {
+                assert_eq!(
+                    status,
+                    StatusCode::OK,
+                    "{actor} personal {}: {body}",
+                    spec.key
+                );
+                assert!(body.contains(spec.phone) && body.contains(spec.name));
+                assert_eq!(last.entry.action, "read_personal_data");
+            } else {
+                assert_ne!(
+                    status,
+                    StatusCode::OK,
+                    "{actor} reads personal {}",
+                    spec.key
+                );
+                assert_no_leak(&f, actor, &path, &body, &personal);
+                assert_eq!(last.entry.action, "read_personal_data_refused");
+                if cases.contains(spec.key) && !spec.accused.is_empty() {
+                    assert_eq!(status, StatusCode::FORBIDDEN);
+                    assert_eq!(json_of(&body)["error"]["code"], "personal_data_protected");
+                }
+            }
+            // The audit trail: auditors only, and within their region.
+            let path = format!("/api/v1/audit?case_id={id}");
+            let (status, body) = f.get(actor, &path).await;
+            assert_no_leak(&f, actor, &path, &body, &personal);
+            let auditor_sees = *actor == "auditor" && events.contains(spec.key);
+            assert_eq!(
+                status == StatusCode::OK,
+                auditor_sees,
+                "{actor} audit {}: {status}",
+                spec.key
+            );
+        }
+        // Units: every member of staff may read the tree; /me shows no case data.
+        for path in ["/api/v1/units", "/api/v1/me"] {
+            let (status, body) = f.get(actor, path).await;
+            assert_eq!(status, StatusCode::OK, "{actor} {path}");
+            assert_no_leak(&f, actor, path, &body, &personal);
+        }
+    }
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn the_accused_unit_never_sees_the_petitioner_even_as_handler() {
+    let f = Fixture::start().await;
+    let case = f.cases["acc_self"].clone();
+    for actor in ["zj_handler", "zj_leader"] {
+        // It handles the case, so it sees it, redacted.
+        let (status, body) = f.get(actor, &format!("/api/v1/cases/{case}")).await;
+        assert_eq!(status, StatusCode::OK);
+        let view = json_of(&body);
+        assert!(
+            view["state"]["petition"].get("petitioner_masked").is_none(),
+            "{body}"
+        );
+        assert_eq!(view["state"]["accused_units"], json!(["440604-zj"]));
+        let (_, body) = f.get(actor, &format!("/api/v1/cases/{case}/events")).await;
+        assert!(!body.contains("petitioner_masked"), "{body}");
+        let (status, body) = f
+            .get(actor, &format!("/api/v1/cases/{case}/personal"))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(json_of(&body)["error"]["code"], "personal_data_protected");
+    }
+    // A clearance does not lift Art. 30 for the accused; it does for the county leader.
+    let (_, me) = f.get("zj_handler", "/api/v1/me").await;
+    let zj_handler_id = json_of(&me)["id"].as_str().unwrap().to_string();
+    let (_, me) = f.get("county_leader", "/api/v1/me").await;
+    let leader_id = json_of(&me)["id"].as_str().unwrap().to_string();
+    let grant = |by: &'static str, who: String| {
+        let router = f.router.clone();
+        let token = f.token(by).to_string();
+        let case = case.clone();
+        async move {
+            call(
+                &router,
+                "POST",
+                &format!("/api/v1/cases/{case}/clearances"),
+                &token,
+                Some(json!({"actor_id": who})),
+            )
+            .await
+        }
+    };
+    // Only a unit head who may see the petitioner grants: the accused unit's head may not.
+    let (status, _) = grant("zj_leader", leader_id.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = grant("county_bureau_head", leader_id.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "bureau head is not cleared: {body}"
+    );
+    // The county bureau's registrar is cleared but no unit head; a registrar + head is.
+    let head = f
+        .app
+        .create_token(
+            "head",
+            Some("440604-xfj"),
+            &[Role::Registrar, Role::UnitHead],
+            None,
+        )
+        .await
+        .unwrap();
+    let (status, body) = call(
+        &f.router,
+        "POST",
+        &format!("/api/v1/cases/{case}/clearances"),
+        &head,
+        Some(json!({"actor_id": leader_id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = call(
+        &f.router,
+        "POST",
+        &format!("/api/v1/cases/{case}/clearances"),
+        &head,
+        Some(json!({"actor_id": zj_handler_id})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = f
+        .get("county_leader", &format!("/api/v1/cases/{case}/personal"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("13912340003"));
+    let (status, _) = f
+        .get("zj_handler", &format!("/api/v1/cases/{case}/personal"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the accused stays refused");
+    let (status, body) = f.get("zj_handler", &format!("/api/v1/cases/{case}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!body.contains("petitioner_masked"));
+    // Grants are audited.
+    let (status, body) = f
+        .get("auditor", &format!("/api/v1/audit?case_id={case}"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<String> = json_of(&body)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        actions.iter().filter(|a| *a == "grant_clearance").count() == 2,
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"read_personal_data_refused".to_string()));
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn the_database_never_holds_the_phone_in_plaintext() {
+    let f = Fixture::start().await;
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT case_id, data FROM personal_data")
+        .fetch_all(f.app.store().pool())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), CASES.len());
+    for (_, data) in &rows {
+        assert!(data.starts_with("sm4gcm:v1:"), "{data}");
+        for spec in CASES {
+            assert!(!data.contains(spec.phone) && !data.contains(spec.name));
+        }
+    }
+    // No table holds it: the projection and the log carry only masks and digests.
+    let states: Vec<(String,)> = sqlx::query_as("SELECT state FROM cases")
+        .fetch_all(f.app.store().pool())
+        .await
+        .unwrap();
+    let payloads: Vec<(String,)> = sqlx::query_as("SELECT payload FROM events")
+        .fetch_all(f.app.store().pool())
+        .await
+        .unwrap();
+    for (text,) in states.iter().chain(payloads.iter()) {
+        for spec in CASES {
+            assert!(!text.contains(spec.phone) && !text.contains(spec.id_card));
+        }
+    }
+    // For SQLite, the file itself (and its write-ahead log).
+    let url = f.db.as_ref().unwrap().url.clone();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap();
+        sqlx::query("PRAGMA wal_checkpoint(FULL)")
+            .execute(f.app.store().pool())
+            .await
+            .unwrap();
+        for file in [path.to_string(), format!("{path}-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                for spec in CASES {
+                    let needle = spec.phone.as_bytes();
+                    assert!(
+                        !bytes.windows(needle.len()).any(|w| w == needle),
+                        "{file} contains {}",
+                        spec.phone
+                    );
+                }
+            }
+        }
+    }
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn key_rotation_reencrypts_everything_and_old_data_still_opens() {
+    let old_key = huiyin_app::crypto::new_key();
+    let new_key = huiyin_app::crypto::new_key();
+    let f = Fixture::start_with(Arc::new(Keyring::single(old_key))).await;
+    let store = f.app.store().clone();
+    let old_id = Keyring::single(old_key).current_key_id().to_string();
+    let new_id = Keyring::single(new_key).current_key_id().to_string();
+    assert_eq!(
+        f.app.data_keys_in_use().await.unwrap(),
+        vec![old_id.clone()]
+    );
+
+    // The rotating application: the new key current, the old one still loaded.
+    let rotating = App::new(
+        store.clone(),
+        Config {
+            cipher: Arc::new(Keyring::single(new_key).with_old(old_key)),
+            ..Config::default()
+        },
+    );
+    // Before rotation, the old rows open through the rotating keyring.
+    let case = CaseId::new(f.cases["zj"].clone());
+    let token = f.tokens["county_registrar"].clone();
+    let reader = |app: &App| {
+        let app = app.clone();
+        let case = case.clone();
+        let token = token.clone();
+        async move {
+            let actor = app.authenticate_token(&token).await.unwrap();
+            app.personal_data(&actor, &case).await
+        }
+    };
+    assert!(
+        reader(&rotating)
+            .await
+            .unwrap()
+            .data
+            .to_string()
+            .contains("13912340001")
+    );
+    let first = rotating.reencrypt_personal_data(2).await.unwrap();
+    assert_eq!(first.examined, CASES.len() as u64);
+    assert_eq!(first.reencrypted, CASES.len() as u64);
+    assert_eq!(first.current_key, new_id);
+    assert_eq!(
+        rotating.data_keys_in_use().await.unwrap(),
+        vec![new_id.clone()]
+    );
+    // Idempotent: a second run finds nothing to do.
+    let second = rotating.reencrypt_personal_data(2).await.unwrap();
+    assert_eq!(second.reencrypted, 0);
+    assert_eq!(second.already_current, CASES.len() as u64);
+    // Only the new key is needed now; the old key alone no longer opens the data.
+    let new_only = App::new(
+        store.clone(),
+        Config {
+            cipher: Arc::new(Keyring::single(new_key)),
+            ..Config::default()
+        },
+    );
+    let view = reader(&new_only).await.unwrap();
+    assert!(view.data.to_string().contains("13912340001"));
+    // The digest over the plaintext still matches the one in the `submitted` event.
+    let events = store.events_of(&case).await.unwrap();
+    let huiyin_domain::case::EventKind::Submitted { petition, .. } = &events[0].event.kind else {
+        panic!("first event is not submitted");
+    };
+    assert_eq!(
+        petition.personal_digest.as_deref(),
+        Some(view.digest.as_str())
+    );
+    assert!(
+        reader(&f.app).await.is_err(),
+        "the old key alone cannot open rotated rows"
+    );
+    // Rotation is audited.
+    let audit = store.audit_entries(None, None, 1000).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|e| e.entry.action == "rotate_data_key")
+            .count(),
+        2
+    );
+    f.finish().await;
+}
