@@ -9,8 +9,10 @@
 
 pub mod access;
 pub mod crypto;
+pub mod auth;
 pub mod error;
 pub mod secrets;
+pub mod sms;
 pub mod views;
 mod writer;
 
@@ -79,6 +81,10 @@ pub struct Config {
     /// Seals personal data at rest (SM4-GCM; see [`crypto`]). The default is a throwaway key:
     /// the binary loads the real keyring with [`crypto::Keyring::load`].
     pub cipher: crypto::SharedCipher,
+    /// Sessions, lockout, rate limits, SMS codes.
+    pub auth: auth::AuthConfig,
+    /// How SMS codes reach petitioners (default: written to the log).
+    pub sms: Arc<dyn sms::SmsGateway>,
 }
 
 impl Default for Config {
@@ -89,6 +95,8 @@ impl Default for Config {
             clock: Clock::System,
             max_batch: 256,
             cipher: Arc::new(crypto::Keyring::ephemeral()),
+            auth: auth::AuthConfig::default(),
+            sms: Arc::new(sms::DevSms),
         }
     }
 }

@@ -349,6 +349,18 @@ async fn submit(
         )
         .await?;
     }
+    // "My petitions" for a phone-verified petitioner: linked in the same transaction.
+    if let Petitioner::Named(person) = &petition.petitioner
+        && let Some(phone) = &person.phone
+    {
+        tx.link_petitioner_phone(
+            &crate::auth::phone_hash(phone),
+            &phone.masked(),
+            case_id.as_str(),
+            now.timestamp_millis(),
+        )
+        .await?;
+    }
     tx.append(&events).await?;
     tracing::debug!(case_id = %case_id, bureau = %bureau, channel = petition.channel.as_str(), "petition submitted");
     Ok(Ok(Receipt {

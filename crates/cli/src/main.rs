@@ -4,6 +4,7 @@
 //! options: with neither, the embedded SQLite database under `./huiyin-data` is used.
 
 mod demo;
+mod users;
 mod keys;
 
 use std::net::SocketAddr;
@@ -67,6 +68,8 @@ enum Cmd {
         /// the database is empty, and print the demo tokens.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        auth: users::AuthArgs,
     },
     /// Create or update the database schema.
     Migrate {
@@ -102,6 +105,11 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Staff users: add, grant and revoke roles, disable, reset passwords.
+    User {
+        #[command(subcommand)]
+        command: users::UserCmd,
+    },
     /// Populate a demonstration system into an empty database and print its tokens.
     Demo {
         #[command(flatten)]
@@ -131,6 +139,10 @@ enum TokenCmd {
         /// Days until it expires (default: never).
         #[arg(long)]
         days: Option<u32>,
+        /// Limit the token to these scopes (repeat or comma-separate): cases:read,
+        /// cases:write, petitions:submit, units:read, units:write. Default: all its roles allow.
+        #[arg(long = "scope", value_delimiter = ',')]
+        scopes: Vec<String>,
     },
 }
 
@@ -216,9 +228,14 @@ fn main() -> std::process::ExitCode {
 async fn run(command: Cmd) -> Result<std::process::ExitCode> {
     use std::process::ExitCode;
     match command {
-        Cmd::Serve { data, listen, demo } => {
+        Cmd::Serve {
+            data,
+            listen,
+            demo,
+            auth,
+        } => {
             let store = data.open().await?;
-            let app = App::new(store, keys::config(&data.data)?);
+            let app = App::new(store, auth.apply(keys::config(&data.data)?)?);
             if demo {
                 demo::ensure(&app, 300).await?;
             }
@@ -265,8 +282,10 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
                     unit,
                     roles,
                     days,
+                    scopes,
                 },
         } => {
+            users::check_scopes(&scopes)?;
             let store = data.open().await?;
             let app = App::new(store, keys::config(&data.data)?);
             let mut parsed = Vec::new();
@@ -281,7 +300,7 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
                 }
             }
             let token = app
-                .create_token(&name, unit.as_deref(), &parsed, days)
+                .create_scoped_token(&name, unit.as_deref(), &parsed, days, &scopes)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{token}");
@@ -346,6 +365,7 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             let store = data.open().await?;
             keys::rotate(store, &data.data, batch).await?;
         }
+        Cmd::User { command } => return users::run(command).await,
         Cmd::Demo { data, petitions } => {
             let store = data.open().await?;
             let app = App::new(store, keys::config(&data.data)?);

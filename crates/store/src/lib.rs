@@ -11,12 +11,17 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+mod auth;
 mod chain;
 mod db;
 mod read;
 mod write;
 
 pub use audit::{AuditEntry, AuditRecord, AuditVerifyReport, canonical_audit};
+pub use auth::{
+    MembershipRecord, PetitionerCase, PetitionerSessionRecord, SessionRecord, SmsCodeRecord,
+    UserRecord, split_list,
+};
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
 pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};

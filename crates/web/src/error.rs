@@ -83,6 +83,61 @@ pub const CATALOGUE: &[CatalogueEntry] = &[
         meaning: "Too many requests from this address; wait and retry.",
     },
     CatalogueEntry {
+        code: "login_failed",
+        status: 401,
+        meaning: "Wrong username, password or TOTP code (deliberately not saying which).",
+    },
+    CatalogueEntry {
+        code: "locked",
+        status: 423,
+        meaning: "Too many failed logins: locked for a while (default 15 minutes).",
+    },
+    CatalogueEntry {
+        code: "csrf_failed",
+        status: 403,
+        meaning: "A cookie-authenticated change lacks the session's X-CSRF-Token header.",
+    },
+    CatalogueEntry {
+        code: "mfa_required",
+        status: 403,
+        meaning: "The session must pass the TOTP second factor first (administrators must enrol).",
+    },
+    CatalogueEntry {
+        code: "password_change_required",
+        status: 403,
+        meaning: "The initial password must be changed before anything else.",
+    },
+    CatalogueEntry {
+        code: "scope_missing",
+        status: 403,
+        meaning: "The API token's scopes do not include this endpoint.",
+    },
+    CatalogueEntry {
+        code: "password_policy",
+        status: 422,
+        meaning: "The new password breaks the policy; `fields` names each rule broken.",
+    },
+    CatalogueEntry {
+        code: "totp_invalid",
+        status: 422,
+        meaning: "The TOTP code is wrong or was used already.",
+    },
+    CatalogueEntry {
+        code: "code_invalid",
+        status: 422,
+        meaning: "The SMS verification code is wrong or expired.",
+    },
+    CatalogueEntry {
+        code: "code_attempts_exceeded",
+        status: 429,
+        meaning: "Too many wrong SMS codes: the code is void; request a new one.",
+    },
+    CatalogueEntry {
+        code: "sms_unavailable",
+        status: 503,
+        meaning: "The SMS gateway could not send the code; try later.",
+    },
+    CatalogueEntry {
         code: "unavailable",
         status: 503,
         meaning: "The service cannot take this now (configuration or shutdown).",

@@ -3,6 +3,7 @@
 //! case, render. `web` never writes SQL.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod error;
 pub mod input;
 pub mod openapi;
@@ -75,6 +76,17 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/public/lookup", post(public_lookup))
         .route("/api/v1/public/actions", post(public_action))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/auth/session", get(auth::session))
+        .route("/api/v1/auth/unit", post(auth::switch_unit))
+        .route("/api/v1/auth/password", post(auth::change_password))
+        .route("/api/v1/auth/totp/enrol", post(auth::totp_enrol))
+        .route("/api/v1/auth/totp/verify", post(auth::totp_verify))
+        .route("/api/v1/public/phone/start", post(auth::phone_start))
+        .route("/api/v1/public/phone/verify", post(auth::phone_verify))
+        .route("/api/v1/public/phone/logout", post(auth::petitioner_logout))
+        .route("/api/v1/public/my-petitions", get(auth::my_petitions))
         .route("/api/v1/cases", get(list_cases).post(staff_submit))
         .route("/api/v1/cases/{id}", get(get_case))
         .route("/api/v1/cases/{id}/events", get(case_events))
@@ -115,7 +127,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// A staff user or machine client authenticated by a bearer token.
+/// A staff user or machine client: a bearer token (scope-checked), or a staff session cookie
+/// (CSRF-checked for state-changing methods; see [`auth`]).
 pub struct Staff(pub Actor);
 
 impl FromRequestParts<WebState> for Staff {
@@ -125,8 +138,11 @@ impl FromRequestParts<WebState> for Staff {
         state: &WebState,
     ) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            if let Some(actor) = auth::staff_from_cookie(parts, state).await? {
+                return Ok(Staff(actor));
+            }
             return Err(ApiError::unauthorized(
-                "需要登录：请在 Authorization 头中提供 Bearer 令牌",
+                "需要登录：请先登录，或在 Authorization 头中提供 Bearer 令牌",
             ));
         };
         let token = value
@@ -135,7 +151,8 @@ impl FromRequestParts<WebState> for Staff {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| ApiError::unauthorized("Authorization 头格式应为「Bearer 令牌」"))?;
-        let actor = state.app.authenticate_token(token).await?;
+        let (actor, scopes) = state.app.authenticate_token_scoped(token).await?;
+        auth::check_scope(parts, scopes.as_deref())?;
         Ok(Staff(actor))
     }
 }

@@ -91,7 +91,7 @@ pub fn document() -> Value {
         .map(|e| json!({"code": e.code, "status": e.status, "meaning": e.meaning}))
         .collect();
     let bearer = json!([{"bearer": []}]);
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Huiyin (回音) petition information system API",
@@ -207,5 +207,7 @@ pub fn document() -> Value {
                 "Command": command_schemas()
             }
         }
-    })
+    });
+    crate::auth::document_paths(&mut doc);
+    doc
 }

@@ -223,9 +223,17 @@ const ACTORS: &[(&str, &str, &[Role])] = &[
     ("far_handler", "3301-zj", &[Role::Handler]),
 ];
 
+/// actor, readable cases, cases whose events it reads, cases whose petitioner it reads.
+type Row = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
 /// The expected table: which cases each actor may read (detail, lists), read events of, and
 /// read the petitioner of. Written out, not computed.
-const EXPECTED: &[(&str, &[&str], &[&str], &[&str])] = &[
+const EXPECTED: &[Row] = &[
     // actor,             cases,                                   events,                                  personal
     (
         "county_registrar",
