@@ -8,8 +8,8 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
-pub mod crypto;
 pub mod auth;
+pub mod crypto;
 pub mod error;
 pub mod secrets;
 pub mod sms;
