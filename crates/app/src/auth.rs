@@ -708,6 +708,10 @@ impl App {
             }
         }
         self.store().record_login_success(&user.id).await?;
+        // Housekeeping rides on logins: expired sessions, old counters and codes go.
+        if let Err(e) = self.purge_sessions().await {
+            tracing::warn!(error = %e, "cannot purge expired sessions");
+        }
         let id = new_session_id();
         let record = SessionRecord {
             id_hash: session_hash(&id),
@@ -1360,7 +1364,8 @@ impl App {
         Ok((actor, scopes))
     }
 
-    /// Removes expired sessions and petitioner sessions (run periodically).
+    /// Removes expired sessions and petitioner sessions, old rate-limit windows and expired
+    /// SMS codes (run at every successful login).
     pub async fn purge_sessions(&self) -> Result<u64, AppError> {
         let now = self.now_ms();
         let idle = self

@@ -81,6 +81,10 @@ pub struct PetitionerCase {
     pub received_at_ms: i64,
 }
 
+/// id_hash, user_id, active_unit_id, csrf_token, created_at, last_seen_at, absolute_expires_at,
+/// mfa_passed
+type SessionRow = (String, String, Option<String>, String, i64, i64, i64, i64);
+
 const USER_COLUMNS: &str = "id, username, display_name, password_hash, totp_secret, totp_pending,
     totp_last_step, must_change_password, failed_logins, locked_until, disabled, created_at,
     password_changed_at";
@@ -355,14 +359,13 @@ impl Store {
     }
 
     pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRecord>> {
-        let row: Option<(String, String, Option<String>, String, i64, i64, i64, i64)> =
-            sqlx::query_as(
-                "SELECT id_hash, user_id, active_unit_id, csrf_token, created_at, last_seen_at,
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT id_hash, user_id, active_unit_id, csrf_token, created_at, last_seen_at,
                     absolute_expires_at, mfa_passed FROM sessions WHERE id_hash = $1",
-            )
-            .bind(id_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(
             |(id_hash, user_id, active_unit_id, csrf_token, created, seen, abs, mfa)| {
                 SessionRecord {
@@ -439,7 +442,8 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Removes sessions past `now_ms` (absolute) or idle since before `idle_before_ms`.
+    /// Removes sessions past `now_ms` (absolute) or idle since before `idle_before_ms`, old
+    /// rate-limit windows and expired SMS codes; returns the sessions removed.
     pub async fn purge_sessions(&self, now_ms: i64, idle_before_ms: i64) -> Result<u64> {
         let a = sqlx::query(
             "DELETE FROM sessions WHERE absolute_expires_at <= $1 OR last_seen_at < $2",
@@ -455,6 +459,15 @@ impl Store {
         .bind(idle_before_ms)
         .execute(&self.pool)
         .await?;
+        // Rate-limit windows older than a day and expired SMS codes are of no use either.
+        sqlx::query("DELETE FROM auth_throttle WHERE window_start < $1")
+            .bind(now_ms - 86_400_000)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM sms_codes WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
         Ok(a.rows_affected() + b.rows_affected())
     }
 
