@@ -27,6 +27,7 @@ pub struct Store {
 /// `schema_migrations`. The SQL is portable; a backend-specific file may replace one.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "core", include_str!("migrations/0001_core.sql")),
+    (2, "org", include_str!("migrations/0002_org.sql")),
     (3, "auth", include_str!("migrations/0003_auth.sql")),
     (4, "access", include_str!("migrations/0004_access.sql")),
 ];

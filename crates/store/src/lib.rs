@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod chain;
 mod db;
+mod org;
 mod read;
 mod write;
 
@@ -24,6 +25,9 @@ pub use auth::{
 };
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
+pub use org::{
+    ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
+};
 pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};
 pub use write::{Projection, WriteTx};
 
