@@ -531,7 +531,7 @@ async fn malformed_bodies_and_error_shape() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         body,
-        json!({"error": {"code": "unauthorized", "message": "需要登录：请在 Authorization 头中提供 Bearer 令牌"}})
+        json!({"error": {"code": "unauthorized", "message": "需要登录：请先登录，或在 Authorization 头中提供 Bearer 令牌"}})
     );
     let (status, body) = t
         .call("GET", "/api/v1/cases", Some("hy_notarealtoken"), None)
