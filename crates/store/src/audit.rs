@@ -127,20 +127,49 @@ impl WriteTx {
         append_on(self.conn(), entry).await
     }
 
-    /// Records every unit on the case (`case_units`), in the transaction that writes the
-    /// projection. Units are only ever added to a case, so inserting the missing ones suffices.
-    pub async fn sync_case_units(&mut self, state: &CaseState) -> Result<()> {
+    /// Records every unit on the case (`case_units`) with the case's open flag and next
+    /// deadline, in the transaction that writes the projection. Units are only ever added to a
+    /// case; the copied columns follow every change.
+    pub async fn sync_case_units(
+        &mut self,
+        state: &CaseState,
+        projection: &crate::Projection,
+    ) -> Result<()> {
         let case = state.id.as_str();
+        let open = i64::from(state.awaits_action());
+        let due = projection.next_due_at_ms.unwrap_or(crate::NO_DEADLINE_MS);
+        sqlx::query("UPDATE case_units SET is_open = $2, next_due_at = $3 WHERE case_id = $1")
+            .bind(case)
+            .bind(open)
+            .bind(due)
+            .execute(self.conn())
+            .await?;
         for unit in state.units().into_iter().chain([state.current_unit()]) {
             sqlx::query(
-                "INSERT INTO case_units (case_id, unit_id) VALUES ($1, $2)
+                "INSERT INTO case_units (case_id, unit_id, is_open, next_due_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (case_id, unit_id) DO NOTHING",
             )
             .bind(case)
             .bind(unit.as_str())
+            .bind(open)
+            .bind(due)
             .execute(self.conn())
             .await?;
         }
+        Ok(())
+    }
+
+    /// Sets the case's region at city and county level (for subtree lists); a region never
+    /// changes, so this runs once, when the case is inserted.
+    pub async fn fill_region_levels(&mut self, state: &CaseState) -> Result<()> {
+        let region = state.petition.region.as_str();
+        let level = |n: usize| (region.len() >= n).then(|| region[..n].to_string());
+        sqlx::query("UPDATE cases SET region_city = $2, region_county = $3 WHERE id = $1")
+            .bind(state.id.as_str())
+            .bind(level(4))
+            .bind(level(6))
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 }

@@ -150,7 +150,8 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await
         .map_err(|e| StoreError::from_db(e, "case or receipt code exists already"))?;
-        self.sync_case_units(state).await?;
+        self.fill_region_levels(state).await?;
+        self.sync_case_units(state, projection).await?;
         Ok(())
     }
 
@@ -190,7 +191,7 @@ impl WriteTx {
                 state.id
             )));
         }
-        self.sync_case_units(state).await?;
+        self.sync_case_units(state, projection).await?;
         Ok(())
     }
 

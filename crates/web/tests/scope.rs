@@ -558,6 +558,36 @@ async fn every_read_path_stays_in_scope() {
             listed, cases,
             "{actor}: lists show exactly the cases in scope"
         );
+        // Keyset pages of two through everything in scope give the same cases, in order.
+        if !cases.is_empty() {
+            let mut paged = Vec::new();
+            let mut uri = "/api/v1/cases?all=true&limit=2".to_string();
+            loop {
+                let (status, body) = f.get(actor, &uri).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                let page = json_of(&body);
+                for item in page["items"].as_array().unwrap() {
+                    paged.push((
+                        item["next_due_at_ms"].as_i64().unwrap_or(i64::MAX),
+                        item["id"].as_str().unwrap().to_string(),
+                    ));
+                }
+                let Some(next) = page["next"].as_object() else {
+                    break;
+                };
+                uri = format!(
+                    "/api/v1/cases?all=true&limit=2&after_due={}&after_id={}",
+                    next["after_due"],
+                    next["after_id"].as_str().unwrap()
+                );
+            }
+            let mut sorted = paged.clone();
+            sorted.sort();
+            assert_eq!(paged, sorted, "{actor}: pages in urgency order");
+            let keys: BTreeSet<&str> = paged.iter().map(|(_, id)| key_of(id).unwrap()).collect();
+            assert_eq!(keys, cases, "{actor}: paging loses or repeats nothing");
+            assert_eq!(paged.len(), cases.len());
+        }
 
         for spec in CASES {
             let id = id_of(spec.key);
