@@ -1204,3 +1204,53 @@ async fn the_http_sms_adapter_signs_its_requests() {
     assert!(!seen[2].0, "a different secret does not verify");
     server.abort();
 }
+
+#[tokio::test]
+async fn administrators_can_disable_users_and_lift_a_lockout() {
+    let t = TestApp::start().await;
+    t.user("ma.jiu", "4406-zj", "handler").await;
+    let (cookie, _) = t.login("ma.jiu").await;
+    t.app.set_user_disabled("ma.jiu", true).await.unwrap();
+    assert_eq!(
+        t.me(&cookie).await.status,
+        StatusCode::UNAUTHORIZED,
+        "sessions end"
+    );
+    let r = t.login_with("ma.jiu", PASSWORD, None).await;
+    assert_eq!(
+        r.code(),
+        "login_failed",
+        "a disabled user looks like a wrong password"
+    );
+    t.app.set_user_disabled("ma.jiu", false).await.unwrap();
+    let (cookie, _) = t.login("ma.jiu").await;
+
+    for _ in 0..5 {
+        t.login_with("ma.jiu", "Wrong-Horse-77", None).await;
+    }
+    assert_eq!(
+        t.login_with("ma.jiu", PASSWORD, None).await.code(),
+        "locked"
+    );
+    assert_eq!(
+        t.me(&cookie).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a lock ends sessions"
+    );
+    let generated = t
+        .app
+        .reset_password("ma.jiu", None, false)
+        .await
+        .unwrap()
+        .unwrap();
+    let r = t.login_with("ma.jiu", &generated, None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a reset lifts the lock: {}",
+        r.body
+    );
+    assert_eq!(r.body["user"]["must_change_password"], true);
+    assert!(t.app.reset_password("nobody", None, false).await.is_err());
+    t.finish().await;
+}
