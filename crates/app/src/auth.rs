@@ -76,8 +76,10 @@ impl Default for AuthConfig {
             absolute_timeout: Duration::hours(12),
             max_failures: 5,
             lockout: Duration::minutes(15),
+            // Generous: a whole county office may log in from one address behind NAT at 9:00;
+            // guessing is stopped by the per-user lockout.
             login_per_address: RateRule {
-                max: 60,
+                max: 300,
                 window: Duration::minutes(15),
             },
             login_per_username: RateRule {

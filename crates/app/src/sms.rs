@@ -48,8 +48,12 @@ pub struct DevSms;
 impl SmsGateway for DevSms {
     fn send<'a>(&'a self, phone: &'a str, text: &'a str) -> SendFuture<'a> {
         Box::pin(async move {
+            // The code must be visible to the developer; the number need not be.
+            let masked = huiyin_domain::values::PhoneNumber::parse(phone)
+                .map(|p| p.masked())
+                .unwrap_or_else(|_| "***".into());
             tracing::info!(
-                phone,
+                phone = %masked,
                 text,
                 "SMS not sent: development sender (use an HTTP gateway in production)"
             );
