@@ -4,6 +4,7 @@
 //! options: with neither, the embedded SQLite database under `./huiyin-data` is used.
 
 mod demo;
+mod org;
 mod users;
 mod keys;
 
@@ -98,6 +99,11 @@ enum Cmd {
     Keys {
         #[command(subcommand)]
         command: KeysCmd,
+    },
+    /// The national organisation tree: import, stats, rename, merge, retire, history.
+    Org {
+        #[command(subcommand)]
+        command: org::OrgCmd,
     },
     /// Chinese text tools over JSON Lines: train, classify, dedup, hotspots, reply-check, pii.
     /// `huiyin text` alone prints the usage.
@@ -343,6 +349,7 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
                 println!("{}", serde_json::to_string(&u)?);
             }
         }
+        Cmd::Org { command } => org::run(command).await?,
         Cmd::Text { args } => {
             let stdin = std::io::stdin();
             let stdout = std::io::stdout();
