@@ -1,4 +1,5 @@
-//! A demonstration system: one city's petition bureaus and departments, staff tokens per role,
+//! A demonstration system: the organisation tree of one province (广东省, imported from the
+//! shipped divisions), staff tokens per role,
 //! and a few hundred petitions in every stage — generated here from templates, not copied from
 //! any real petition.
 
@@ -14,82 +15,12 @@ use huiyin_domain::petition::{AppealRoute, Channel, Person, Petition, Petitioner
 use huiyin_domain::values::{
     DocumentText, PersonName, PetitionText, PhoneNumber, Reason, RegionCode, Title,
 };
-use huiyin_store::UnitRecord;
 use rand::Rng;
 use rand::seq::IndexedRandom;
 
-const UNITS: &[(&str, &str, &str, &str, Option<&str>)] = &[
-    (
-        "44-xfj",
-        "广东省信访局",
-        "petition_bureau",
-        "44",
-        Some("0-xfj"),
-    ),
-    (
-        "4406-xfj",
-        "佛山市信访局",
-        "petition_bureau",
-        "4406",
-        Some("44-xfj"),
-    ),
-    (
-        "440604-xfj",
-        "禅城区信访局",
-        "petition_bureau",
-        "440604",
-        Some("4406-xfj"),
-    ),
-    (
-        "440605-xfj",
-        "南海区信访局",
-        "petition_bureau",
-        "440605",
-        Some("4406-xfj"),
-    ),
-    (
-        "4406-zj",
-        "佛山市住房和城乡建设局",
-        "department",
-        "4406",
-        Some("4406-xfj"),
-    ),
-    (
-        "4406-rs",
-        "佛山市人力资源和社会保障局",
-        "department",
-        "4406",
-        Some("4406-xfj"),
-    ),
-    (
-        "4406-jy",
-        "佛山市教育局",
-        "department",
-        "4406",
-        Some("4406-xfj"),
-    ),
-    (
-        "4406-sthj",
-        "佛山市生态环境局",
-        "department",
-        "4406",
-        Some("4406-xfj"),
-    ),
-    (
-        "4406-ga",
-        "佛山市公安局",
-        "department",
-        "4406",
-        Some("4406-xfj"),
-    ),
-    (
-        "4406-fy",
-        "佛山市中级人民法院",
-        "court",
-        "4406",
-        Some("4406-xfj"),
-    ),
-];
+/// The province the demo loads from the shipped divisions (广东省); the petitions below are
+/// placed in 佛山市 and routed to its units (ids from the default catalogue, e.g. 4406-zj).
+pub const DEMO_PROVINCE: &str = "44";
 
 const PLACES: &[(&str, &str)] = &[
     ("440604", "禅城区祖庙街道"),
@@ -206,19 +137,14 @@ fn opinion(ask: &str, decision: Decision) -> Result<HandlingOpinion> {
 /// Populates the demo if the database has no cases yet, and prints staff tokens either way.
 pub async fn ensure(app: &App, petitions: u32) -> Result<()> {
     let store = app.store();
-    for (id, name, kind, region, parent) in UNITS {
-        if store.unit(id).await?.is_none() {
-            store
-                .insert_unit(&UnitRecord {
-                    id: (*id).into(),
-                    name: (*name).into(),
-                    kind: (*kind).into(),
-                    region_code: (*region).into(),
-                    parent_id: parent.map(str::to_string),
-                })
-                .await?;
-        }
-    }
+    // The whole province from the shipped GB/T 2260 divisions (idempotent: a restart changes
+    // nothing).
+    let report = crate::org::import_tree(store, Some(DEMO_PROVINCE), None).await?;
+    println!(
+        "组织机构：广东省 {} 个单位已就绪（新增 {}）/ organisation tree of province {DEMO_PROVINCE} ready",
+        report.units_added + report.units_updated + report.units_unchanged,
+        report.units_added
+    );
     let accounts: &[(&str, &str, &[Role])] = &[
         ("登记员 佛山市信访局", "4406-xfj", &[Role::Registrar]),
         (
