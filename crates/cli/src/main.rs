@@ -4,9 +4,9 @@
 //! options: with neither, the embedded SQLite database under `./huiyin-data` is used.
 
 mod demo;
+mod keys;
 mod org;
 mod users;
-mod keys;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
