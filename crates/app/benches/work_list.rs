@@ -1,0 +1,536 @@
+//! A unit's open-case list among 1,000,000 cases (issue 2, "Speed": under 20 ms).
+//!
+//! Data set: 1,000,000 cases over 3,000 units (300 petition bureaus, each with 9 departments),
+//! each case taken through the real lifecycle with the domain's `decide` and `apply` — submit,
+//! register, route, accept, reply or decline — and written with the store's own write path
+//! (`WriteTx::insert_case` + `WriteTx::append`, hash chain included) in transactions of 10,000
+//! cases. About half the cases are open. Cases are spread over units with a skew (unit `k`
+//! of 3,000 is chosen with density ∝ 1/√k), so the busiest unit holds ~2% of all cases, like
+//! a big city bureau. Stages: 5% submitted, 5% registered, 15% routed, 25% handling (open);
+//! 10% declined, 40% replied (closed).
+//!
+//! The SQLite file is cached under `target/bench-data/worklist-<version>-<n>/` and the
+//! PostgreSQL data set in the schema `bench_worklist_<version>_<n>`, so reruns skip the
+//! generation. Then `Store::list_cases` with `unit`, `open_only`, `limit = 50` is timed: the
+//! first page, a keyset page after 1,000 rows and the last page, for the busiest unit and a
+//! median one.
+//!
+//! ```text
+//! cargo bench -p huiyin-app --bench work_list
+//! HUIYIN_BENCH_CASES=1000000 HUIYIN_BENCH_PG_CASES=1000000 \
+//!   HUIYIN_BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/huiyin_bench cargo bench -p huiyin-app --bench work_list
+//! ```
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chrono::TimeZone;
+use common::{Rng, ms, summarize};
+use criterion::{Criterion, criterion_group, criterion_main};
+use huiyin_app::secrets;
+use huiyin_domain::calendar::Calendar;
+use huiyin_domain::case::{
+    CaseState, Command, Ctx, Decision, DeclineGround, Event, HandlingOpinion, Role, RouteKind,
+    apply, decide,
+};
+use huiyin_domain::clock;
+use huiyin_domain::ids::{CaseId, UnitId};
+use huiyin_domain::petition::{AppealRoute, StatutoryClass};
+use huiyin_domain::policy::PolicySet;
+use huiyin_domain::values::{DocumentText, Reason, ReceiptCode};
+use huiyin_store::{CaseSummary, ListFilter, Projection, Store};
+use tokio::runtime::Runtime;
+
+/// Bump when the generated data changes, so stale caches are not reused.
+const DATA_VERSION: &str = "v1";
+const UNITS: u64 = 3_000;
+const CHUNK: usize = 10_000;
+const PAGE: u32 = 50;
+/// The later page starts after this many rows (keyset).
+const DEEP_ROWS: usize = 1_000;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn unit_id(k: u64) -> String {
+    if k.is_multiple_of(10) {
+        format!("b{k:04}")
+    } else {
+        format!("d{k:04}")
+    }
+}
+
+fn region_of(k: u64) -> String {
+    format!("44{:04}", k / 10)
+}
+
+/// One generated case: its final state, list columns, events and secret hash.
+struct GenCase {
+    state: CaseState,
+    projection: Projection,
+    events: Vec<Event>,
+    secret_hash: String,
+}
+
+fn text(s: &str) -> DocumentText {
+    DocumentText::parse(s).expect("document text")
+}
+
+fn reason(s: &str) -> Reason {
+    Reason::parse(s).expect("reason")
+}
+
+/// Takes case `i` through the lifecycle with the domain's own `decide` and `apply`.
+fn generate_case(i: u64, rng: &mut Rng, policies: &PolicySet, calendar: &Calendar) -> GenCase {
+    let k = ((UNITS as f64) * rng.unit().powi(2)) as u64;
+    let b = k - k % 10;
+    let bureau = unit_id(b);
+    let unit = unit_id(k);
+    let region = region_of(b);
+    let day = chrono::Duration::days(1);
+    let base = chrono::Utc
+        .with_ymd_and_hms(2025, 1, 2, 1, 0, 0)
+        .single()
+        .expect("base time");
+    let received_at = base + chrono::Duration::seconds(rng.below(360 * 86_400) as i64);
+    let roll = rng.unit();
+
+    let id = CaseId::new(uuid::Uuid::now_v7().to_string());
+    let payload = (i.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1u64 << 55) - 1);
+    let receipt = ReceiptCode::from_random(payload.to_le_bytes());
+    let petition = common::petition(i, &region);
+    let petitioner = common::petitioner(i);
+    let registrar = common::staff("registrar", &bureau, &[Role::Registrar]);
+    let handler = common::staff("head", &unit, &[Role::Handler, Role::UnitHead]);
+    let national = policies.resolve(&region, None);
+
+    let mut state: Option<CaseState> = None;
+    let mut events: Vec<Event> = Vec::new();
+    let mut step = |actor: &huiyin_domain::case::Actor, now, command: Command| {
+        let policy = match &state {
+            Some(s) => policies.resolve(s.petition.region.as_str(), s.category.as_deref()),
+            None => national.clone(),
+        };
+        let ctx = Ctx {
+            now,
+            actor,
+            policy: &policy,
+            calendar,
+        };
+        let new = decide(state.as_ref(), &id, command, &ctx).expect("allowed step");
+        for e in &new {
+            state = Some(apply(state.take(), e).expect("apply"));
+        }
+        events.extend(new);
+    };
+    step(
+        &petitioner,
+        received_at,
+        Command::Submit {
+            petition: petition.record(Some(format!("{i:064x}"))).into(),
+            receipt: receipt.clone(),
+            bureau: UnitId::new(&bureau),
+            received_at,
+        },
+    );
+    if roll >= 0.05 {
+        step(
+            &registrar,
+            received_at + day,
+            Command::Register {
+                class: StatutoryClass::Appeal(AppealRoute::PetitionProcedure),
+                category: petition.category.clone(),
+                accused: Vec::new(),
+            },
+        );
+    }
+    if roll >= 0.10 {
+        let kind = if k == b {
+            RouteKind::Bureau
+        } else {
+            RouteKind::Forward
+        };
+        step(
+            &registrar,
+            received_at + day * 2,
+            Command::Route {
+                kind,
+                unit: UnitId::new(&unit),
+            },
+        );
+    }
+    if (0.50..0.60).contains(&roll) {
+        step(
+            &handler,
+            received_at + day * 5,
+            Command::Decline {
+                ground: DeclineGround::NotPetitionMatter,
+                reason: reason("反映事项不属于信访事项受理范围"),
+                guidance: reason("请通过12345政务服务便民热线反映"),
+            },
+        );
+    } else if roll >= 0.25 {
+        step(&handler, received_at + day * 5, Command::Accept);
+    }
+    if roll >= 0.60 {
+        step(
+            &handler,
+            received_at + day * 40,
+            Command::Reply {
+                opinion: HandlingOpinion {
+                    request: text("请求尽快解决反映的问题"),
+                    facts: text("经查，信访人反映的情况基本属实"),
+                    reasons: text("依据相关规定，责成责任单位限期整改"),
+                    legal_basis: text("《信访工作条例》第三十二条"),
+                    decision: Decision::Support,
+                },
+            },
+        );
+    }
+    let state = state.expect("a state");
+    let policy = policies.resolve(state.petition.region.as_str(), state.category.as_deref());
+    let running: Vec<clock::Deadline> = clock::deadlines(&state.timers, &policy, calendar)
+        .into_iter()
+        .filter(|d| d.stopped_at.is_none())
+        .collect();
+    let urgent = running.iter().min_by_key(|d| d.due_at);
+    let projection = Projection {
+        next_due_kind: urgent.map(|d| d.kind),
+        next_due_at_ms: urgent.map(|d| d.due_at.timestamp_millis()),
+        yellow_at_ms: urgent.map(|d| d.yellow_at.timestamp_millis()),
+    };
+    let secret_hash = secrets::secret_hash(&receipt, &format!("{:08X}", i % 0xFFFF_FFFF));
+    GenCase {
+        state,
+        projection,
+        events,
+        secret_hash,
+    }
+}
+
+/// Writes `n` cases (and the 3,000 units) through the store's write path.
+async fn generate(store: &Store, n: u64, label: &str) {
+    let started = Instant::now();
+    // The units in one transaction (bureaus come before their departments).
+    let mut wtx = store.begin_write().await.unwrap();
+    for k in 0..UNITS {
+        let unit = if k.is_multiple_of(10) {
+            common::bureau(&unit_id(k), &region_of(k))
+        } else {
+            common::department(&unit_id(k), &region_of(k), &unit_id(k - k % 10))
+        };
+        sqlx::query(
+            "INSERT INTO units (id, name, kind, region_code, parent_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, 0)",
+        )
+        .bind(unit.id)
+        .bind(unit.name)
+        .bind(unit.kind)
+        .bind(unit.region_code)
+        .bind(unit.parent_id)
+        .execute(&mut *wtx.conn())
+        .await
+        .unwrap();
+    }
+    wtx.commit().await.unwrap();
+    // Cases are made on another thread while this one writes the previous ones.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<GenCase>(CHUNK);
+    let producer = std::thread::spawn(move || {
+        let policies = PolicySet::default();
+        let calendar = Calendar::china();
+        let mut rng = Rng::new(0x4855_4959_494E);
+        for i in 0..n {
+            if tx
+                .blocking_send(generate_case(i, &mut rng, &policies, calendar))
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+    let mut written = 0u64;
+    let mut events = 0u64;
+    while written < n {
+        let mut wtx = store.begin_write().await.unwrap();
+        let mut in_tx = 0;
+        while in_tx < CHUNK && written < n {
+            let Some(c) = rx.recv().await else { break };
+            wtx.insert_case(&c.state, &c.projection, &c.secret_hash)
+                .await
+                .unwrap();
+            wtx.append(&c.events).await.unwrap();
+            events += c.events.len() as u64;
+            in_tx += 1;
+            written += 1;
+        }
+        wtx.commit().await.unwrap();
+        if written.is_multiple_of(100_000) || written == n {
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "work_list/{label}: generated {written}/{n} cases ({events} events) in {secs:.0}s, {:.0} cases/s",
+                written as f64 / secs
+            );
+        }
+    }
+    producer.join().unwrap();
+}
+
+/// The cached SQLite data set, generated on first use.
+async fn sqlite_dataset(n: u64) -> Store {
+    let root = common::bench_data_dir();
+    let dir = root.join(format!("worklist-{DATA_VERSION}-{n}"));
+    let marker = dir.join("complete");
+    if !marker.exists() {
+        let partial = root.join(format!("worklist-{DATA_VERSION}-{n}.partial"));
+        if partial.exists() {
+            std::fs::remove_dir_all(&partial).unwrap();
+        }
+        let store = Store::open_dir(&partial).await.unwrap();
+        store.migrate().await.unwrap();
+        generate(&store, n, "sqlite").await;
+        store.close().await;
+        std::fs::write(partial.join("complete"), DATA_VERSION).unwrap();
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+        std::fs::rename(&partial, &dir).unwrap();
+    } else {
+        println!("work_list/sqlite: using cached data set {}", dir.display());
+    }
+    print_size(&dir.join("huiyin.db"));
+    Store::open_dir(&dir).await.unwrap()
+}
+
+fn print_size(path: &Path) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        println!(
+            "work_list/sqlite: database file {:.2} GiB",
+            meta.len() as f64 / (1u64 << 30) as f64
+        );
+    }
+}
+
+/// The cached PostgreSQL data set (a schema in the bench database), generated on first use.
+async fn pg_dataset(base: &str, n: u64) -> (Store, String) {
+    let schema = format!("bench_worklist_{DATA_VERSION}_{n}");
+    let admin = Store::connect(base).await.unwrap();
+    let done: Option<(i64,)> = sqlx::query_as(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'bench_meta'",
+    )
+    .bind(schema.as_str())
+    .fetch_optional(admin.pool())
+    .await
+    .unwrap();
+    admin.close().await;
+    if done.is_some() {
+        println!("work_list/postgres: using cached data set in schema {schema}");
+        let store = Store::connect(&common::pg_url(base, &schema))
+            .await
+            .unwrap();
+        return (store, schema);
+    }
+    let store = common::pg_store(base, &schema, true).await.unwrap();
+    generate(&store, n, "postgres").await;
+    // What autovacuum would do soon after a load this size.
+    sqlx::raw_sql("ANALYZE")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::raw_sql("CREATE TABLE bench_meta (version TEXT NOT NULL)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    (store, schema)
+}
+
+/// The busiest unit and a median one, by open cases.
+async fn pick_units(store: &Store) -> Vec<(String, i64)> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT current_unit_id, COUNT(*) AS n FROM cases WHERE is_open = 1
+         GROUP BY current_unit_id ORDER BY n DESC, current_unit_id",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    vec![rows[0].clone(), rows[rows.len() / 2].clone()]
+}
+
+fn filter(unit: &str, after: Option<(i64, String)>) -> ListFilter {
+    ListFilter {
+        unit: Some(unit.to_string()),
+        open_only: true,
+        after,
+        limit: PAGE,
+        ..ListFilter::default()
+    }
+}
+
+fn key(row: &CaseSummary) -> (i64, String) {
+    (row.next_due_at_ms.unwrap_or(i64::MAX), row.id.clone())
+}
+
+/// The keyset position after `rows` rows of the unit's list (walking the pages).
+async fn after_rows(store: &Store, unit: &str, rows: usize) -> Option<(i64, String)> {
+    let mut after = None;
+    let mut seen = 0;
+    while seen < rows {
+        let page = store
+            .list_cases(&filter(unit, after.clone()))
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        seen += page.len();
+        after = Some(key(last));
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    after
+}
+
+/// Keyset pages walked one by one give the same rows as one long page (up to 500 rows).
+async fn check_pages(store: &Store, unit: &str) {
+    let mut all = filter(unit, None);
+    all.limit = 500;
+    let expected: Vec<String> = store
+        .list_cases(&all)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut walked = Vec::new();
+    let mut after = None;
+    while walked.len() < expected.len() {
+        let page = store
+            .list_cases(&filter(unit, after.clone()))
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(key(last));
+        walked.extend(page.into_iter().map(|r| r.id));
+    }
+    walked.truncate(expected.len());
+    assert_eq!(walked, expected, "keyset pages of {unit}");
+}
+
+struct Query {
+    name: String,
+    filter: ListFilter,
+}
+
+async fn queries(store: &Store) -> Vec<Query> {
+    let mut out = Vec::new();
+    for (label, (unit, open)) in ["busiest", "median"]
+        .into_iter()
+        .zip(pick_units(store).await)
+    {
+        println!("work_list: {label} unit {unit} has {open} open cases");
+        check_pages(store, &unit).await;
+        out.push(Query {
+            name: format!("{label}_unit_first_page"),
+            filter: filter(&unit, None),
+        });
+        // A later page: after 1,000 rows, or the last full page of a smaller list.
+        let last_full = (open as usize).saturating_sub(1) / PAGE as usize * PAGE as usize;
+        let deep = DEEP_ROWS.min(last_full);
+        if deep == 0 {
+            continue;
+        }
+        let after = after_rows(store, &unit, deep).await;
+        out.push(Query {
+            name: format!("{label}_unit_page_after_{deep}"),
+            filter: filter(&unit, after),
+        });
+        // The last page of a long list: where a keyset condition that the index cannot seek
+        // to shows (every earlier row would be read and dropped).
+        if last_full > DEEP_ROWS {
+            let after = after_rows(store, &unit, last_full).await;
+            out.push(Query {
+                name: format!("{label}_unit_last_page_after_{last_full}"),
+                filter: filter(&unit, after),
+            });
+        }
+    }
+    out
+}
+
+fn single_calls(rt: &Runtime, backend: &str, store: &Store, queries: &[Query]) {
+    for q in queries {
+        let mut samples: Vec<Duration> = Vec::with_capacity(300);
+        rt.block_on(async {
+            for _ in 0..300 {
+                let t = Instant::now();
+                let rows = store.list_cases(&q.filter).await.unwrap();
+                samples.push(t.elapsed());
+                assert!(!rows.is_empty());
+            }
+        });
+        let s = summarize(&mut samples);
+        println!(
+            "work_list/{backend}/{}: {} single calls, median={:.3}ms p99={:.3}ms floor<20ms (median): {}",
+            q.name,
+            s.n,
+            ms(s.median),
+            ms(s.p99),
+            if ms(s.median) < 20.0 { "PASS" } else { "FAIL" },
+        );
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let n = env_u64("HUIYIN_BENCH_CASES", 1_000_000);
+    let mut targets: Vec<(String, Store)> = Vec::new();
+    let t = Instant::now();
+    let store = rt.block_on(sqlite_dataset(n));
+    println!(
+        "work_list/sqlite: {n} cases ready in {:.0}s",
+        t.elapsed().as_secs_f64()
+    );
+    targets.push((format!("sqlite-{n}"), store));
+    if let Some(base) = common::pg_base() {
+        let pg_n = env_u64("HUIYIN_BENCH_PG_CASES", n);
+        let t = Instant::now();
+        let (store, _schema) = rt.block_on(pg_dataset(&base, pg_n));
+        println!(
+            "work_list/postgres: {pg_n} cases ready in {:.0}s",
+            t.elapsed().as_secs_f64()
+        );
+        targets.push((format!("postgres-{pg_n}"), store));
+    }
+    for (backend, store) in &targets {
+        let count = rt.block_on(store.count_cases()).unwrap();
+        println!("work_list/{backend}: {count} cases in the table");
+        let qs = rt.block_on(queries(store));
+        single_calls(&rt, backend, store, &qs);
+        let mut group = c.benchmark_group(format!("work_list/{backend}"));
+        for q in &qs {
+            group.bench_function(&q.name, |b| {
+                b.iter(|| rt.block_on(store.list_cases(&q.filter)).unwrap());
+            });
+        }
+        group.finish();
+        rt.block_on(store.close());
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .sample_size(50)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(4));
+    targets = bench
+}
+criterion_main!(benches);
