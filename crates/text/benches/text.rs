@@ -218,23 +218,42 @@ fn percentiles() {
         percentile(&mut lookup, 0.99),
         percentile(&mut lookup, 1.0)
     );
-    let model = train_model(ClassifierConfig::default());
-    let mut intake = Vec::with_capacity(queries.len());
-    for q in &queries {
-        let t = Instant::now();
-        let norm = normalize(q);
-        let sig = Signature::of_match_key(&match_key_of_normalized(&norm));
-        let v = index.query(&sig, &DocMeta::default());
-        let p = model.predict(seg, q);
-        intake.push(t.elapsed());
-        black_box((v, p));
+    for (name, config) in [
+        ("default", ClassifierConfig::default()),
+        ("fast", ClassifierConfig::fast()),
+    ] {
+        let model = train_model(config);
+        // wall time per petition; and, since the machine is shared (a preempted call waits
+        // milliseconds for a core), also the best of 3 runs of each petition
+        let mut intake = Vec::with_capacity(queries.len());
+        let mut best_of_3 = Vec::with_capacity(queries.len());
+        for q in &queries {
+            let mut best = Duration::MAX;
+            for run in 0..3 {
+                let t = Instant::now();
+                let norm = normalize(q);
+                let sig = Signature::of_match_key(&match_key_of_normalized(&norm));
+                let v = index.query(&sig, &DocMeta::default());
+                let p = model.predict(seg, q);
+                let d = t.elapsed();
+                black_box((v, p));
+                if run == 0 {
+                    intake.push(d);
+                }
+                best = best.min(d);
+            }
+            best_of_3.push(best);
+        }
+        println!(
+            "intake, {name} model (normalise + fingerprint + lookup + classify with explanation): p50 {:?}, p99 {:?}, max {:?}; best of 3 runs per petition: p50 {:?}, p99 {:?}, max {:?}",
+            percentile(&mut intake, 0.5),
+            percentile(&mut intake, 0.99),
+            percentile(&mut intake, 1.0),
+            percentile(&mut best_of_3, 0.5),
+            percentile(&mut best_of_3, 0.99),
+            percentile(&mut best_of_3, 1.0)
+        );
     }
-    println!(
-        "intake (normalise + fingerprint + lookup + classify with explanation): p50 {:?}, p99 {:?}, max {:?}",
-        percentile(&mut intake, 0.5),
-        percentile(&mut intake, 0.99),
-        percentile(&mut intake, 1.0)
-    );
 }
 
 fn classification(c: &mut Criterion) {
@@ -283,7 +302,77 @@ fn classification(c: &mut Criterion) {
 
 criterion_group!(benches, classification);
 
+/// Median throughput (messages/s) of `passes` timed passes of `f` over `texts`.
+fn throughput(texts: &[String], passes: usize, mut f: impl FnMut(&str)) -> f64 {
+    let mut rates: Vec<f64> = (0..passes)
+        .map(|_| {
+            let t = Instant::now();
+            for x in texts {
+                f(x);
+            }
+            texts.len() as f64 / t.elapsed().as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates.get(rates.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// `HUIYIN_BENCH_QUICK=1`: throughput with plain timers (median of 7 passes over 1,000 messages,
+/// one thread), no criterion and no large index. Also the target for callgrind
+/// (`HUIYIN_BENCH_QUICK=callgrind` runs one pass per model only).
+fn quick(mode: &str) {
+    let seg = shared();
+    let mut g = Gen::new(9);
+    let texts: Vec<String> = (0..1000).map(|i| g.petition(i, 250)).collect();
+    let passes = if mode.starts_with("callgrind") { 1 } else { 7 };
+    if let Some(which) = mode.strip_prefix("callgrind-") {
+        let config = if which == "fast" {
+            ClassifierConfig::fast()
+        } else {
+            ClassifierConfig::default()
+        };
+        let model = train_model(config);
+        let rate = throughput(&texts, 1, |t| {
+            black_box(model.predict_label(seg, t));
+        });
+        println!("classify {which} predict_label: {rate:.0} messages/s");
+        return;
+    }
+    let fast = train_model(ClassifierConfig::fast());
+    let default = train_model(ClassifierConfig::default());
+    let rate = throughput(&texts, passes, |t| {
+        black_box(fast.predict_label(seg, t));
+    });
+    println!("classify fast predict_label: {rate:.0} messages/s");
+    let rate = throughput(&texts, passes, |t| {
+        black_box(default.predict_label(seg, t));
+    });
+    println!("classify default predict_label: {rate:.0} messages/s");
+    let rate = throughput(&texts, passes, |t| {
+        black_box(default.predict(seg, t));
+    });
+    println!("classify default predict (with explanation): {rate:.0} messages/s");
+    let rate = throughput(&texts, passes, |t| {
+        black_box(normalize(t));
+    });
+    println!("normalise: {rate:.0} messages/s");
+    let rate = throughput(&texts, passes, |t| {
+        black_box(Signature::of_text(t));
+    });
+    println!("normalise + signature: {rate:.0} messages/s");
+    let normalized: Vec<String> = texts.iter().map(|t| normalize(t)).collect();
+    let rate = throughput(&normalized, passes, |t| {
+        black_box(seg.keywords(t));
+    });
+    println!("jieba keywords of normalised text: {rate:.0} messages/s");
+}
+
 fn main() {
+    match std::env::var("HUIYIN_BENCH_QUICK").as_deref() {
+        Ok("intake") => return percentiles(),
+        Ok(mode) => return quick(mode),
+        Err(_) => {}
+    }
     percentiles();
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -21,6 +21,26 @@ pub fn hash_chars(ns: u8, chars: &[char]) -> u64 {
     mix64(h ^ (chars.len() as u64))
 }
 
+/// Hashes of all windows of `chars` of length 1..=`max_n` ([`hash_chars`] of each window),
+/// computed by extending one running state per start position: `emit(start, n, hash)`.
+#[inline]
+pub fn for_each_ngram_hash(
+    ns: u8,
+    chars: &[char],
+    max_n: usize,
+    mut emit: impl FnMut(usize, usize, u64),
+) {
+    let seed: u64 = 0xCBF2_9CE4_8422_2325 ^ u64::from(ns);
+    for start in 0..chars.len() {
+        let mut h = seed;
+        for (i, &c) in chars[start..].iter().take(max_n).enumerate() {
+            h = (h ^ u64::from(c as u32)).wrapping_mul(0x0000_0100_0000_01B3);
+            h = h.rotate_left(23);
+            emit(start, i + 1, mix64(h ^ (i as u64 + 1)));
+        }
+    }
+}
+
 /// Hash a string under a namespace byte (same as [`hash_chars`] over its chars).
 pub fn hash_str(ns: u8, s: &str) -> u64 {
     let mut h: u64 = 0xCBF2_9CE4_8422_2325 ^ u64::from(ns);
@@ -83,5 +103,11 @@ mod tests {
         assert_ne!(hash_str(7, s), hash_str(8, s));
         // pinned: persisted models and indexes depend on this value never changing
         assert_eq!(hash_str(1, "a"), hash_str(1, "a"));
+        let mut n = 0;
+        for_each_ngram_hash(3, &c, 3, |start, len, h| {
+            assert_eq!(h, hash_chars(3, &c[start..start + len]));
+            n += 1;
+        });
+        assert_eq!(n, 4 + 3 + 2);
     }
 }

@@ -94,6 +94,25 @@ fn is_space(c: char) -> bool {
     c.is_whitespace()
 }
 
+/// CJK unified ideographs (main block and extension A): NFKC-stable starters that take part in
+/// no canonical composition, so NFKC can be applied to the text between them piece by piece.
+#[inline]
+fn is_nfkc_inert(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF)
+}
+
+/// NFKC of `run` (text between two inert characters) appended to `out`.
+fn push_nfkc(run: &str, out: &mut String) {
+    if run.is_ascii() {
+        out.push_str(run);
+        return;
+    }
+    match unicode_normalization::is_nfkc_quick(run.chars()) {
+        unicode_normalization::IsNormalized::Yes => out.push_str(run),
+        _ => out.extend(run.chars().nfkc()),
+    }
+}
+
 /// Normalise petition text to its canonical readable form.
 ///
 /// Never fails: any `&str` gives a (possibly empty) string. Line breaks are kept as single
@@ -114,25 +133,57 @@ pub fn normalize(text: &str) -> String {
     } else {
         text
     };
-    let cleaned: String = match unicode_normalization::is_nfkc_quick(filtered.chars()) {
-        unicode_normalization::IsNormalized::Yes => filtered.into_owned(),
-        _ => filtered.chars().nfkc().collect(),
-    };
+    // NFKC piecewise: CJK ideographs (most of a petition) are copied as they are, and only the
+    // runs between them (punctuation, full-width forms, Latin) go through the normaliser. Equal
+    // to NFKC of the whole text because the ideographs neither compose nor reorder (a property
+    // test checks this against the whole-text NFKC).
+    let mut cleaned = String::with_capacity(filtered.len());
+    let mut run_start: Option<usize> = None;
+    for (i, c) in filtered.char_indices() {
+        if is_nfkc_inert(c) {
+            if let Some(s) = run_start.take() {
+                push_nfkc(&filtered[s..i], &mut cleaned);
+            }
+            cleaned.push(c);
+        } else if run_start.is_none() {
+            run_start = Some(i);
+        }
+    }
+    if let Some(s) = run_start {
+        push_nfkc(&filtered[s..], &mut cleaned);
+    }
+    fold(&cleaned)
+}
+
+/// Steps 3 and 4 of [`normalize`] on NFKC text: traditional → simplified, then punctuation and
+/// whitespace folding, in one pass.
+fn fold(cleaned: &str) -> String {
     // 3. traditional → simplified, one character at a time through a dense table built once from
     // fast2s's OpenCC-derived data (its two-character exceptions such as 乾隆 are not applied).
     let table = t2s_table();
-    let simplified: String = cleaned
-        .chars()
-        .map(|c| {
-            let i = (c as u32).wrapping_sub(T2S_FIRST) as usize;
-            table.get(i).copied().unwrap_or(c)
-        })
-        .collect();
-    // 4. punctuation and whitespace folding in one pass.
-    let mut out = String::with_capacity(simplified.len());
+    // 4. punctuation and whitespace folding.
+    let mut out = String::with_capacity(cleaned.len());
     let mut pending_space: Option<char> = None; // ' ' or '\n'
     let mut last: Option<char> = None;
-    for c in simplified.chars() {
+    let mut last_cjk_or_punct = false;
+    for c in cleaned.chars() {
+        let c = {
+            let i = (c as u32).wrapping_sub(T2S_FIRST) as usize;
+            table.get(i).copied().unwrap_or(c)
+        };
+        // fast path: an ideograph is neither space nor punctuation
+        if matches!(c as u32, 0x4E00..=0x9FFF) {
+            if let Some(sp) = pending_space.take()
+                && last.is_some()
+                && sp == '\n'
+            {
+                out.push(sp);
+            }
+            out.push(c);
+            last = Some(c);
+            last_cjk_or_punct = true;
+            continue;
+        }
         if is_space(c) {
             let kind = if c == '\n' || c == '\r' { '\n' } else { ' ' };
             pending_space = match pending_space {
@@ -142,19 +193,22 @@ pub fn normalize(text: &str) -> String {
             continue;
         }
         let c = fold_punct(c).unwrap_or(c);
+        let punct = is_punct(c);
+        let cjk_or_punct = punct || is_cjk(c);
         if let Some(sp) = pending_space.take()
-            && let Some(prev) = last
+            && last.is_some()
         {
-            let keep = sp == '\n' || !(is_cjk(prev) || is_cjk(c) || is_punct(prev) || is_punct(c));
+            let keep = sp == '\n' || !(last_cjk_or_punct || cjk_or_punct);
             if keep {
                 out.push(sp);
             }
         }
-        if is_punct(c) && last == Some(c) && !is_mask_char(c) {
+        if punct && last == Some(c) && !is_mask_char(c) {
             continue;
         }
         out.push(c);
         last = Some(c);
+        last_cjk_or_punct = cjk_or_punct;
     }
     out
 }
@@ -165,9 +219,9 @@ pub fn is_punct(c: char) -> bool {
         return false;
     }
     c.is_ascii_punctuation()
-        || (!c.is_alphanumeric()
-            && matches!(c as u32, 0x00A0..=0x00BF | 0x2000..=0x206F | 0x3000..=0x303F
-                | 0xFE30..=0xFE4F | 0xFF00..=0xFF65))
+        || (matches!(c as u32, 0x00A0..=0x00BF | 0x2000..=0x206F | 0x3000..=0x303F
+                | 0xFE30..=0xFE4F | 0xFF00..=0xFF65)
+            && !c.is_alphanumeric())
 }
 
 /// The matching key of a text: normalised, then only letters, digits and CJK kept (lower-case),
@@ -179,32 +233,46 @@ pub fn match_key(text: &str) -> String {
 
 /// Like [`match_key`] for text that is already the output of [`normalize`].
 pub fn match_key_of_normalized(normalized: &str) -> String {
-    let mut out = String::with_capacity(normalized.len());
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        if run.chars().count() >= MIN_NUMBER_RUN || run.chars().any(is_mask_char) {
-            out.push(NUMBER_PLACEHOLDER);
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
+    let mut chars = Vec::with_capacity(normalized.len() / 2);
+    match_key_chars(normalized, &mut chars);
+    chars.into_iter().collect()
+}
+
+/// [`match_key_of_normalized`] appended to `out` as characters (what n-gram features and
+/// shingles iterate over; no intermediate string).
+pub fn match_key_chars(normalized: &str, out: &mut Vec<char>) {
+    // start (in `out`) of the current digit/mask run and whether it has a mask character
+    let mut run: Option<(usize, bool)> = None;
     for c in normalized.chars() {
-        if c.is_ascii_digit() || is_mask_char(c) {
-            run.push(c);
+        if matches!(c as u32, 0x4E00..=0x9FFF) {
+            // fast path: an ideograph is alphanumeric and its own lower case
+            flush_run(&mut run, out);
+            out.push(c);
             continue;
         }
-        if !run.is_empty() {
-            flush(&mut run, &mut out);
+        let mask = is_mask_char(c);
+        if c.is_ascii_digit() || mask {
+            let r = run.get_or_insert((out.len(), false));
+            r.1 |= mask;
+            out.push(c);
+            continue;
         }
+        flush_run(&mut run, out);
         if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
         }
     }
-    if !run.is_empty() {
-        flush(&mut run, &mut out);
+    flush_run(&mut run, out);
+}
+
+#[inline]
+fn flush_run(run: &mut Option<(usize, bool)>, out: &mut Vec<char>) {
+    if let Some((start, masked)) = run.take()
+        && (masked || out.len() - start >= MIN_NUMBER_RUN)
+    {
+        out.truncate(start);
+        out.push(NUMBER_PLACEHOLDER);
     }
-    out
 }
 
 /// Find masked-number runs (e.g. `*****`, `1381234****`, `A0001****`) in normalised text:
@@ -242,6 +310,143 @@ pub fn masked_runs(normalized: &str) -> Vec<std::ops::Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The straightforward implementation [`normalize`] must agree with (tests only).
+    ///
+    /// Never fails: any `&str` gives a (possibly empty) string. Line breaks are kept as single
+    /// `\n` (they separate title and body); other whitespace runs become one space, and spaces
+    /// next to CJK characters are dropped (people type `我 要 投 诉`). Runs of the same punctuation
+    /// mark collapse to one (`！！！` → `!`).
+    pub(crate) fn normalize_reference(text: &str) -> String {
+        // 1. remove control/format characters, 2. NFKC (full-width → half-width, compatibility forms).
+        // `_x000D_` is a carriage return escaped by spreadsheet exports; it is noise in every corpus
+        // that passed through Excel.
+        let text = if text.contains("_x000D_") {
+            std::borrow::Cow::Owned(text.replace("_x000D_", "\n"))
+        } else {
+            std::borrow::Cow::Borrowed(text)
+        };
+        let filtered: std::borrow::Cow<'_, str> = if text.chars().any(is_removed) {
+            std::borrow::Cow::Owned(text.chars().filter(|c| !is_removed(*c)).collect())
+        } else {
+            text
+        };
+        let cleaned: String = match unicode_normalization::is_nfkc_quick(filtered.chars()) {
+            unicode_normalization::IsNormalized::Yes => filtered.into_owned(),
+            _ => filtered.chars().nfkc().collect(),
+        };
+        // 3. traditional → simplified, one character at a time through a dense table built once from
+        // fast2s's OpenCC-derived data (its two-character exceptions such as 乾隆 are not applied).
+        let table = t2s_table();
+        let simplified: String = cleaned
+            .chars()
+            .map(|c| {
+                let i = (c as u32).wrapping_sub(T2S_FIRST) as usize;
+                table.get(i).copied().unwrap_or(c)
+            })
+            .collect();
+        // 4. punctuation and whitespace folding in one pass.
+        let mut out = String::with_capacity(simplified.len());
+        let mut pending_space: Option<char> = None; // ' ' or '\n'
+        let mut last: Option<char> = None;
+        for c in simplified.chars() {
+            if is_space(c) {
+                let kind = if c == '\n' || c == '\r' { '\n' } else { ' ' };
+                pending_space = match pending_space {
+                    Some('\n') => Some('\n'),
+                    _ => Some(kind),
+                };
+                continue;
+            }
+            let c = fold_punct(c).unwrap_or(c);
+            if let Some(sp) = pending_space.take()
+                && let Some(prev) = last
+            {
+                let keep =
+                    sp == '\n' || !(is_cjk(prev) || is_cjk(c) || is_punct(prev) || is_punct(c));
+                if keep {
+                    out.push(sp);
+                }
+            }
+            if is_punct(c) && last == Some(c) && !is_mask_char(c) {
+                continue;
+            }
+            out.push(c);
+            last = Some(c);
+        }
+        out
+    }
+
+    /// The straightforward matching key [`match_key_of_normalized`] must agree with (tests only).
+    pub(crate) fn match_key_reference(normalized: &str) -> String {
+        let mut out = String::with_capacity(normalized.len());
+        let mut run = String::new();
+        let flush = |run: &mut String, out: &mut String| {
+            if run.chars().count() >= MIN_NUMBER_RUN || run.chars().any(is_mask_char) {
+                out.push(NUMBER_PLACEHOLDER);
+            } else {
+                out.push_str(run);
+            }
+            run.clear();
+        };
+        for c in normalized.chars() {
+            if c.is_ascii_digit() || is_mask_char(c) {
+                run.push(c);
+                continue;
+            }
+            if !run.is_empty() {
+                flush(&mut run, &mut out);
+            }
+            if c.is_alphanumeric() {
+                out.extend(c.to_lowercase());
+            }
+        }
+        if !run.is_empty() {
+            flush(&mut run, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn ideographs_are_alphanumeric_lower_case() {
+        for u in 0x4E00..=0x9FFFu32 {
+            let Some(c) = char::from_u32(u) else { continue };
+            assert!(c.is_alphanumeric() && c.to_lowercase().eq([c]), "{c}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        #[test]
+        fn piecewise_nfkc_equals_whole_text_nfkc(
+            s in "[\\u{4e00}-\\u{4e40}\\u{3400}-\\u{3410}\\u{F900}-\\u{F910}\\u{300}-\\u{36f}\\u{ff01}-\\u{ff5e}\\u{3000}-\\u{303f}\\u{3131}-\\u{3190}\\u{ac00}-\\u{ac10}\\u{1100}-\\u{1112}\\u{2460}-\\u{2470}\\u{3200}-\\u{3250}a-zA-Z0-9 \\n\\r\\t。，！！？…—·*]{0,40}"
+        ) {
+            proptest::prop_assert_eq!(normalize(&s), normalize_reference(&s));
+            let n = normalize(&s);
+            proptest::prop_assert_eq!(match_key_of_normalized(&n), match_key_reference(&n));
+        }
+        #[test]
+        fn agrees_with_reference_on_any_text(s in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(normalize(&s), normalize_reference(&s));
+            proptest::prop_assert_eq!(match_key_of_normalized(&s), match_key_reference(&s));
+        }
+        #[test]
+        fn match_key_agrees_on_digits_and_masks(s in "[0-9*×a-zA-ZÀ-ÿİ\\u{4e00}-\\u{4e10} .,]{0,40}") {
+            proptest::prop_assert_eq!(match_key_of_normalized(&s), match_key_reference(&s));
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_with_reference() {
+        for t in [
+            "ＡＢＣ１２３，請問這個問題！！！",
+            "e\u{301}中\u{301}文 a 文 ㈱ ① ﬁ 兀 \u{F900}",
+            "标题\r\n\r\n正文  word  中 文 ， 。",
+            "我 要 投 诉 ab  cd\t\u{3000}x",
+        ] {
+            assert_eq!(normalize(t), normalize_reference(t), "{t:?}");
+        }
+    }
 
     #[test]
     fn full_width_and_traditional() {

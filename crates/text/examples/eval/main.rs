@@ -152,6 +152,7 @@ fn eval_classification(ctx: &mut Ctx, variant: &str, floor: bool) -> Result<()> 
     let mut pairs = Vec::new();
     let mut conf_right = Vec::new();
     let mut manual = 0usize;
+    let mut last_model = None;
     for fold in 0..5 {
         let train: Vec<(String, String)> = data
             .iter()
@@ -175,8 +176,22 @@ fn eval_classification(ctx: &mut Ctx, variant: &str, floor: bool) -> Result<()> 
             }
             pairs.push((d.1.clone(), p.best_label));
         }
+        last_model = Some(model);
     }
     let elapsed = start.elapsed();
+    // Throughput on the corpus texts (one thread, the last fold's model, median of 3 passes).
+    let mut rates: Vec<f64> = Vec::new();
+    if let Some(model) = &last_model {
+        for _ in 0..3 {
+            let t = Instant::now();
+            for d in &data {
+                std::hint::black_box(model.predict_label(&ctx.seg, &d.0));
+            }
+            rates.push(data.len() as f64 / t.elapsed().as_secs_f64());
+        }
+    }
+    rates.sort_by(f64::total_cmp);
+    let rate = rates.get(1).copied().unwrap_or(0.0);
     let (reports, macro_f1) = evaluate(&pairs);
     let accuracy = pairs.iter().filter(|(a, b)| a == b).count() as f64 / pairs.len().max(1) as f64;
     // calibration: accuracy per confidence bucket
@@ -197,10 +212,11 @@ fn eval_classification(ctx: &mut Ctx, variant: &str, floor: bool) -> Result<()> 
     )?;
     writeln!(
         md,
-        "macro-F1 **{macro_f1:.4}** (floor {CLASSIFICATION_FLOOR}), accuracy {accuracy:.4}, {} below the manual threshold {}; 5 trainings + predictions took {:.1} s.\n",
+        "macro-F1 **{macro_f1:.4}** (floor {CLASSIFICATION_FLOOR}), accuracy {accuracy:.4}, {} below the manual threshold {}; 5 trainings + predictions took {:.1} s; `predict_label` on the corpus texts (mean {:.0} characters), one thread: {rate:.0} messages/s (median of 3 passes; the machine may be shared).\n",
         manual,
         config.manual_threshold,
-        elapsed.as_secs_f64()
+        elapsed.as_secs_f64(),
+        data.iter().map(|d| d.0.chars().count()).sum::<usize>() as f64 / data.len().max(1) as f64
     )?;
     writeln!(
         md,
@@ -230,7 +246,7 @@ fn eval_classification(ctx: &mut Ctx, variant: &str, floor: bool) -> Result<()> 
     writeln!(md)?;
     ctx.json.insert(
         format!("classification_{variant}"),
-        json!({"macro_f1": macro_f1, "accuracy": accuracy, "per_class": reports, "manual": manual}),
+        json!({"macro_f1": macro_f1, "accuracy": accuracy, "per_class": reports, "manual": manual, "messages_per_second": rate}),
     );
     if floor && macro_f1 < CLASSIFICATION_FLOOR {
         ctx.failures.push(format!(
