@@ -243,7 +243,16 @@ impl Store {
         }
         // The caller's scope: the cases one of its units is on, or within one of its regions.
         let mut scope_binds: Vec<String> = Vec::new();
-        match &filter.scope {
+        // A unit's own work list needs no scope test: its current unit is on every row, and
+        // the caller's scope holds that unit (case_units always lists the current unit).
+        let redundant = match (&filter.scope, &filter.unit) {
+            (Some(Scope::Limited { units, .. }), Some(unit)) => {
+                units.iter().any(|u| u.as_str() == unit)
+            }
+            _ => false,
+        };
+        let scope = if redundant { None } else { filter.scope.as_ref() };
+        match scope {
             None | Some(Scope::All) => {}
             Some(Scope::Nothing) => sql += " AND 1 = 0",
             Some(Scope::Limited { units, regions }) => {
