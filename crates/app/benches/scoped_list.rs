@@ -3,7 +3,7 @@
 //!
 //! Data set: one province, 20 cities × 15 counties; each county has its petition bureau and 9
 //! departments, and 10 townships. 1,000,000 cases are spread over the counties with a skew
-//! (county `k` of 300 drawn with density ∝ 1/√k, so the busiest county holds ~3% of all
+//! (county `k` of 300 drawn with density ∝ 1/√k, so the busiest county holds ~6% of all
 //! cases, like a big urban district); 30% arise in a township, 70% at county level; 70% are
 //! with a department, 30% still at the bureau; half are open. Rows go straight into `cases`
 //! and `case_units` (the columns lists read; the state JSON is a stub), in transactions of
