@@ -251,7 +251,11 @@ impl Store {
             }
             _ => false,
         };
-        let scope = if redundant { None } else { filter.scope.as_ref() };
+        let scope = if redundant {
+            None
+        } else {
+            filter.scope.as_ref()
+        };
         match scope {
             None | Some(Scope::All) => {}
             Some(Scope::Nothing) => sql += " AND 1 = 0",
