@@ -130,6 +130,11 @@ fn single_calls(rt: &Runtime, backend: &str, store: &Store, id: &CaseId) {
 }
 
 fn bench(c: &mut Criterion) {
+    // `cargo test --benches` runs bench targets without `--bench`: skip the (long) setup there.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("case_load: skipped (run with `cargo bench`)");
+        return;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
