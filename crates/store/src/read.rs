@@ -350,12 +350,13 @@ impl Store {
                 sql += &format!(" AND {due} < {}", mark(Bind::Int(t)));
             }
             if let Some((after_due, after_id)) = &filter.after {
-                let (a, b, c) = (
-                    mark(Bind::Int(*after_due)),
+                // A row-value comparison, so both databases seek the index instead of
+                // filtering every earlier row of the branch.
+                let (a, b) = (
                     mark(Bind::Int(*after_due)),
                     mark(Bind::Text(after_id.clone())),
                 );
-                sql += &format!(" AND ({due} > {a} OR ({due} = {b} AND {id} > {c}))");
+                sql += &format!(" AND ({due}, {id}) > ({a}, {b})");
             }
             sql
         };
