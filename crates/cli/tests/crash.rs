@@ -261,7 +261,14 @@ impl Db {
     /// The `--data` / `--database` options every `huiyin` command takes.
     fn args(&self) -> Vec<OsString> {
         match &self.pg {
-            Some(pg) => vec!["--database".into(), pg.url.clone().into()],
+            // --data still names where the key files live, so the test never writes into
+            // the working directory.
+            Some(pg) => vec![
+                "--database".into(),
+                pg.url.clone().into(),
+                "--data".into(),
+                self.data_dir().into(),
+            ],
             None => vec!["--data".into(), self.data_dir().into()],
         }
     }
