@@ -326,9 +326,7 @@ fn with_session_cookie(
         header::SET_COOKIE,
         set_cookie(session_cookie_name(secure), id, secure)?,
     );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    no_store(&mut response);
     Ok(response)
 }
 
@@ -390,9 +388,7 @@ pub async fn session(
 ) -> Result<Response, ApiError> {
     let (_, session) = current_session(&state, &method, &headers).await?;
     let mut response = Json(session).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    no_store(&mut response);
     Ok(response)
 }
 
@@ -453,9 +449,7 @@ pub async fn totp_enrol(
     let (id, _) = current_session(&state, &method, &headers).await?;
     let enrolment = state.app.totp_enrol(&id).await?;
     let mut response = Json(enrolment).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    no_store(&mut response);
     Ok(response)
 }
 
@@ -530,9 +524,7 @@ pub async fn phone_verify(
         header::SET_COOKIE,
         set_cookie(petitioner_cookie_name(secure), &login.id, secure)?,
     );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    no_store(&mut response);
     Ok(response)
 }
 
@@ -547,9 +539,7 @@ pub async fn my_petitions(
     };
     let items = state.app.my_petitions(&id).await?;
     let mut response = Json(serde_json::json!({ "items": items })).into_response();
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    no_store(&mut response);
     Ok(response)
 }
 
@@ -653,6 +643,13 @@ pub fn document_paths(doc: &mut serde_json::Value) {
             "mfa_required": {"type": "boolean"}
         }}));
     }
+}
+
+/// Answers that carry session or personal data must not be cached.
+fn no_store(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
 #[cfg(test)]

@@ -268,12 +268,7 @@ async fn public_submit(
             },
         )
         .await?;
-    let status = if receipt.replayed {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
-    };
-    Ok((status, Json(receipt)).into_response())
+    Ok(receipt_response(receipt))
 }
 
 /// 来信/来访/来电登记 and API intake by staff or machine clients.
@@ -297,12 +292,17 @@ async fn staff_submit(
             },
         )
         .await?;
+    Ok(receipt_response(receipt))
+}
+
+/// 201 for a new petition, 200 when an idempotency key replayed an earlier one.
+fn receipt_response(receipt: huiyin_app::Receipt) -> Response {
     let status = if receipt.replayed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    Ok((status, Json(receipt)).into_response())
+    (status, Json(receipt)).into_response()
 }
 
 fn parse_receipt(raw: &str) -> Result<ReceiptCode, ApiError> {
