@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod input;
 pub mod openapi;
+pub mod pages;
 pub mod ratelimit;
 
 use std::net::{IpAddr, SocketAddr};
@@ -27,6 +28,7 @@ use huiyin_domain::petition::Channel;
 use huiyin_domain::values::ReceiptCode;
 use huiyin_store::{ListFilter, UnitRecord};
 use serde::{Deserialize, Serialize};
+use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -69,7 +71,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         public_limit: Arc::new(RateLimiter::new(config.public_limit)),
     };
     Router::new()
-        .route("/", get(index))
+        .merge(pages::routes())
         .route("/healthz", get(healthz))
         .route("/api/v1/openapi.json", get(openapi_doc))
         .route("/api/v1/petitions", post(public_submit))
@@ -97,6 +99,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/units", get(list_units).post(create_unit))
         .fallback(not_found_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
@@ -105,12 +108,13 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .with_state(state)
 }
 
-async fn index() -> axum::response::Html<&'static str> {
-    axum::response::Html(include_str!("../assets/index.html"))
-}
-
-async fn not_found_route() -> ApiError {
-    ApiError::not_found("没有这个接口，请查看 /api/v1/openapi.json")
+/// Unknown paths: a JSON error under `/api/`, an HTML page elsewhere.
+async fn not_found_route(prefs: pages::Prefs, uri: axum::extract::OriginalUri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::not_found("没有这个接口，请查看 /api/v1/openapi.json").into_response()
+    } else {
+        pages::not_found_page(prefs, uri).await
+    }
 }
 
 /// The client's address (from the socket; 127.0.0.1 in in-process tests).

@@ -1,0 +1,4 @@
+// The petitioner portal's enhancements (the portal works without them).
+(function () {
+  "use strict";
+})();

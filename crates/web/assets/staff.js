@@ -1,0 +1,4 @@
+// The staff workbench's enhancements (the workbench works without them).
+(function () {
+  "use strict";
+})();
