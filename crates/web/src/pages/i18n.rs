@@ -139,6 +139,7 @@ pub fn fill(text: &str, args: &[(&str, &str)]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
