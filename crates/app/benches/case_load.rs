@@ -6,7 +6,8 @@
 //!   `huiyin_domain::case::replay` (fold them into the state) — what the verifier and the
 //!   timeline do;
 //! - `events_of`: the read and decode alone, to split the cost;
-//! - `events_rows_undecoded`: the same SQL through the pool without decoding (diagnostic);
+//! - `events_rows_undecoded`: the events fetched row by row through the pool without decoding
+//!   (diagnostic: how `events_of` read them before it asked for one aggregated row);
 //! - `case_snapshot`: `Store::case`, the stored projection the application reads on every
 //!   command and view.
 //!
@@ -169,8 +170,8 @@ fn bench(c: &mut Criterion) {
         group.bench_function("events_of", |b| {
             b.iter(|| rt.block_on(store.events_of(&id)).unwrap());
         });
-        // Diagnostic: the same rows fetched through the pool without decoding them into events,
-        // to split the driver's cost from the decoding's.
+        // Diagnostic: the rows fetched one by one through the pool, not decoded — the driver's
+        // per-row cost that `events_of` avoids by reading one aggregated row.
         group.bench_function("events_rows_undecoded", |b| {
             b.iter(|| {
                 rt.block_on(

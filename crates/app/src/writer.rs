@@ -2,7 +2,10 @@
 //!
 //! Commands queue on a channel; the writer takes what has gathered (up to `max_batch`), runs
 //! each against the state inside one transaction, commits once, then answers every caller. An
-//! answer is only sent after the commit, so an acknowledged submission is durable. If a
+//! answer is only sent after the commit, so an acknowledged submission is durable. The batch's
+//! writes are collected and sent at commit as a few multi-row statements
+//! ([`Store::begin_batch`]), so a batch costs its reads plus about a dozen statements, however
+//! many commands it holds. If a
 //! database error spoils a batch, the batch is rolled back and each command is retried alone,
 //! so one bad command never fails the others.
 
@@ -212,7 +215,31 @@ async fn write_batch(
     config: &Config,
     jobs: &[Job],
 ) -> Result<Vec<Outcome>, StoreError> {
-    let mut tx = store.begin_write().await?;
+    let mut tx = store.begin_batch().await?;
+    // The batch's reads in two statements, not one (or two) per command.
+    let mut cases = Vec::new();
+    let mut keys = Vec::new();
+    for job in jobs {
+        match job {
+            Job::Submit { new, .. } => {
+                keys.extend(
+                    new.idempotency_key
+                        .as_deref()
+                        .map(secrets::idempotency_hash),
+                );
+            }
+            Job::Execute {
+                case_id, command, ..
+            } => {
+                cases.push(case_id);
+                if let Command::MergeInto { into, .. } = command.as_ref() {
+                    cases.push(into);
+                }
+            }
+        }
+    }
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    tx.prefetch(&cases, &keys).await?;
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let outcome = match job {

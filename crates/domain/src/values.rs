@@ -31,6 +31,12 @@ fn char_len(s: &str) -> usize {
     s.chars().count()
 }
 
+/// Whether [`clean_text`] would return `s` unchanged: nothing to trim, no control characters
+/// other than line breaks and tabs. Every stored value is, so decoding one skips the copy.
+fn is_clean(s: &str) -> bool {
+    s.trim().len() == s.len() && !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
 /// Trims and rejects control characters other than line breaks and tabs.
 fn clean_text(raw: &str) -> String {
     raw.trim()
@@ -53,7 +59,15 @@ macro_rules! bounded_text {
             pub const MAX_CHARS: usize = $max;
 
             pub fn parse(raw: &str) -> Result<Self, FieldError> {
-                let cleaned = clean_text(raw);
+                if is_clean(raw) {
+                    Self::checked(raw.to_string())
+                } else {
+                    Self::checked(clean_text(raw))
+                }
+            }
+
+            /// Checks the length of an already cleaned text.
+            fn checked(cleaned: String) -> Result<Self, FieldError> {
                 let n = char_len(&cleaned);
                 if n < Self::MIN_CHARS {
                     return Err(FieldError::new(
@@ -78,7 +92,11 @@ macro_rules! bounded_text {
         impl TryFrom<String> for $name {
             type Error = FieldError;
             fn try_from(value: String) -> Result<Self, Self::Error> {
-                Self::parse(&value)
+                if is_clean(&value) {
+                    Self::checked(value)
+                } else {
+                    Self::parse(&value)
+                }
             }
         }
 

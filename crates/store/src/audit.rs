@@ -2,10 +2,10 @@
 //! rotations. Append-only and hash-chained with SM3 exactly like the event log, with its own
 //! head row (`audit_head`) so appending never contends with case writes for long.
 //!
-//! Also here: explicit clearances (`clearances`) for whistleblower data, the units on each case
-//! (`case_units`) that scoped queries use, and the personal-data pages key rotation walks.
+//! Also here: explicit clearances (`clearances`) for whistleblower data and the personal-data
+//! pages key rotation walks. (The units on each case, `case_units`, are written with the case
+//! projection in `write.rs`.)
 
-use huiyin_domain::case::CaseState;
 use serde_json::json;
 use sqlx::{AnyConnection, Row};
 
@@ -125,52 +125,6 @@ impl WriteTx {
     /// Appends an audit entry in this write transaction (commits with the case change).
     pub async fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64> {
         append_on(self.conn(), entry).await
-    }
-
-    /// Records every unit on the case (`case_units`) with the case's open flag and next
-    /// deadline, in the transaction that writes the projection. Units are only ever added to a
-    /// case; the copied columns follow every change.
-    pub async fn sync_case_units(
-        &mut self,
-        state: &CaseState,
-        projection: &crate::Projection,
-    ) -> Result<()> {
-        let case = state.id.as_str();
-        let open = i64::from(state.awaits_action());
-        let due = projection.next_due_at_ms.unwrap_or(crate::NO_DEADLINE_MS);
-        sqlx::query("UPDATE case_units SET is_open = $2, next_due_at = $3 WHERE case_id = $1")
-            .bind(case)
-            .bind(open)
-            .bind(due)
-            .execute(self.conn())
-            .await?;
-        for unit in state.units().into_iter().chain([state.current_unit()]) {
-            sqlx::query(
-                "INSERT INTO case_units (case_id, unit_id, is_open, next_due_at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (case_id, unit_id) DO NOTHING",
-            )
-            .bind(case)
-            .bind(unit.as_str())
-            .bind(open)
-            .bind(due)
-            .execute(self.conn())
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Sets the case's region at city and county level (for subtree lists); a region never
-    /// changes, so this runs once, when the case is inserted.
-    pub async fn fill_region_levels(&mut self, state: &CaseState) -> Result<()> {
-        let region = state.petition.region.as_str();
-        let level = |n: usize| (region.len() >= n).then(|| region[..n].to_string());
-        sqlx::query("UPDATE cases SET region_city = $2, region_county = $3 WHERE id = $1")
-            .bind(state.id.as_str())
-            .bind(level(4))
-            .bind(level(6))
-            .execute(self.conn())
-            .await?;
-        Ok(())
     }
 }
 

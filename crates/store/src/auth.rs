@@ -6,7 +6,6 @@
 use sqlx::Row;
 
 use crate::db::Store;
-use crate::write::WriteTx;
 use crate::{Result, StoreError};
 
 /// A staff user row.
@@ -714,27 +713,4 @@ async fn ensure_account(
             .fetch_one(&mut *conn)
             .await?;
     Ok(id)
-}
-
-impl WriteTx {
-    /// Links a new petition to the account of the petitioner's phone (creating the account),
-    /// in the submission's transaction, so "my petitions" never misses or invents one.
-    pub async fn link_petitioner_phone(
-        &mut self,
-        phone_hash: &str,
-        phone_masked: &str,
-        case_id: &str,
-        now_ms: i64,
-    ) -> Result<()> {
-        let account = ensure_account(self.conn(), phone_hash, phone_masked, now_ms).await?;
-        sqlx::query(
-            "INSERT INTO petitioner_cases (account_id, case_id) VALUES ($1, $2)
-             ON CONFLICT (account_id, case_id) DO NOTHING",
-        )
-        .bind(account)
-        .bind(case_id)
-        .execute(self.conn())
-        .await?;
-        Ok(())
-    }
 }

@@ -6,7 +6,7 @@ use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use sqlx::Row;
 
 use crate::chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
-use crate::db::Store;
+use crate::db::{Backend, Store};
 use crate::{NO_DEADLINE_MS, Result, StoreError, from_ms};
 
 /// A case as stored: its state and the secret hash for the public lookup.
@@ -171,15 +171,59 @@ impl Store {
         Ok(row.map(|(id, h)| (CaseId::new(id), h)))
     }
 
+    /// A case's events in version order.
+    ///
+    /// Read as one row: the database concatenates the events into the elements of a JSON
+    /// array, `[seq, version, at_ms, actor, actor_unit, hash, payload]` each (the payload is
+    /// stored JSON, copied as it is), decoded here in one pass. Fetching them row by row cost
+    /// ~5 µs per event in the driver (each row is copied into an `AnyRow` and, on SQLite,
+    /// handed over from the driver's worker thread), so a case with 1,000 events took 5–10 ms
+    /// to load; this way it is one hand-over.
     pub async fn events_of(&self, id: &CaseId) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT seq, case_id, version, at_ms, actor, actor_unit, payload, hash
-             FROM events WHERE case_id = $1 ORDER BY version",
-        )
-        .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(event_from_row).collect()
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COALESCE(group_concat('[' || seq || ',' || version || ',' || at_ms || ','
+                    || json_quote(actor) || ',' || json_quote(actor_unit) || ','
+                    || json_quote(hash) || ',' || payload || ']', ','), '')
+                 FROM events WHERE case_id = $1"
+            }
+            Backend::Postgres => {
+                "SELECT COALESCE(string_agg('[' || seq || ',' || version || ',' || at_ms || ','
+                    || to_json(actor)::text || ',' || COALESCE(to_json(actor_unit)::text, 'null')
+                    || ',' || to_json(hash)::text || ',' || payload || ']', ','), '')
+                 FROM events WHERE case_id = $1"
+            }
+        };
+        let (elements,): (String,) = sqlx::query_as(sql)
+            .bind(id.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let mut json = String::with_capacity(elements.len() + 2);
+        json.push('[');
+        json.push_str(&elements);
+        json.push(']');
+        type Folded = (i64, u64, i64, String, Option<String>, String, EventKind);
+        let mut rows: Vec<Folded> = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("events of case {id}: {e}")))?;
+        // An aggregate's input order is not guaranteed; the rows come by the (case, version)
+        // index, so this sort finds them in order.
+        rows.sort_by_key(|r| r.1);
+        rows.into_iter()
+            .map(|(seq, version, at_ms, actor, unit, hash, kind)| {
+                Ok(StoredEvent {
+                    seq,
+                    hash,
+                    event: Event {
+                        case_id: id.clone(),
+                        version,
+                        at: from_ms(at_ms)?,
+                        actor: ActorId::new(actor),
+                        actor_unit: unit.map(UnitId::new),
+                        kind,
+                    },
+                })
+            })
+            .collect()
     }
 
     /// Events after a global sequence number, for derived readers (search, counters, outbox).

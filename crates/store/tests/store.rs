@@ -649,3 +649,100 @@ async fn projection_mismatch_is_reported() {
     assert_ne!(a.id, b.id);
     db.cleanup().await.unwrap();
 }
+
+/// A batch transaction (the writer's group commit) keeps its writes until commit: reads in the
+/// transaction see them, a second command on the same case builds on the first, and everything
+/// lands at once — cases, events, chain — as if written one by one.
+#[tokio::test]
+async fn a_batch_reads_its_own_writes_and_commits_them_together() {
+    let db = fresh().await;
+    let store = &db.store;
+    let old = submit(store, "case-old", &receipt(20), at(7, 9, 0)).await;
+    let head = store.head().await.unwrap();
+
+    let now = at(7, 10, 0);
+    let id = CaseId::new("case-new");
+    let (submitted, v1) = decide_at(None, &id, submit_command(&receipt(21), now), now);
+    let (registered, v2) = decide_at(
+        Some(&v1),
+        &id,
+        register(StatutoryClass::Appeal(AppealRoute::PetitionProcedure), None),
+        at(7, 10, 1),
+    );
+    let (noted, old2) = decide_at(Some(&old), &old.id, note("批量中的备注"), at(7, 10, 2));
+
+    let mut tx = store.begin_batch().await.unwrap();
+    tx.prefetch(&[&old.id, &id], &["no-such-key"])
+        .await
+        .unwrap();
+    assert_eq!(tx.load_case(&old.id).await.unwrap().as_ref(), Some(&old));
+    assert_eq!(tx.load_case(&id).await.unwrap(), None);
+    assert_eq!(tx.find_submission("no-such-key").await.unwrap(), None);
+    tx.insert_case(&v1, &no_deadline(), "h").await.unwrap();
+    tx.append(&submitted).await.unwrap();
+    tx.put_submission("key-1", &id, "sealed", 1).await.unwrap();
+    assert_eq!(tx.load_case(&id).await.unwrap().as_ref(), Some(&v1));
+    assert_eq!(
+        tx.find_submission("key-1").await.unwrap(),
+        Some((id.clone(), "sealed".to_string()))
+    );
+    tx.update_case(&v2, &no_deadline(), 1).await.unwrap();
+    tx.append(&registered).await.unwrap();
+    tx.update_case(&old2, &no_deadline(), 1).await.unwrap();
+    tx.append(&noted).await.unwrap();
+    assert_eq!(tx.load_case(&old.id).await.unwrap().as_ref(), Some(&old2));
+    // A stale update of a case written in this batch is refused at once.
+    match tx.update_case(&v2, &no_deadline(), 1).await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // Nothing is visible outside before the commit.
+    assert!(store.case(&id).await.unwrap().is_none());
+    tx.commit().await.unwrap();
+
+    assert_eq!(store.case(&id).await.unwrap().unwrap().state, v2);
+    assert_eq!(store.case(&old.id).await.unwrap().unwrap().state, old2);
+    let events: Vec<Event> = store
+        .events_of(&id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, [submitted, registered].concat());
+    assert_eq!(store.head().await.unwrap().0, head.0 + 3);
+    assert!(store.verify(true).await.unwrap().ok());
+    db.cleanup().await.unwrap();
+}
+
+/// In a batch a conflict surfaces at commit, and the whole batch is rolled back.
+#[tokio::test]
+async fn a_stale_batch_fails_at_commit_and_leaves_nothing() {
+    let db = fresh().await;
+    let store = &db.store;
+    let v1 = submit(store, "case-s", &receipt(30), at(8, 9, 0)).await;
+    let (events2, state2) = decide_at(Some(&v1), &v1.id, note("过时的备注"), at(8, 10, 1));
+    run(store, &v1, note("先到的备注"), at(8, 10, 0)).await;
+    let head = store.head().await.unwrap();
+
+    let id = CaseId::new("case-t");
+    let now = at(8, 11, 0);
+    let (submitted, fresh_case) = decide_at(None, &id, submit_command(&receipt(31), now), now);
+    let mut tx = store.begin_batch().await.unwrap();
+    tx.insert_case(&fresh_case, &no_deadline(), "h")
+        .await
+        .unwrap();
+    tx.append(&submitted).await.unwrap();
+    // Accepted for now: the batch does not read the case, it trusts the caller's version.
+    tx.update_case(&state2, &no_deadline(), 1).await.unwrap();
+    tx.append(&events2).await.unwrap();
+    match tx.commit().await {
+        Err(StoreError::Conflict(_)) => {}
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(store.case(&id).await.unwrap().is_none());
+    assert_eq!(store.events_of(&v1.id).await.unwrap().len(), 2);
+    assert_eq!(store.head().await.unwrap(), head);
+    assert!(store.verify(true).await.unwrap().ok());
+    db.cleanup().await.unwrap();
+}
