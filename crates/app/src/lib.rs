@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod attachments;
 pub mod auth;
 pub mod crypto;
 pub mod error;
@@ -325,6 +326,34 @@ impl App {
             .execute(actor, case_id, command, None)
             .await?;
         self.public_lookup(receipt, secret).await
+    }
+
+    /// The organ a petitioner's review (复查) or re-review (复核) goes to by default: the
+    /// next-higher unit of the one that replied (or of the reviewer, for a re-review); the
+    /// bureau's parent when the tree has nothing above. Checked with the receipt and secret.
+    pub async fn petitioner_review_unit(
+        &self,
+        receipt: &ReceiptCode,
+        secret: &str,
+        rereview: bool,
+    ) -> Result<UnitId, AppError> {
+        let case_id = self.check_secret(receipt, secret).await?;
+        let record = self
+            .store()
+            .case(&case_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound("信访事项不存在".into()))?;
+        let state = record.state;
+        let from = if rereview {
+            state.review_unit.clone()
+        } else {
+            state.handling_unit().cloned()
+        }
+        .unwrap_or_else(|| state.bureau.clone());
+        match self.parent_unit(&from).await? {
+            Some(parent) => Ok(UnitId::new(parent.id)),
+            None => Ok(from),
+        }
     }
 
     async fn check_secret(&self, receipt: &ReceiptCode, secret: &str) -> Result<CaseId, AppError> {

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "org", include_str!("migrations/0002_org.sql")),
     (3, "auth", include_str!("migrations/0003_auth.sql")),
     (4, "access", include_str!("migrations/0004_access.sql")),
+    (
+        7,
+        "attachments",
+        include_str!("migrations/0007_attachments.sql"),
+    ),
 ];
 
 impl Store {

@@ -10,6 +10,7 @@
 //! driver with portable SQL; the few differences are behind [`Backend`].
 #![forbid(unsafe_code)]
 
+mod attachments;
 mod audit;
 mod auth;
 mod chain;
@@ -18,6 +19,7 @@ mod org;
 mod read;
 mod write;
 
+pub use attachments::AttachmentRecord;
 pub use audit::{AuditEntry, AuditRecord, AuditVerifyReport, canonical_audit};
 pub use auth::{
     MembershipRecord, PetitionerCase, PetitionerSessionRecord, SessionRecord, SmsCodeRecord,

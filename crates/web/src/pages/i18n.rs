@@ -141,6 +141,7 @@ pub fn fill(text: &str, args: &[(&str, &str)]) -> String {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
     #[test]
