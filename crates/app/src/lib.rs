@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod error;
 pub mod secrets;
 pub mod sms;
+pub mod text;
 pub mod views;
 mod writer;
 
@@ -111,6 +112,8 @@ struct Inner {
     store: Store,
     config: Config,
     writer: writer::Handle,
+    /// Duplicate index and suggestion models: derived, rebuilt from the log (see [`text`]).
+    text: text::TextIndex,
 }
 
 /// A new petition as the web layer parsed it.
@@ -145,13 +148,14 @@ impl App {
     /// Starts the application (and its writer task) on a migrated store.
     pub fn new(store: Store, config: Config) -> App {
         let writer = writer::spawn(store.clone(), config.clone());
-        App {
-            inner: Arc::new(Inner {
-                store,
-                config,
-                writer,
-            }),
-        }
+        let inner = Arc::new(Inner {
+            store,
+            config,
+            writer,
+            text: text::TextIndex::default(),
+        });
+        text::spawn_feeder(Arc::downgrade(&inner));
+        App { inner }
     }
 
     pub fn store(&self) -> &Store {

@@ -16,6 +16,7 @@ mod chain;
 mod db;
 mod org;
 mod read;
+mod text;
 mod write;
 
 pub use audit::{AuditEntry, AuditRecord, AuditVerifyReport, canonical_audit};

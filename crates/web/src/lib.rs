@@ -8,6 +8,7 @@ pub mod error;
 pub mod input;
 pub mod openapi;
 pub mod ratelimit;
+pub mod text;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -95,6 +96,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/cases/{id}/clearances", post(case_clearance))
         .route("/api/v1/audit", get(audit_trail))
         .route("/api/v1/units", get(list_units).post(create_unit))
+        .merge(text::routes())
         .fallback(not_found_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
@@ -257,9 +259,9 @@ async fn public_submit(
         oversees_case: false,
         is_case_petitioner: true,
     };
-    let receipt = state
+    let (receipt, similar) = state
         .app
-        .submit(
+        .submit_checked(
             actor,
             NewPetition {
                 petition,
@@ -268,7 +270,7 @@ async fn public_submit(
             },
         )
         .await?;
-    Ok(receipt_response(receipt))
+    Ok(receipt_response(receipt, similar))
 }
 
 /// 来信/来访/来电登记 and API intake by staff or machine clients.
@@ -281,9 +283,9 @@ async fn staff_submit(
     let input: PetitionInput = parse_json(&body)?;
     let proxy_user = actor.has(Role::Proxy).then(|| actor.id.to_string());
     let (petition, received_at) = input.parse(proxy_user.as_deref())?;
-    let receipt = state
+    let (receipt, similar) = state
         .app
-        .submit(
+        .submit_checked(
             actor,
             NewPetition {
                 petition,
@@ -292,17 +294,29 @@ async fn staff_submit(
             },
         )
         .await?;
-    Ok(receipt_response(receipt))
+    Ok(receipt_response(receipt, similar))
+}
+
+/// The receipt with what the intake check found (`similar`: the petitioner's own earlier
+/// cases, and whether the new one was linked to them).
+#[derive(Serialize)]
+struct ReceiptAnswer {
+    #[serde(flatten)]
+    receipt: huiyin_app::Receipt,
+    similar: huiyin_app::text::SimilarAnswer,
 }
 
 /// 201 for a new petition, 200 when an idempotency key replayed an earlier one.
-fn receipt_response(receipt: huiyin_app::Receipt) -> Response {
+fn receipt_response(
+    receipt: huiyin_app::Receipt,
+    similar: huiyin_app::text::SimilarAnswer,
+) -> Response {
     let status = if receipt.replayed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    (status, Json(receipt)).into_response()
+    (status, Json(ReceiptAnswer { receipt, similar })).into_response()
 }
 
 fn parse_receipt(raw: &str) -> Result<ReceiptCode, ApiError> {
