@@ -74,6 +74,9 @@ const ACTORS: &[(&str, &str, &[Role])] = &[
     ("sibling_registrar", "440605-xfj", &[Role::Registrar]),
     ("city_registrar", "4406-xfj", &[Role::Registrar]),
     ("analyst", "440604-xfj", &[Role::Analyst]),
+    ("zj_head", "440604-zj", &[Role::UnitHead]),
+    ("city_head", "4406-xfj", &[Role::UnitHead]),
+    ("province_head", "44-xfj", &[Role::UnitHead]),
 ];
 
 const LETTER: &str = "我家住在祖庙街道幸福小区3栋，小区物业长期不清理垃圾，楼道堆满杂物，电梯经常停运，业主多次向物业公司反映无人处理，请有关部门督促物业公司整改。";
@@ -793,5 +796,94 @@ async fn draft_check_masking_and_status_refuse_bad_input() {
             "{path} missing from OpenAPI"
         );
     }
+    t.finish().await;
+}
+
+fn opinion() -> Value {
+    json!({
+        "request": "请求督促物业公司清理垃圾、维修电梯",
+        "facts": "经查，物业公司垃圾清运不及时，电梯维保不到位",
+        "reasons": "物业公司未履行物业服务合同约定的义务",
+        "legal_basis": "《物业管理条例》第三十五条",
+        "decision": "support"
+    })
+}
+
+#[tokio::test]
+async fn a_repeat_after_conclusion_is_linked_and_flagged() {
+    let t = T::start().await;
+    let first = t
+        .submit("周九", "13112345678", "小区物业不作为", LETTER, "440604")
+        .await;
+    let a = first["case_id"].as_str().unwrap().to_string();
+    let code = first["receipt_code"].as_str().unwrap().to_string();
+    let secret = first["secret"].as_str().unwrap().to_string();
+    t.register_and_route("county_registrar", &a, "城乡建设", "440604-zj")
+        .await;
+    t.act("zj_handler", &a, json!({"command": "accept"})).await;
+    t.act(
+        "zj_head",
+        &a,
+        json!({"command": "reply", "opinion": opinion()}),
+    )
+    .await;
+    let petitioner = |command: Value| {
+        let mut body = command;
+        body["receipt_code"] = json!(code);
+        body["secret"] = json!(secret);
+        body
+    };
+    let (status, _, raw) = t
+        .public(
+            "/api/v1/public/actions",
+            petitioner(json!({"command": "request_review", "reason": "物业仍未整改", "review_unit": "4406-xfj"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{raw}");
+    t.act(
+        "city_head",
+        &a,
+        json!({"command": "decide_review", "outcome": "uphold", "opinion": opinion()}),
+    )
+    .await;
+    let (status, _, raw) = t
+        .public(
+            "/api/v1/public/actions",
+            petitioner(json!({"command": "request_rereview", "reason": "仍不服复查意见", "rereview_unit": "44-xfj"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{raw}");
+    let view = t
+        .act(
+            "province_head",
+            &a,
+            json!({"command": "decide_rereview", "outcome": "uphold", "opinion": opinion()}),
+        )
+        .await;
+    assert_eq!(view["state"]["stage"], "concluded");
+
+    let again = t
+        .submit("周九", "13112345678", "小区物业不作为", LETTER, "440604")
+        .await;
+    assert_eq!(again["similar"]["outcome"], "own_concluded_case", "{again}");
+    assert_eq!(again["similar"]["linked"], true);
+    assert_eq!(again["similar"]["own_cases"][0]["open"], false);
+    let b = again["case_id"].as_str().unwrap().to_string();
+    let (_, view, _) = t
+        .get("county_registrar", &format!("/api/v1/cases/{b}"))
+        .await;
+    assert_eq!(
+        view["state"]["links"][0]["relation"],
+        "repeat_after_conclusion"
+    );
+    assert_eq!(view["state"]["links"][0]["to"], a.as_str());
+    let (_, related, raw) = t
+        .get("county_registrar", &format!("/api/v1/cases/{b}/related"))
+        .await;
+    assert_eq!(
+        item(&related, &a)["relation"],
+        "repeat_after_conclusion",
+        "{raw}"
+    );
     t.finish().await;
 }
