@@ -154,7 +154,6 @@ impl App {
             writer,
             text: text::TextIndex::default(),
         });
-        text::spawn_feeder(Arc::downgrade(&inner));
         App { inner }
     }
 

@@ -359,9 +359,8 @@ fn relation_of(m: Option<&Match>, other: &CaseState) -> &'static str {
     }
 }
 
-/// Starts the background task: rebuild the index from the log, then keep it caught up and the
-/// classifiers retrained. Ends when the application is dropped.
-pub(crate) fn spawn_feeder(inner: Weak<Inner>) {
+/// The background task of [`App::start_text_feeder`].
+fn spawn_feeder(inner: Weak<Inner>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
@@ -388,6 +387,14 @@ pub(crate) fn spawn_feeder(inner: Weak<Inner>) {
 impl App {
     fn text(&self) -> &TextIndex {
         &self.inner.text
+    }
+
+    /// For the server: rebuilds the duplicate index from the event log now (in the background),
+    /// then keeps it caught up every 10 s and retrains the suggestion models every 6 hours.
+    /// Without it (tests, one-off commands) the index is fed by submissions and caught up before
+    /// each read that needs it, and the models train on first use. Ends when the app is dropped.
+    pub fn start_text_feeder(&self) {
+        spawn_feeder(std::sync::Arc::downgrade(&self.inner));
     }
 
     /// How far the duplicate index is behind the event log.

@@ -887,3 +887,56 @@ async fn a_repeat_after_conclusion_is_linked_and_flagged() {
     );
     t.finish().await;
 }
+
+#[tokio::test]
+async fn the_index_is_rebuilt_from_the_event_log_by_a_new_app() {
+    let t = T::start().await;
+    let a = t
+        .submit("吴十", "13012345678", "小区物业不作为", LETTER, "440604")
+        .await["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b = t
+        .submit("吴十", "13012345678", "小区物业不作为", LETTER, "440604")
+        .await["case_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A restarted server: a new app on the same database, its index empty until it reads the log.
+    let restarted = App::new(
+        t.app.store().clone(),
+        Config {
+            clock: t.app.clock().clone(),
+            ..Config::default()
+        },
+    );
+    let fresh_router = router(restarted.clone(), WebConfig::default());
+    let (status, before, raw) = call(
+        &fresh_router,
+        "GET",
+        "/api/v1/text/status",
+        Some(t.token("county_registrar")),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{raw}");
+    assert_eq!(before["indexed"], 0);
+    assert!(before["behind_events"].as_i64().unwrap() > 0, "{raw}");
+    restarted.start_text_feeder();
+    let (_, related, raw) = call(
+        &fresh_router,
+        "GET",
+        &format!("/api/v1/cases/{a}/related"),
+        Some(t.token("county_registrar")),
+        None,
+    )
+    .await;
+    let other = item(&related, &b);
+    assert_eq!(other["relation"], "repeat", "{raw}");
+    assert_eq!(other["linked"], true, "{raw}");
+    assert_eq!(other["same_petitioner"], true, "{raw}");
+    assert_eq!(related["index"]["indexed"], 2);
+    assert_eq!(related["index"]["behind_events"], 0);
+    t.finish().await;
+}
