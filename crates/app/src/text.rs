@@ -855,6 +855,24 @@ impl App {
     }
 }
 
+/// A 信访处理意见书 as one text for the reply check: its parts in the order the law lists them.
+pub fn opinion_text(opinion: &huiyin_domain::case::HandlingOpinion) -> String {
+    use huiyin_domain::case::Decision;
+    let decision = match opinion.decision {
+        Decision::Support => "予以支持",
+        Decision::Explain => "予以解释说明",
+        Decision::NotSupport => "不予支持",
+    };
+    format!(
+        "您反映的{}。经查，{}。理由：{}。依据{}，对您的请求{}。",
+        opinion.request.as_str(),
+        opinion.facts.as_str(),
+        opinion.reasons.as_str(),
+        opinion.legal_basis.as_str(),
+        decision
+    )
+}
+
 /// The intake model on `(text, label)` pairs, or `None` without enough history.
 fn train(examples: &[(String, String)]) -> Option<Classifier> {
     if examples.len() < MIN_TRAINING_CASES {

@@ -522,13 +522,23 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     }
 }
 
+/// The case after a command; after `reply`, the reply check of the 处理意见书 as well, so the
+/// handler and the assigner see its score and findings.
+#[derive(Serialize)]
+struct ActionAnswer {
+    #[serde(flatten)]
+    view: CaseView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_check: Option<huiyin_app::text::ReplyCheck>,
+}
+
 async fn case_action(
     State(state): State<WebState>,
     Staff(actor): Staff,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<CaseView>, ApiError> {
+) -> Result<Json<ActionAnswer>, ApiError> {
     let input: ActionInput = parse_json(&body)?;
     let case_id = CaseId::new(id);
     state
@@ -536,11 +546,24 @@ async fn case_action(
         .authorize_command(&actor, &case_id, input.command.name())
         .await?;
     let expected = input.expected_version.or(if_match(&headers)?);
+    let opinion = match &input.command {
+        huiyin_domain::case::Command::Reply { opinion } => {
+            Some(huiyin_app::text::opinion_text(opinion))
+        }
+        _ => None,
+    };
     state
         .app
         .execute(actor.clone(), case_id.clone(), input.command, expected)
         .await?;
-    Ok(Json(state.app.case_view_for(&actor, &case_id).await?))
+    let reply_check = match opinion {
+        Some(text) => Some(state.app.reply_check(&actor, &case_id, &text).await?),
+        None => None,
+    };
+    Ok(Json(ActionAnswer {
+        view: state.app.case_view_for(&actor, &case_id).await?,
+        reply_check,
+    }))
 }
 
 /// The petitioner's unmasked personal data: only for those the policy clears (Art. 30 for

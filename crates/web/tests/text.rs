@@ -821,12 +821,20 @@ async fn a_repeat_after_conclusion_is_linked_and_flagged() {
     t.register_and_route("county_registrar", &a, "城乡建设", "440604-zj")
         .await;
     t.act("zj_handler", &a, json!({"command": "accept"})).await;
-    t.act(
-        "zj_head",
-        &a,
-        json!({"command": "reply", "opinion": opinion()}),
-    )
-    .await;
+    let replied = t
+        .act(
+            "zj_head",
+            &a,
+            json!({"command": "reply", "opinion": opinion()}),
+        )
+        .await;
+    // the 处理意见书 is checked as it is sent: score and findings in the answer
+    assert!(
+        replied["reply_check"]["score"].as_u64().is_some(),
+        "{replied}"
+    );
+    assert!(replied["reply_check"]["findings"].is_array());
+    assert_eq!(replied["state"]["stage"], "replied");
     let petitioner = |command: Value| {
         let mut body = command;
         body["receipt_code"] = json!(code);
