@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod secrets;
 pub mod sms;
+pub mod text;
 pub mod views;
 mod writer;
 
@@ -112,6 +113,8 @@ struct Inner {
     store: Store,
     config: Config,
     writer: writer::Handle,
+    /// Duplicate index and suggestion models: derived, rebuilt from the log (see [`text`]).
+    text: text::TextIndex,
 }
 
 /// A new petition as the web layer parsed it.
@@ -146,13 +149,13 @@ impl App {
     /// Starts the application (and its writer task) on a migrated store.
     pub fn new(store: Store, config: Config) -> App {
         let writer = writer::spawn(store.clone(), config.clone());
-        App {
-            inner: Arc::new(Inner {
-                store,
-                config,
-                writer,
-            }),
-        }
+        let inner = Arc::new(Inner {
+            store,
+            config,
+            writer,
+            text: text::TextIndex::default(),
+        });
+        App { inner }
     }
 
     pub fn store(&self) -> &Store {

@@ -245,6 +245,8 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             if demo {
                 demo::ensure(&app, 300).await?;
             }
+            // derived text index and suggestion models: rebuilt from the log, kept current
+            app.start_text_feeder();
             serve(app, listen).await?;
         }
         Cmd::Migrate { data } => {

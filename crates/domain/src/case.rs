@@ -218,6 +218,54 @@ pub enum MergeReason {
     Repeat,
 }
 
+/// How one case relates to another (关联), recorded without merging: both cases stay as they
+/// are and each shows the link. The text tools suggest links at intake; staff confirm or add them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkRelation {
+    /// 重复信访: the same petitioner, the same matter, while the earlier case is still within
+    /// its time limit — linked to it, not accepted again (Art. 19).
+    Repeat,
+    /// The same petitioner and matter after the earlier case was concluded (终结, Art. 36): the
+    /// request is flagged; the same facts and reasons are no longer accepted.
+    RepeatAfterConclusion,
+    /// 一信多投: the same letter sent to several organs.
+    MultiAddressed,
+    /// Many petitioners with near-identical text: a possibly organised group petition.
+    Group,
+    /// A different petition about the same issue.
+    SameIssue,
+}
+
+impl LinkRelation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkRelation::Repeat => "repeat",
+            LinkRelation::RepeatAfterConclusion => "repeat_after_conclusion",
+            LinkRelation::MultiAddressed => "multi_addressed",
+            LinkRelation::Group => "group",
+            LinkRelation::SameIssue => "same_issue",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            LinkRelation::Repeat => "重复信访（原件在办理期限内）",
+            LinkRelation::RepeatAfterConclusion => "重复信访（原件已终结）",
+            LinkRelation::MultiAddressed => "一信多投",
+            LinkRelation::Group => "疑似组织的群体信访",
+            LinkRelation::SameIssue => "同一问题",
+        }
+    }
+}
+
+/// A recorded link from this case to another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseLink {
+    pub to: CaseId,
+    pub relation: LinkRelation,
+}
+
 /// Where the 办结报告 of a 交办 case stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -445,6 +493,8 @@ pub enum Command {
     Absorb { source: CaseId, reason: MergeReason },
     /// An internal note (never shown to the petitioner).
     AddNote { text: DocumentText },
+    /// 关联: record that this case relates to `to` without merging (e.g. an Art. 19 repeat).
+    Link { to: CaseId, relation: LinkRelation },
     /// 阅批: a leader's instruction.
     Instruct { text: DocumentText },
 }
@@ -475,6 +525,7 @@ impl Command {
             Command::MergeInto { .. } => "merge_into",
             Command::Absorb { .. } => "absorb",
             Command::AddNote { .. } => "add_note",
+            Command::Link { .. } => "link",
             Command::Instruct { .. } => "instruct",
         }
     }
@@ -586,6 +637,10 @@ pub enum EventKind {
     NoteAdded {
         text: DocumentText,
     },
+    Linked {
+        to: CaseId,
+        relation: LinkRelation,
+    },
     Instructed {
         text: DocumentText,
     },
@@ -621,6 +676,7 @@ impl EventKind {
             EventKind::MergedInto { .. } => "merged_into",
             EventKind::Absorbed { .. } => "absorbed",
             EventKind::NoteAdded { .. } => "note_added",
+            EventKind::Linked { .. } => "linked",
             EventKind::Instructed { .. } => "instructed",
         }
     }
@@ -631,6 +687,7 @@ impl EventKind {
         !matches!(
             self,
             EventKind::NoteAdded { .. }
+                | EventKind::Linked { .. }
                 | EventKind::Instructed { .. }
                 | EventKind::Objected { .. }
                 | EventKind::ObjectionAgreed { .. }
@@ -763,6 +820,9 @@ pub struct CaseState {
     pub accused_units: Vec<UnitId>,
     pub notes: u32,
     pub instructions: u32,
+    /// Cases this one is linked to (关联), in the order recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<CaseLink>,
     /// The statutory timers; see [`clock`].
     pub timers: Vec<Timer>,
     pub updated_at: Instant,
@@ -1466,6 +1526,43 @@ fn decide_existing(
             }
             EventKind::NoteAdded { text: text.clone() }
         }
+        Command::Link { to, relation } => {
+            if to == &state.id {
+                return Err(Rejection::Invalid {
+                    field: "to",
+                    message: "不能与自身关联".into(),
+                });
+            }
+            if state
+                .links
+                .iter()
+                .any(|l| &l.to == to && l.relation == *relation)
+            {
+                return Err(Rejection::NotAllowed("已经记录过这一关联".into()));
+            }
+            let staff_on_case =
+                state.units().into_iter().any(|u| actor.in_unit(u)) || actor.oversees_case;
+            let staff = actor.roles.iter().any(|r| {
+                matches!(
+                    r,
+                    Role::Registrar
+                        | Role::Handler
+                        | Role::UnitHead
+                        | Role::Leader
+                        | Role::Supervisor
+                )
+            });
+            if !(actor.has(Role::System) || (staff && staff_on_case)) {
+                return Err(forbidden(
+                    &command,
+                    "只有办理本件的工作人员可以关联信访事项",
+                ));
+            }
+            EventKind::Linked {
+                to: to.clone(),
+                relation: *relation,
+            }
+        }
         Command::Instruct { text } => {
             let on_case = state.units().into_iter().any(|u| actor.in_unit(u));
             if !(actor.has(Role::Leader) && (actor.oversees_case || on_case)) {
@@ -1543,6 +1640,7 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
                 accused_units: Vec::new(),
                 notes: 0,
                 instructions: 0,
+                links: Vec::new(),
                 timers: Vec::new(),
                 updated_at: at,
             };
@@ -1751,6 +1849,10 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
             }
         }
         EventKind::NoteAdded { .. } => s.notes += 1,
+        EventKind::Linked { to, relation } => s.links.push(CaseLink {
+            to: to.clone(),
+            relation: *relation,
+        }),
         EventKind::Instructed { .. } => s.instructions += 1,
     }
     Ok(s)

@@ -456,7 +456,8 @@ fn fitting_actor(command: &Command, s: &CaseState, spec: &ActorSpec) -> Actor {
         | Command::Route { .. }
         | Command::MergeInto { .. }
         | Command::Absorb { .. }
-        | Command::AddNote { .. } => staff(bureau, Role::Registrar),
+        | Command::AddNote { .. }
+        | Command::Link { .. } => staff(bureau, Role::Registrar),
         Command::ResolveObjection { .. } | Command::CheckCompletionReport { .. } => {
             staff(sender, Role::Registrar)
         }

@@ -17,6 +17,7 @@ mod chain;
 mod db;
 mod org;
 mod read;
+mod text;
 mod write;
 
 pub use attachments::AttachmentRecord;

@@ -10,8 +10,8 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use crate::TextError;
-use crate::hash::{Rng, for_each_ngram_hash, hash_chars, hash_str};
-use crate::normalize::{match_key_chars, normalize};
+use crate::hash::{Rng, for_each_ngram_hash, for_each_ngram_hash_while, hash_chars, hash_str};
+use crate::normalize::{match_key_with_title, normalize};
 use crate::segment::Segmenter;
 
 /// The label returned when the confidence is below the threshold.
@@ -116,6 +116,10 @@ pub struct LinearModel {
     bias: Vec<f32>,
     #[serde(skip)]
     index: FeatureIndex,
+    /// The hash of each feature (position = feature id; `None` = a name that cannot be hashed),
+    /// kept to build the classifier's [`JointIndex`].
+    #[serde(skip)]
+    hashes: Vec<Option<u64>>,
 }
 
 /// Feature hash → feature id, built when a model is trained or loaded: open addressing with
@@ -237,30 +241,40 @@ impl Name<'_> {
     }
 }
 
-/// A normalised message with the character sequences every view reads, computed once per
-/// message however many views there are.
-struct Prepared<'a> {
-    normalized: &'a str,
-    /// Title line (before the first line break; empty without one).
-    title: &'a str,
-    /// Matching-key characters of the whole text and of the title.
+/// A message with the character sequences every view reads, computed once per message however
+/// many views there are. The readable normalised text is only built when a view segments words.
+struct Prepared {
+    /// Normalised text (empty when no view needs words).
+    normalized: String,
+    /// Byte length of the title line in `normalized` (before the first line break).
+    title_len: usize,
+    /// Matching-key characters of the whole text; the title's are `key[..title_key_len]`.
     key: Vec<char>,
-    title_key: Vec<char>,
+    title_key_len: usize,
 }
 
-impl<'a> Prepared<'a> {
-    fn new(normalized: &'a str) -> Self {
-        let title = normalized.find('\n').map_or("", |i| &normalized[..i]);
-        let mut key = Vec::with_capacity(normalized.len() / 2);
-        match_key_chars(normalized, &mut key);
-        let mut title_key = Vec::with_capacity(title.len() / 2);
-        match_key_chars(title, &mut title_key);
+impl Prepared {
+    /// From raw text: the one-pass matching key, plus the normalised text when `words` is set.
+    fn new(text: &str, words: bool) -> Self {
+        let mut key = Vec::with_capacity(text.len() / 2);
+        let title_key_len = match_key_with_title(text, &mut key);
+        let (normalized, title_len) = if words {
+            let n = normalize(text);
+            let t = n.find('\n').unwrap_or(0);
+            (n, t)
+        } else {
+            (String::new(), 0)
+        };
         Self {
             normalized,
-            title,
+            title_len,
             key,
-            title_key,
+            title_key_len,
         }
+    }
+
+    fn title_key(&self) -> &[char] {
+        self.key.get(..self.title_key_len).unwrap_or(&[])
     }
 }
 
@@ -269,7 +283,7 @@ impl<'a> Prepared<'a> {
 fn for_each_feature<F: FnMut(u64, Name<'_>)>(
     config: &ViewConfig,
     seg: &Segmenter,
-    msg: &Prepared<'_>,
+    msg: &Prepared,
     mut emit: F,
 ) {
     let chars = &msg.key;
@@ -282,7 +296,7 @@ fn for_each_feature<F: FnMut(u64, Name<'_>)>(
         },
     );
     if config.title_chars {
-        for w in msg.title_key.windows(2) {
+        for w in msg.title_key().windows(2) {
             emit(hash_chars(NS_TITLE_CHAR, w), Name::Chars(NS_TITLE_CHAR, w));
         }
     }
@@ -290,8 +304,8 @@ fn for_each_feature<F: FnMut(u64, Name<'_>)>(
         // One segmentation: jieba cuts at the line break, so the title's words are the words
         // that start before it.
         let base = msg.normalized.as_ptr() as usize;
-        let title_end = msg.title.len();
-        for w in seg.keywords(msg.normalized) {
+        let title_end = msg.title_len;
+        for w in seg.keywords(&msg.normalized) {
             emit(hash_str(NS_WORD, w), Name::Word(NS_WORD, w));
             if (w.as_ptr() as usize)
                 .checked_sub(base)
@@ -307,7 +321,7 @@ fn for_each_feature<F: FnMut(u64, Name<'_>)>(
 fn extract(
     config: &ViewConfig,
     seg: &Segmenter,
-    msg: &Prepared<'_>,
+    msg: &Prepared,
     mut names: Option<&mut FxHashMap<u64, String>>,
 ) -> RawFeatures {
     let mut feats: Vec<u64> = Vec::with_capacity(msg.key.len() * 2);
@@ -351,7 +365,14 @@ impl LinearModel {
         let mut names: FxHashMap<u64, String> = FxHashMap::default();
         let raw: Vec<RawFeatures> = examples
             .iter()
-            .map(|(t, _)| extract(&config, seg, &Prepared::new(t), Some(&mut names)))
+            .map(|(t, _)| {
+                extract(
+                    &config,
+                    seg,
+                    &Prepared::new(t, config.use_words),
+                    Some(&mut names),
+                )
+            })
             .collect();
         // document frequencies
         let mut df: FxHashMap<u64, u32> = FxHashMap::default();
@@ -384,6 +405,7 @@ impl LinearModel {
             weights: vec![0.0; kept.len() * k],
             bias: vec![0.0; k],
             index,
+            hashes,
         };
         let data: Vec<(Sparse, usize)> = raw
             .iter()
@@ -581,7 +603,7 @@ impl LinearModel {
     fn probabilities(
         &self,
         seg: &Segmenter,
-        msg: &Prepared<'_>,
+        msg: &Prepared,
         explain: bool,
     ) -> (Vec<f32>, Option<Sparse>) {
         let mut ids: Vec<u32> = Vec::with_capacity(msg.key.len() * self.config.max_char_ngram);
@@ -688,6 +710,7 @@ impl LinearModel {
             })
             .collect();
         self.index = FeatureIndex::build(&hashes);
+        self.hashes = hashes;
         Ok(())
     }
 }
@@ -763,6 +786,9 @@ pub struct Classifier {
     labels: Vec<String>,
     manual_threshold: f32,
     views: Vec<LinearModel>,
+    /// Every view's features in one table (derived, built by `train` and `from_json`).
+    #[serde(skip)]
+    joint: JointIndex,
 }
 
 impl Classifier {
@@ -775,20 +801,18 @@ impl Classifier {
         if config.views.is_empty() {
             return Err(TextError::Training("no feature view configured".into()));
         }
-        let normalized: Vec<(String, String)> = examples
-            .iter()
-            .map(|(t, l)| (normalize(t), l.clone()))
-            .collect();
         let views = config
             .views
             .into_iter()
-            .map(|v| LinearModel::train(&normalized, v, seg))
+            .map(|v| LinearModel::train(examples, v, seg))
             .collect::<Result<Vec<_>, _>>()?;
         let labels = views.first().map(|v| v.labels.clone()).unwrap_or_default();
+        let joint = JointIndex::build(&views);
         Ok(Self {
             labels,
             manual_threshold: config.manual_threshold,
             views,
+            joint,
         })
     }
 
@@ -813,12 +837,25 @@ impl Classifier {
     }
 
     fn averaged(&self, seg: &Segmenter, text: &str, explain: bool) -> (Vec<f32>, Vec<Sparse>) {
-        let normalized = normalize(text);
-        let msg = Prepared::new(&normalized);
+        let msg = Prepared::new(text, self.views.iter().any(|v| v.config.use_words));
+        if !self.joint.is_empty() {
+            return self.joint.probabilities(&self.views, seg, &msg, explain);
+        }
+        self.averaged_per_view(seg, &msg, explain)
+    }
+
+    /// The reference path: each view extracts and looks up its own features (used when the
+    /// joint index is missing, e.g. after plain serde deserialisation, and by tests).
+    fn averaged_per_view(
+        &self,
+        seg: &Segmenter,
+        msg: &Prepared,
+        explain: bool,
+    ) -> (Vec<f32>, Vec<Sparse>) {
         let mut probs = vec![0f32; self.labels.len()];
         let mut xs = Vec::with_capacity(if explain { self.views.len() } else { 0 });
         for v in &self.views {
-            let (p, x) = v.probabilities(seg, &msg, explain);
+            let (p, x) = v.probabilities(seg, msg, explain);
             for (a, b) in probs.iter_mut().zip(&p) {
                 *a += b / self.views.len() as f32;
             }
@@ -904,7 +941,339 @@ impl Classifier {
             }
             v.check_and_index()?;
         }
+        m.joint = JointIndex::build(&m.views);
         Ok(m)
+    }
+}
+
+/// Every view's features in one table, so that a message's n-gram hashes are computed, looked
+/// up and counted once however many views contain them (the views of one classifier share their
+/// namespaces: a character 2-gram has the same hash in a 1–2-gram view and a 1–4-gram view).
+/// Derived from the views when a model is trained or loaded; never persisted.
+///
+/// Per joint feature, one block of `views × (1 + labels)` floats: for each view its idf and its
+/// weight row (both 0 when the view does not have the feature, which then adds exactly 0), so a
+/// feature costs one slot read and one block read — for two views and 7 labels, 64 bytes.
+#[derive(Debug, Clone, Default)]
+struct JointIndex {
+    index: FeatureIndex,
+    blocks: Vec<f32>,
+    /// Per joint feature and view, the view's feature id (`u32::MAX` = absent): explanations only.
+    view_ids: Vec<u32>,
+    views: usize,
+    labels: usize,
+    /// Extraction covering every view.
+    extract: ViewConfig,
+    /// Every character n-gram feature's (n−1)-gram prefix is a feature too. True of every
+    /// trained model (a document that has an n-gram has its prefix, so the prefix's document
+    /// frequency is at least as high and it passed the same `min_df`); checked when the index
+    /// is built, since a model file can hold anything.
+    prefix_closed: bool,
+}
+
+/// Reused per thread: the counting table of [`JointIndex::probabilities`] (cleared through the
+/// list of used slots, not a memset of the whole table per message).
+#[derive(Default)]
+struct Counter {
+    /// `(joint id + 1, count)`; 0 = empty.
+    slots: Vec<(u32, u32)>,
+    used: Vec<u32>,
+    ids: Vec<u32>,
+}
+
+thread_local! {
+    static COUNTER: std::cell::RefCell<Counter> = std::cell::RefCell::new(Counter::default());
+}
+
+impl Counter {
+    /// Distinct ids of `self.ids` with their counts into `self.used` (slot numbers).
+    fn count(&mut self) {
+        let need = (self.ids.len() * 2).next_power_of_two().max(64);
+        if self.slots.len() < need {
+            self.slots = vec![(0, 0); need];
+        }
+        let mask = self.slots.len() - 1;
+        let shift = 64 - self.slots.len().trailing_zeros();
+        for &id in &self.ids {
+            let key = id.wrapping_add(1);
+            let mut i = (u64::from(key).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+            while let Some(slot) = self.slots.get_mut(i) {
+                if slot.0 == key {
+                    slot.1 += 1;
+                    break;
+                }
+                if slot.0 == 0 {
+                    *slot = (key, 1);
+                    self.used.push(i as u32);
+                    break;
+                }
+                i = (i + 1) & mask;
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        for &i in &self.used {
+            if let Some(s) = self.slots.get_mut(i as usize) {
+                *s = (0, 0);
+            }
+        }
+        self.used.clear();
+        self.ids.clear();
+    }
+}
+
+impl JointIndex {
+    fn build(views: &[LinearModel]) -> Self {
+        let Some(first) = views.first() else {
+            return Self::default();
+        };
+        let k = first.labels.len();
+        let nv = views.len();
+        let stride = nv * (1 + k);
+        let mut ids: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut hashes: Vec<Option<u64>> = Vec::new();
+        let mut blocks: Vec<f32> = Vec::new();
+        let mut view_ids: Vec<u32> = Vec::new();
+        for (v, view) in views.iter().enumerate() {
+            if view.labels.len() != k || view.hashes.len() != view.features.len() {
+                return Self::default();
+            }
+            for (f, h) in view.hashes.iter().enumerate() {
+                let Some(h) = *h else { continue };
+                // a view's own index keeps the first of two features with one hash: so here
+                if view.index.get(h) != Some(f as u32) {
+                    continue;
+                }
+                let j = *ids.entry(h).or_insert_with(|| {
+                    hashes.push(Some(h));
+                    blocks.resize(blocks.len() + stride, 0.0);
+                    view_ids.resize(view_ids.len() + nv, u32::MAX);
+                    (hashes.len() - 1) as u32
+                }) as usize;
+                let at = j * stride + v * (1 + k);
+                if let (Some(dst), Some(&idf), Some(row)) = (
+                    blocks.get_mut(at..at + 1 + k),
+                    view.idf.get(f),
+                    view.weights.get(f * k..(f + 1) * k),
+                ) {
+                    dst[0] = idf;
+                    dst[1..].copy_from_slice(row);
+                }
+                if let Some(slot) = view_ids.get_mut(j * nv + v) {
+                    *slot = f as u32;
+                }
+            }
+        }
+        let extract = ViewConfig {
+            max_char_ngram: views
+                .iter()
+                .map(|v| v.config.max_char_ngram.max(1))
+                .max()
+                .unwrap_or(1),
+            use_words: views.iter().any(|v| v.config.use_words),
+            title_chars: views.iter().any(|v| v.config.title_chars),
+            ..ViewConfig::default()
+        };
+        let index = FeatureIndex::build(&hashes);
+        let prefix_closed = views.iter().all(|view| {
+            view.features.iter().all(|name| {
+                let mut cs = name.chars();
+                if cs.next() != Some(char::from(NS_CHAR)) {
+                    return true;
+                }
+                let rest: Vec<char> = cs.collect();
+                rest.len() < 2
+                    || index
+                        .get(hash_chars(NS_CHAR, &rest[..rest.len() - 1]))
+                        .is_some()
+            })
+        });
+        Self {
+            index,
+            blocks,
+            view_ids,
+            views: nv,
+            labels: k,
+            extract,
+            prefix_closed,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.views == 0
+    }
+
+    /// The same probabilities as [`Classifier::averaged_per_view`] (up to float summation
+    /// order), with each feature hashed, looked up and counted once.
+    fn probabilities(
+        &self,
+        views: &[LinearModel],
+        seg: &Segmenter,
+        msg: &Prepared,
+        explain: bool,
+    ) -> (Vec<f32>, Vec<Sparse>) {
+        COUNTER.with(|c| match c.try_borrow_mut() {
+            Ok(mut counter) => self.probabilities_with(&mut counter, views, seg, msg, explain),
+            Err(_) => self.probabilities_with(&mut Counter::default(), views, seg, msg, explain),
+        })
+    }
+
+    fn probabilities_with(
+        &self,
+        counter: &mut Counter,
+        views: &[LinearModel],
+        seg: &Segmenter,
+        msg: &Prepared,
+        explain: bool,
+    ) -> (Vec<f32>, Vec<Sparse>) {
+        counter.clear();
+        let (nv, k) = (self.views, self.labels);
+        let stride = nv * (1 + k);
+        {
+            let ids = &mut counter.ids;
+            let chars = &msg.key;
+            if self.prefix_closed {
+                // an n-gram whose (n−1)-gram prefix is unknown is unknown too: stop extending
+                for_each_ngram_hash_while(NS_CHAR, chars, self.extract.max_char_ngram, |h| {
+                    self.index.get(h).map(|id| ids.push(id)).is_some()
+                });
+            } else {
+                for_each_ngram_hash(NS_CHAR, chars, self.extract.max_char_ngram, |_, _, h| {
+                    if let Some(id) = self.index.get(h) {
+                        ids.push(id);
+                    }
+                });
+            }
+            if self.extract.title_chars {
+                for w in msg.title_key().windows(2) {
+                    if let Some(id) = self.index.get(hash_chars(NS_TITLE_CHAR, w)) {
+                        ids.push(id);
+                    }
+                }
+            }
+            if self.extract.use_words {
+                let base = msg.normalized.as_ptr() as usize;
+                for w in seg.keywords(&msg.normalized) {
+                    if let Some(id) = self.index.get(hash_str(NS_WORD, w)) {
+                        ids.push(id);
+                    }
+                    if (w.as_ptr() as usize)
+                        .checked_sub(base)
+                        .is_some_and(|o| o < msg.title_len)
+                        && let Some(id) = self.index.get(hash_str(NS_TITLE, w))
+                    {
+                        ids.push(id);
+                    }
+                }
+            }
+        }
+        counter.count();
+        // per view: the label sums and the squared norm
+        let mut sums = vec![0f32; nv * k];
+        let mut norm2 = vec![0f32; nv];
+        let mut xs: Vec<Sparse> = if explain {
+            vec![Sparse::default(); nv]
+        } else {
+            Vec::new()
+        };
+        for &slot in &counter.used {
+            let Some(&(key, tf)) = counter.slots.get(slot as usize) else {
+                continue;
+            };
+            let j = key.wrapping_sub(1) as usize;
+            let Some(block) = self.blocks.get(j * stride..(j + 1) * stride) else {
+                continue;
+            };
+            let tfw = if tf == 1 { 1.0 } else { 1.0 + (tf as f32).ln() };
+            accumulate(block, tfw, k, &mut sums, &mut norm2);
+            if explain {
+                for (v, x) in xs.iter_mut().enumerate() {
+                    let Some(&f) = self.view_ids.get(j * nv + v) else {
+                        continue;
+                    };
+                    let Some(idf) = block.get(v * (1 + k)) else {
+                        continue;
+                    };
+                    if f != u32::MAX {
+                        x.idx.push(f);
+                        x.val.push(tfw * idf);
+                    }
+                }
+            }
+        }
+        let mut probs = vec![0f32; k];
+        for (v, view) in views.iter().enumerate() {
+            let norm = norm2.get(v).map_or(0.0, |n| n.sqrt());
+            let norm = if norm > 0.0 { norm } else { 1.0 };
+            let s = sums.get(v * k..(v + 1) * k).unwrap_or(&[]);
+            let mut scores: Vec<f32> = view.bias.iter().zip(s).map(|(b, s)| b + s / norm).collect();
+            if view.config.hinge {
+                for x in scores.iter_mut() {
+                    *x *= view.config.hinge_temperature;
+                }
+            }
+            softmax(&mut scores);
+            for (a, b) in probs.iter_mut().zip(&scores) {
+                *a += b / nv as f32;
+            }
+            if let Some(x) = xs.get_mut(v) {
+                for val in &mut x.val {
+                    *val /= norm;
+                }
+            }
+        }
+        counter.clear();
+        (probs, xs)
+    }
+}
+
+/// Adds one feature's block (per view: idf, then the weight row) times its sublinear tf to the
+/// per-view label sums and squared norms. The label count is a constant for the common sizes, so
+/// the row loop is unrolled and vectorised (half the instructions of a message for 7 labels).
+#[inline]
+fn accumulate(block: &[f32], tfw: f32, k: usize, sums: &mut [f32], norm2: &mut [f32]) {
+    macro_rules! fixed {
+        ($($n:literal)*) => {
+            match k {
+                $($n => return accumulate_fixed::<$n>(block, tfw, sums, norm2),)*
+                _ => {}
+            }
+        };
+    }
+    fixed!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+    for ((view, n2), s) in block
+        .chunks_exact(1 + k)
+        .zip(norm2.iter_mut())
+        .zip(sums.chunks_exact_mut(k))
+    {
+        let (idf, row) = view.split_first().unwrap_or((&0.0, &[]));
+        let v = tfw * idf;
+        *n2 += v * v;
+        for (a, w) in s.iter_mut().zip(row) {
+            *a += w * v;
+        }
+    }
+}
+
+#[inline]
+fn accumulate_fixed<const K: usize>(block: &[f32], tfw: f32, sums: &mut [f32], norm2: &mut [f32]) {
+    for ((view, n2), s) in block
+        .chunks_exact(1 + K)
+        .zip(norm2.iter_mut())
+        .zip(sums.chunks_exact_mut(K))
+    {
+        let (Some((idf, row)), Ok(s)) = (view.split_first(), <&mut [f32; K]>::try_from(s)) else {
+            continue;
+        };
+        let Ok(row) = <&[f32; K]>::try_from(row) else {
+            continue;
+        };
+        let v = tfw * idf;
+        *n2 += v * v;
+        for c in 0..K {
+            s[c] += row[c] * v;
+        }
     }
 }
 
@@ -1078,6 +1447,44 @@ mod tests {
         };
         for t in ["孩子入学难", "垃圾堆积\n污水横流", ""] {
             assert_eq!(model.predict_proba(seg, t), back.predict_proba(seg, t));
+        }
+    }
+
+    #[test]
+    fn joint_index_agrees_with_each_view_on_its_own() {
+        let seg = shared();
+        for config in [ClassifierConfig::fast(), ClassifierConfig::default()] {
+            let Ok(model) = Classifier::train(&toy(), config, seg) else {
+                panic!("training failed")
+            };
+            assert!(!model.joint.is_empty());
+            assert!(model.joint.prefix_closed);
+            for t in [
+                "孩子入学难，学校学位不足",
+                "公交车站太远了\n出行不便，出行不便",
+                "",
+                "ＡＢＣ 13812345678 垃圾 😀",
+            ] {
+                let msg = Prepared::new(t, true);
+                let (joint, jx) = model.joint.probabilities(&model.views, seg, &msg, true);
+                let (reference, rx) = model.averaged_per_view(seg, &msg, true);
+                for (a, b) in joint.iter().zip(&reference) {
+                    assert!((a - b).abs() < 1e-5, "{t}: {joint:?} vs {reference:?}");
+                }
+                for (a, b) in jx.iter().zip(&rx) {
+                    let mut a: Vec<(u32, f32)> =
+                        a.idx.iter().copied().zip(a.val.iter().copied()).collect();
+                    let mut b: Vec<(u32, f32)> =
+                        b.idx.iter().copied().zip(b.val.iter().copied()).collect();
+                    a.sort_by_key(|p| p.0);
+                    b.sort_by_key(|p| p.0);
+                    assert_eq!(a.len(), b.len());
+                    for (p, q) in a.iter().zip(&b) {
+                        assert_eq!(p.0, q.0);
+                        assert!((p.1 - q.1).abs() < 1e-5);
+                    }
+                }
+            }
         }
     }
 

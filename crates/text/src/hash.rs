@@ -41,6 +41,28 @@ pub fn for_each_ngram_hash(
     }
 }
 
+/// Like [`for_each_ngram_hash`], but the windows of one start position are extended only while
+/// `keep(hash)` returns true (the hashes are the same).
+#[inline]
+pub fn for_each_ngram_hash_while(
+    ns: u8,
+    chars: &[char],
+    max_n: usize,
+    mut keep: impl FnMut(u64) -> bool,
+) {
+    let seed: u64 = 0xCBF2_9CE4_8422_2325 ^ u64::from(ns);
+    for start in 0..chars.len() {
+        let mut h = seed;
+        for (i, &c) in chars[start..].iter().take(max_n).enumerate() {
+            h = (h ^ u64::from(c as u32)).wrapping_mul(0x0000_0100_0000_01B3);
+            h = h.rotate_left(23);
+            if !keep(mix64(h ^ (i as u64 + 1))) {
+                break;
+            }
+        }
+    }
+}
+
 /// Hash a string under a namespace byte (same as [`hash_chars`] over its chars).
 pub fn hash_str(ns: u8, s: &str) -> u64 {
     let mut h: u64 = 0xCBF2_9CE4_8422_2325 ^ u64::from(ns);
@@ -109,5 +131,17 @@ mod tests {
             n += 1;
         });
         assert_eq!(n, 4 + 3 + 2);
+        let mut all = Vec::new();
+        for_each_ngram_hash_while(3, &c, 3, |h| {
+            all.push(h);
+            true
+        });
+        assert_eq!(all.len(), 9);
+        let mut short = 0;
+        for_each_ngram_hash_while(3, &c, 3, |_| {
+            short += 1;
+            false
+        });
+        assert_eq!(short, 4);
     }
 }

@@ -244,25 +244,138 @@ pub fn match_key_chars(normalized: &str, out: &mut Vec<char>) {
     // start (in `out`) of the current digit/mask run and whether it has a mask character
     let mut run: Option<(usize, bool)> = None;
     for c in normalized.chars() {
-        if matches!(c as u32, 0x4E00..=0x9FFF) {
-            // fast path: an ideograph is alphanumeric and its own lower case
-            flush_run(&mut run, out);
-            out.push(c);
-            continue;
-        }
-        let mask = is_mask_char(c);
-        if c.is_ascii_digit() || mask {
-            let r = run.get_or_insert((out.len(), false));
-            r.1 |= mask;
-            out.push(c);
-            continue;
-        }
-        flush_run(&mut run, out);
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
+        push_key_char(c, &mut run, out);
+    }
+    flush_run(&mut run, out);
+}
+
+/// One character of normalised text into the matching key (the body of [`match_key_chars`]).
+#[inline]
+fn push_key_char(c: char, run: &mut Option<(usize, bool)>, out: &mut Vec<char>) {
+    if matches!(c as u32, 0x4E00..=0x9FFF) {
+        // fast path: an ideograph is alphanumeric and its own lower case
+        flush_run(run, out);
+        out.push(c);
+        return;
+    }
+    let mask = is_mask_char(c);
+    if c.is_ascii_digit() || mask {
+        let r = run.get_or_insert((out.len(), false));
+        r.1 |= mask;
+        out.push(c);
+        return;
+    }
+    flush_run(run, out);
+    if c.is_alphanumeric() {
+        out.extend(c.to_lowercase());
+    }
+}
+
+/// The matching key of raw `text` (what [`match_key`] gives, as characters appended to `out`)
+/// and the length of its title line's part (the key of the normalised text before its first
+/// line break; 0 when the normalised text has no line break, i.e. no separate title).
+///
+/// Classification needs only these, not the readable normalised text, so the common case —
+/// ideographs, ASCII, full-width ASCII forms and the usual CJK punctuation — is done in one pass
+/// over the raw text with no intermediate string: for exactly these characters NFKC is the
+/// full-width → ASCII mapping (or leaves them alone), nothing composes, and the punctuation and
+/// whitespace folding cannot change the key (both only ever drop or fold characters that the key
+/// drops anyway, and none of them joins two digit runs). Any other character sends the text
+/// through [`normalize`] and [`match_key_chars`]; a property test checks both agree.
+pub fn match_key_with_title(text: &str, out: &mut Vec<char>) -> usize {
+    let start = out.len();
+    if let Some(title) = match_key_fast(text, out) {
+        return title;
+    }
+    out.truncate(start);
+    let normalized = normalize(text);
+    let title = normalized
+        .find('\n')
+        .map_or(normalized.as_str(), |i| &normalized[..i]);
+    match_key_chars(title, out);
+    let title_len = out.len() - start;
+    match_key_chars(&normalized[title.len()..], out);
+    if title.len() == normalized.len() {
+        0
+    } else {
+        title_len
+    }
+}
+
+/// The one-pass path of [`match_key_with_title`]; `None` when the text holds a character it does
+/// not cover (the caller then starts again on the general path).
+fn match_key_fast(text: &str, out: &mut Vec<char>) -> Option<usize> {
+    if text.contains("_x000D_") {
+        return None;
+    }
+    let table = t2s_table();
+    let start = out.len();
+    let mut run: Option<(usize, bool)> = None;
+    // something other than whitespace came before (a leading line break starts no title)
+    let mut seen = false;
+    // the key length at the first line break after something visible; it ends the title once
+    // something visible follows it (`normalize` drops trailing line breaks)
+    let mut line_break: Option<usize> = None;
+    let mut title: Option<usize> = None;
+    for c in text.chars() {
+        let u = c as u32;
+        let visible = match u {
+            0x3400..=0x4DBF | 0x4E00..=0x9FFF => {
+                let c = table
+                    .get(u.wrapping_sub(T2S_FIRST) as usize)
+                    .copied()
+                    .unwrap_or(c);
+                push_key_char(c, &mut run, out);
+                true
+            }
+            0x0A | 0x0D => {
+                flush_run(&mut run, out);
+                if seen && line_break.is_none() {
+                    line_break = Some(out.len() - start);
+                }
+                false
+            }
+            0x09 | 0x20 | 0x3000 => {
+                flush_run(&mut run, out);
+                false
+            }
+            // other ASCII controls are removed by `normalize` and would join digit runs
+            0x00..=0x1F | 0x7F => return None,
+            0x21..=0x7E => {
+                push_key_char(c, &mut run, out);
+                true
+            }
+            // full-width ASCII: NFKC maps it to ASCII
+            0xFF01..=0xFF5E => {
+                push_key_char(char::from_u32(u - 0xFEE0)?, &mut run, out);
+                true
+            }
+            // CJK punctuation, quotes and dashes: neither letters nor digits before or after
+            // NFKC and folding
+            0x3001..=0x3002
+            | 0x3008..=0x3011
+            | 0x3014..=0x301B
+            | 0x2014
+            | 0x2018
+            | 0x2019
+            | 0x201C
+            | 0x201D
+            | 0x2026
+            | 0x00B7 => {
+                flush_run(&mut run, out);
+                true
+            }
+            _ => return None,
+        };
+        if visible {
+            seen = true;
+            if title.is_none() {
+                title = line_break;
+            }
         }
     }
     flush_run(&mut run, out);
+    Some(title.unwrap_or(0))
 }
 
 #[inline]
@@ -429,6 +542,26 @@ mod tests {
         fn agrees_with_reference_on_any_text(s in proptest::prelude::any::<String>()) {
             proptest::prop_assert_eq!(normalize(&s), normalize_reference(&s));
             proptest::prop_assert_eq!(match_key_of_normalized(&s), match_key_reference(&s));
+        }
+        #[test]
+        fn one_pass_key_agrees_with_normalize(
+            s in "[\\u{4e00}-\\u{4e40}\\u{8aa0}-\\u{8ab0}\\u{3400}-\\u{3410}\\u{ff01}-\\u{ff5e}\\u{3000}-\\u{3020}\\u{2010}-\\u{2030}\\u{0}-\\u{7f}\\u{b7}\\u{d7}\\u{300}_x0D。，！？…—·*]{0,40}"
+        ) {
+            let mut fast = Vec::new();
+            let title = match_key_with_title(&s, &mut fast);
+            let n = normalize(&s);
+            proptest::prop_assert_eq!(fast.iter().collect::<String>(), match_key_of_normalized(&n));
+            let t = n.find('\n').map_or("", |i| &n[..i]);
+            proptest::prop_assert_eq!(title, match_key_of_normalized(t).chars().count());
+        }
+        #[test]
+        fn one_pass_key_agrees_on_any_text(s in proptest::prelude::any::<String>()) {
+            let mut fast = vec!['x'];
+            let title = match_key_with_title(&s, &mut fast);
+            let n = normalize(&s);
+            proptest::prop_assert_eq!(fast[1..].iter().collect::<String>(), match_key_of_normalized(&n));
+            let t = n.find('\n').map_or("", |i| &n[..i]);
+            proptest::prop_assert_eq!(title, match_key_of_normalized(t).chars().count());
         }
         #[test]
         fn match_key_agrees_on_digits_and_masks(s in "[0-9*×a-zA-ZÀ-ÿİ\\u{4e00}-\\u{4e10} .,]{0,40}") {

@@ -9,6 +9,7 @@ pub mod input;
 pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
+pub mod text;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -97,6 +98,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/cases/{id}/clearances", post(case_clearance))
         .route("/api/v1/audit", get(audit_trail))
         .route("/api/v1/units", get(list_units).post(create_unit))
+        .merge(text::routes())
         .fallback(not_found_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
@@ -261,9 +263,9 @@ async fn public_submit(
         oversees_case: false,
         is_case_petitioner: true,
     };
-    let receipt = state
+    let (receipt, similar) = state
         .app
-        .submit(
+        .submit_checked(
             actor,
             NewPetition {
                 petition,
@@ -272,7 +274,7 @@ async fn public_submit(
             },
         )
         .await?;
-    Ok(receipt_response(receipt))
+    Ok(receipt_response(receipt, similar))
 }
 
 /// 来信/来访/来电登记 and API intake by staff or machine clients.
@@ -285,9 +287,9 @@ async fn staff_submit(
     let input: PetitionInput = parse_json(&body)?;
     let proxy_user = actor.has(Role::Proxy).then(|| actor.id.to_string());
     let (petition, received_at) = input.parse(proxy_user.as_deref())?;
-    let receipt = state
+    let (receipt, similar) = state
         .app
-        .submit(
+        .submit_checked(
             actor,
             NewPetition {
                 petition,
@@ -296,17 +298,29 @@ async fn staff_submit(
             },
         )
         .await?;
-    Ok(receipt_response(receipt))
+    Ok(receipt_response(receipt, similar))
+}
+
+/// The receipt with what the intake check found (`similar`: the petitioner's own earlier
+/// cases, and whether the new one was linked to them).
+#[derive(Serialize)]
+struct ReceiptAnswer {
+    #[serde(flatten)]
+    receipt: huiyin_app::Receipt,
+    similar: huiyin_app::text::SimilarAnswer,
 }
 
 /// 201 for a new petition, 200 when an idempotency key replayed an earlier one.
-fn receipt_response(receipt: huiyin_app::Receipt) -> Response {
+fn receipt_response(
+    receipt: huiyin_app::Receipt,
+    similar: huiyin_app::text::SimilarAnswer,
+) -> Response {
     let status = if receipt.replayed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    (status, Json(receipt)).into_response()
+    (status, Json(ReceiptAnswer { receipt, similar })).into_response()
 }
 
 fn parse_receipt(raw: &str) -> Result<ReceiptCode, ApiError> {
@@ -512,13 +526,23 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     }
 }
 
+/// The case after a command; after `reply`, the reply check of the 处理意见书 as well, so the
+/// handler and the assigner see its score and findings.
+#[derive(Serialize)]
+struct ActionAnswer {
+    #[serde(flatten)]
+    view: CaseView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reply_check: Option<huiyin_app::text::ReplyCheck>,
+}
+
 async fn case_action(
     State(state): State<WebState>,
     Staff(actor): Staff,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<CaseView>, ApiError> {
+) -> Result<Json<ActionAnswer>, ApiError> {
     let input: ActionInput = parse_json(&body)?;
     let case_id = CaseId::new(id);
     state
@@ -526,11 +550,24 @@ async fn case_action(
         .authorize_command(&actor, &case_id, input.command.name())
         .await?;
     let expected = input.expected_version.or(if_match(&headers)?);
+    let opinion = match &input.command {
+        huiyin_domain::case::Command::Reply { opinion } => {
+            Some(huiyin_app::text::opinion_text(opinion))
+        }
+        _ => None,
+    };
     state
         .app
         .execute(actor.clone(), case_id.clone(), input.command, expected)
         .await?;
-    Ok(Json(state.app.case_view_for(&actor, &case_id).await?))
+    let reply_check = match opinion {
+        Some(text) => Some(state.app.reply_check(&actor, &case_id, &text).await?),
+        None => None,
+    };
+    Ok(Json(ActionAnswer {
+        view: state.app.case_view_for(&actor, &case_id).await?,
+        reply_check,
+    }))
 }
 
 /// The petitioner's unmasked personal data: only for those the policy clears (Art. 30 for

@@ -23,7 +23,7 @@ fn error_responses(codes: &[u16]) -> Value {
     Value::Object(map)
 }
 
-fn with_errors(ok: Value, codes: &[u16]) -> Value {
+pub(crate) fn with_errors(ok: Value, codes: &[u16]) -> Value {
     let mut responses = error_responses(codes);
     if let (Value::Object(r), Value::Object(ok)) = (&mut responses, ok) {
         r.extend(ok);
@@ -74,6 +74,7 @@ fn command_schemas() -> Value {
         cmd("withdraw", json!({"reason": reason}), &["reason"]),
         cmd("merge_into", json!({"into": {"type": "string"}, "reason": {"type": "string", "enum": ["duplicate", "repeat"]}}), &["into", "reason"]),
         cmd("add_note", json!({"text": doc}), &["text"]),
+        cmd("link", json!({"to": {"type": "string"}, "relation": {"type": "string", "enum": ["repeat", "repeat_after_conclusion", "multi_addressed", "group", "same_issue"]}}), &["to", "relation"]),
         cmd("instruct", json!({"text": doc}), &["text"])
     ]})
 }
@@ -147,7 +148,7 @@ pub fn document() -> Value {
                     {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "The case version the caller saw"}
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Command"}, {"type": "object", "properties": {"expected_version": {"type": "integer"}}}]}}}},
-                "responses": with_errors(json!({"200": {"description": "The updated CaseView"}}), &[400, 401, 403, 404, 409, 422])}},
+                "responses": with_errors(json!({"200": {"description": "The updated CaseView; after `reply` also `reply_check` ({score, findings, topic_overlap}) of the 处理意见书"}}), &[400, 401, 403, 404, 409, 422])}},
             "/api/v1/cases/{id}/personal": {"get": {"summary": "The petitioner's unmasked personal data (cleared staff only; every read and refusal is audited)", "security": bearer,
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": with_errors(json!({"200": {"description": "PersonalView"}}), &[401, 403, 404])}},
@@ -198,7 +199,8 @@ pub fn document() -> Value {
                     "case_id": {"type": "string"}, "receipt_code": {"type": "string", "example": "7K3M-Q9XD-2B4T"},
                     "secret": {"type": "string"}, "bureau_id": {"type": "string"}, "bureau_name": {"type": "string"},
                     "received_at": {"type": "string", "format": "date-time"}, "register_due_at": {"type": "string", "format": "date-time"},
-                    "replayed": {"type": "boolean"}
+                    "replayed": {"type": "boolean"},
+                    "similar": {"$ref": "#/components/schemas/SimilarAnswer"}
                 }},
                 "HandlingOpinion": {"type": "object", "required": ["request", "facts", "reasons", "legal_basis", "decision"], "properties": {
                     "request": {"type": "string"}, "facts": {"type": "string"}, "reasons": {"type": "string"}, "legal_basis": {"type": "string"},
@@ -209,5 +211,6 @@ pub fn document() -> Value {
         }
     });
     crate::auth::document_paths(&mut doc);
+    crate::text::document_paths(&mut doc);
     doc
 }
