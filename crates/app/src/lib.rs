@@ -14,6 +14,7 @@ pub mod error;
 pub mod secrets;
 pub mod sms;
 pub mod views;
+pub mod workbench;
 mod writer;
 
 use std::sync::{Arc, Mutex};

@@ -140,6 +140,7 @@ pub fn fill(text: &str, args: &[(&str, &str)]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
