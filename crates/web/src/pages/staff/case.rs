@@ -584,10 +584,16 @@ pub async fn build(
         None => (None, None),
     };
     let mut failed = failed;
+    // The step that moves the case on is opened first: once registered, routing (a second
+    // registration only corrects the first).
+    let primary = available
+        .iter()
+        .copied()
+        .find(|n| !(s.stage == Stage::Registered && *n == "register"))
+        .filter(|n| !matches!(*n, "add_note" | "instruct"));
     let actions: Vec<ActionForm> = available
         .iter()
-        .enumerate()
-        .map(|(i, name)| {
+        .map(|name| {
             let (fields, errors, open) = if Some(*name) == failed_name {
                 let (f, e) = failed.take().unwrap_or_default();
                 (f, e, true)
@@ -600,7 +606,7 @@ pub async fn build(
                 fields,
                 errors,
                 open,
-                primary: i == 0 && !matches!(*name, "add_note" | "instruct"),
+                primary: Some(*name) == primary,
             }
         })
         .collect();
@@ -1143,9 +1149,4 @@ async fn build_document(
             .to_string(),
         ctx,
     }))
-}
-
-/// Stages in which the page shows the 处理意见书 block (for a quick read of the reply).
-pub fn shows_opinion(stage: Stage) -> bool {
-    !matches!(stage, Stage::Submitted | Stage::Registered | Stage::Routed)
 }
