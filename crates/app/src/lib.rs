@@ -16,6 +16,7 @@ pub mod secrets;
 pub mod sms;
 pub mod text;
 pub mod views;
+pub mod workbench;
 mod writer;
 
 use std::sync::{Arc, Mutex};

@@ -174,6 +174,7 @@ pub async fn ensure(app: &App, petitions: u32) -> Result<()> {
             .map_err(|e| anyhow!("{e}"))?;
         println!("  {name:<16} {unit:<10} {token}");
     }
+    login_accounts(app).await?;
     if store.count_cases().await? > 0 {
         println!("演示数据已存在 / demo data present");
         return Ok(());
@@ -181,6 +182,118 @@ pub async fn ensure(app: &App, petitions: u32) -> Result<()> {
     generate(app.clone(), petitions).await?;
     println!("已生成{petitions}件演示信访事项 / generated {petitions} demo petitions");
     Ok(())
+}
+
+/// The staff sign-in accounts of the demo: (username, display name, unit, roles).
+/// `dengji` also registers at 禅城区信访局, so the unit switcher has something to switch.
+pub const LOGIN_ACCOUNTS: &[(&str, &str, &str, &[Role])] = &[
+    (
+        "dengji",
+        "登记员 佛山市信访局",
+        "4406-xfj",
+        &[Role::Registrar],
+    ),
+    (
+        "xfj-fuze",
+        "负责人 佛山市信访局",
+        "4406-xfj",
+        &[Role::UnitHead, Role::Registrar],
+    ),
+    ("lingdao", "领导 佛山市信访局", "4406-xfj", &[Role::Leader]),
+    (
+        "zj-chengban",
+        "承办人 佛山市住建局",
+        "4406-zj",
+        &[Role::Handler],
+    ),
+    (
+        "zj-fuze",
+        "负责人 佛山市住建局",
+        "4406-zj",
+        &[Role::UnitHead, Role::Handler],
+    ),
+    (
+        "sheng-ducha",
+        "督办 广东省信访局",
+        "44-xfj",
+        &[Role::Supervisor, Role::UnitHead],
+    ),
+    ("daili", "代理员 佛山市信访局", "4406-xfj", &[Role::Proxy]),
+    ("shenji", "审计员 国家信访局", "0-xfj", &[Role::Auditor]),
+    (
+        "admin",
+        "管理员 国家信访局",
+        "0-xfj",
+        &[Role::Administrator],
+    ),
+];
+
+/// The second unit of the demo registrar (the unit switcher).
+const SECOND_UNIT: (&str, &str) = ("dengji", "440604-xfj");
+
+/// Creates (or, on a restart, re-keys) the demo's staff sign-in accounts and prints them with
+/// their password: `HUIYIN_DEMO_PASSWORD` if set (the browser tests set it), else a random one
+/// shown once. The administrator needs a second factor: the demo enrols a TOTP secret and
+/// prints it for an authenticator app (or `oathtool --totp -b SECRET`).
+async fn login_accounts(app: &App) -> Result<()> {
+    let password = match std::env::var("HUIYIN_DEMO_PASSWORD") {
+        Ok(p) if !p.trim().is_empty() => p,
+        _ => huiyin_app::auth::generate_password(),
+    };
+    println!("演示登录账号（工作人员登录 /staff/login，密码仅本次显示）/ demo staff logins:");
+    for (username, name, unit, roles) in LOGIN_ACCOUNTS {
+        let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
+        let exists = app.store().user_by_username(username).await?.is_some();
+        if exists {
+            app.reset_password(username, Some(&password), false)
+                .await
+                .map_err(|e| anyhow!("demo account {username}: {e}"))?;
+        } else {
+            app.add_user(username, name, unit, &role_names, Some(&password))
+                .await
+                .map_err(|e| anyhow!("demo account {username}: {e}"))?;
+        }
+        if *username == SECOND_UNIT.0 && app.store().unit(SECOND_UNIT.1).await?.is_some() {
+            app.grant(username, SECOND_UNIT.1, &role_names)
+                .await
+                .map_err(|e| anyhow!("demo account {username}: {e}"))?;
+        }
+        let roles_zh: Vec<&str> = roles.iter().map(|r| r.label_zh()).collect();
+        println!(
+            "  {username:<12} {password}  {name}（{}）",
+            roles_zh.join("、")
+        );
+        if roles.contains(&Role::Administrator) {
+            let secret = admin_totp(app, username).await?;
+            println!(
+                "  {:<12} 动态口令密钥 / TOTP secret: {secret}（oathtool --totp -b {secret}）",
+                ""
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The administrator's TOTP secret: kept across restarts, enrolled on first start.
+async fn admin_totp(app: &App, username: &str) -> Result<String> {
+    let user = app
+        .store()
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| anyhow!("demo account {username} missing"))?;
+    if let Some(secret) = user.totp_secret {
+        return Ok(secret);
+    }
+    let mut key = [0u8; 20];
+    rand::Rng::fill(&mut rand::rng(), &mut key[..]);
+    let secret = huiyin_app::auth::totp::base32_encode(&key);
+    app.store()
+        .set_totp_pending(&user.id, Some(&secret))
+        .await?;
+    if !app.store().confirm_totp(&user.id, &secret).await? {
+        return Err(anyhow!("could not enrol the demo administrator's TOTP"));
+    }
+    Ok(secret)
 }
 
 async fn generate(app: App, n: u32) -> Result<()> {

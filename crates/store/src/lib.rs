@@ -15,6 +15,7 @@ mod audit;
 mod auth;
 mod chain;
 mod db;
+mod inbox;
 mod org;
 mod read;
 mod text;
@@ -28,6 +29,7 @@ pub use auth::{
 };
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
+pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };

@@ -173,7 +173,7 @@ async fn insert_rows(
     Ok(())
 }
 
-type UnitRow = (
+pub(crate) type UnitRow = (
     String,
     String,
     String,
@@ -186,10 +186,10 @@ type UnitRow = (
     Option<String>,
 );
 
-const UNIT_COLUMNS: &str =
+pub(crate) const UNIT_COLUMNS: &str =
     "id, name, kind, department, level, region_code, parent_id, status, retired_at, successor_id";
 
-fn unit_from_row(r: UnitRow) -> OrgUnit {
+pub(crate) fn unit_from_row(r: UnitRow) -> OrgUnit {
     OrgUnit {
         id: r.0,
         name: r.1,

@@ -98,11 +98,11 @@ type TokenRow = (
     Option<i64>,
 );
 
-const SUMMARY_COLUMNS: &str =
+pub(crate) const SUMMARY_COLUMNS: &str =
     "id, receipt, stage, title, current_unit_id, bureau_id, region, channel, class, category,
      petitioner_masked, received_at, updated_at, next_due_kind, next_due_at, yellow_at, version";
 
-fn summary_from_row(row: &sqlx::any::AnyRow) -> Result<CaseSummary> {
+pub(crate) fn summary_from_row(row: &sqlx::any::AnyRow) -> Result<CaseSummary> {
     let due: i64 = row.try_get("next_due_at")?;
     let yellow: i64 = row.try_get("yellow_at")?;
     Ok(CaseSummary {

@@ -145,7 +145,7 @@ pub fn is_secure(state: &WebState, headers: &HeaderMap) -> bool {
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
-fn session_cookie_name(secure: bool) -> &'static str {
+pub(crate) fn session_cookie_name(secure: bool) -> &'static str {
     if secure {
         SESSION_COOKIE_SECURE
     } else {
@@ -174,7 +174,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn set_cookie(name: &str, value: &str, secure: bool) -> Result<HeaderValue, ApiError> {
+pub(crate) fn set_cookie(name: &str, value: &str, secure: bool) -> Result<HeaderValue, ApiError> {
     let secure_attr = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure_attr}"
@@ -186,7 +186,7 @@ fn set_cookie(name: &str, value: &str, secure: bool) -> Result<HeaderValue, ApiE
     })
 }
 
-fn clear_cookie(name: &str, secure: bool) -> Result<HeaderValue, ApiError> {
+pub(crate) fn clear_cookie(name: &str, secure: bool) -> Result<HeaderValue, ApiError> {
     let secure_attr = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure_attr}"
