@@ -520,6 +520,9 @@ fn event_detail(ctx: &Ctx, kind: &EventKind, names: &HashMap<String, String>) ->
         EventKind::HearingStarted { note } | EventKind::HearingEnded { note } => note.to_string(),
         EventKind::MergedInto { into, .. } => into.to_string(),
         EventKind::Absorbed { source, .. } => source.to_string(),
+        EventKind::Linked { to, relation } => {
+            format!("{} → {to}", ctx.t(&format!("link.{}", relation.as_str())))
+        }
         EventKind::NoteAdded { text } | EventKind::Instructed { text } => text.to_string(),
         EventKind::Submitted { .. } | EventKind::Accepted { .. } => String::new(),
     }
