@@ -413,7 +413,24 @@ impl App {
     /// Reads the event log from where the index stopped and indexes every submitted petition
     /// (petitions already indexed at submission are skipped). Rebuilding = starting from 0.
     pub async fn text_catch_up(&self) -> Result<IndexStatus, AppError> {
-        let _one = self.text().feeding.lock().await;
+        let one = self.text().feeding.lock().await;
+        self.feed_locked(one).await
+    }
+
+    /// Before a read: catches up unless a catch-up is already running (e.g. the start-up
+    /// rebuild of a large log), in which case the read answers from the index as it is — the
+    /// returned status says how far behind that is — instead of waiting for the rebuild.
+    async fn text_catch_up_if_free(&self) -> Result<IndexStatus, AppError> {
+        match self.text().feeding.try_lock() {
+            Ok(one) => self.feed_locked(one).await,
+            Err(_) => self.text_status().await,
+        }
+    }
+
+    async fn feed_locked(
+        &self,
+        one: tokio::sync::MutexGuard<'_, ()>,
+    ) -> Result<IndexStatus, AppError> {
         loop {
             let from = read(&self.text().state).fed_seq;
             let events = self.store().events_after(from, FEED_PAGE).await?;
@@ -476,7 +493,7 @@ impl App {
                 break;
             }
         }
-        drop(_one);
+        drop(one);
         self.text_status().await
     }
 
@@ -549,7 +566,7 @@ impl App {
         let Some(phone) = phone else {
             return Ok(SimilarAnswer::none());
         };
-        self.text_catch_up().await?;
+        self.text_catch_up_if_free().await?;
         let addressee = self
             .store()
             .bureau_for_region(region.as_str())
@@ -640,7 +657,7 @@ impl App {
         let (principal, state, cleared) = self
             .authorize_case(actor, case_id, Action::ReadCase)
             .await?;
-        let status = self.text_catch_up().await?;
+        let status = self.text_catch_up_if_free().await?;
         let sig = Signature::of_text(&petition_text(
             state.petition.title.as_str(),
             state.petition.text.as_str(),

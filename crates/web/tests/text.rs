@@ -932,6 +932,9 @@ async fn the_index_is_rebuilt_from_the_event_log_by_a_new_app() {
     assert_eq!(before["indexed"], 0);
     assert!(before["behind_events"].as_i64().unwrap() > 0, "{raw}");
     restarted.start_text_feeder();
+    // waits for the feeder's start-up rebuild if it holds the index, else does it
+    let status = restarted.text_catch_up().await.unwrap();
+    assert_eq!(status.behind_events, 0);
     let (_, related, raw) = call(
         &fresh_router,
         "GET",
