@@ -520,7 +520,10 @@ impl App {
                 own.push((record.state, m));
             }
         }
-        own.sort_by_key(|b| std::cmp::Reverse(b.0.received_at));
+        // newest first; ids (UUIDv7, time-ordered) break ties within a millisecond
+        own.sort_by(|a, b| {
+            (b.0.received_at, b.0.id.as_str()).cmp(&(a.0.received_at, a.0.id.as_str()))
+        });
         Ok(own)
     }
 
@@ -615,17 +618,25 @@ impl App {
         let own = self.own_cases(&matches).await?;
         let mut answer = Self::hints(&own);
         let new_id = CaseId::new(receipt.case_id.as_str());
+        // One link per submission, to the case the petitioner should follow: the earliest
+        // open one (a chain of repeats all points at the case being handled), else the latest
+        // concluded one. Linking to every earlier copy would make a burst of resubmissions cost
+        // a write per pair.
+        let open = |to_same_organ: bool| {
+            own.iter().rev().find(|(s, m)| {
+                !s.stage.is_terminal() && (m.same_addressee != Some(false)) == to_same_organ
+            })
+        };
+        let target = open(true)
+            .map(|(s, _)| (s, LinkRelation::Repeat))
+            .or_else(|| open(false).map(|(s, _)| (s, LinkRelation::MultiAddressed)))
+            .or_else(|| {
+                own.iter()
+                    .find(|(s, _)| s.stage == Stage::Concluded)
+                    .map(|(s, _)| (s, LinkRelation::RepeatAfterConclusion))
+            });
         let mut linked = false;
-        for (state, m) in &own {
-            let relation = if m.same_addressee == Some(false) {
-                LinkRelation::MultiAddressed
-            } else if !state.stage.is_terminal() {
-                LinkRelation::Repeat
-            } else if state.stage == Stage::Concluded {
-                LinkRelation::RepeatAfterConclusion
-            } else {
-                continue;
-            };
+        if let Some((state, relation)) = target {
             let command = Command::Link {
                 to: state.id.clone(),
                 relation,
@@ -636,12 +647,14 @@ impl App {
                 .execute(Actor::system(), new_id.clone(), command, None)
                 .await
             {
-                Ok(_) => linked = true,
+                Ok(_) => {
+                    linked = true;
+                    tracing::info!(case_id = %new_id, to = %state.id, relation = relation.as_str(), "repeat petition linked");
+                }
                 Err(e) => {
                     tracing::warn!(case_id = %new_id, to = %state.id, error = %e, "recording a repeat link failed")
                 }
             }
-            tracing::info!(case_id = %new_id, to = %state.id, relation = relation.as_str(), "repeat petition linked");
         }
         answer.linked = linked;
         Ok((receipt, answer))
