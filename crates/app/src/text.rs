@@ -413,7 +413,24 @@ impl App {
     /// Reads the event log from where the index stopped and indexes every submitted petition
     /// (petitions already indexed at submission are skipped). Rebuilding = starting from 0.
     pub async fn text_catch_up(&self) -> Result<IndexStatus, AppError> {
-        let _one = self.text().feeding.lock().await;
+        let one = self.text().feeding.lock().await;
+        self.feed_locked(one).await
+    }
+
+    /// Before a read: catches up unless a catch-up is already running (e.g. the start-up
+    /// rebuild of a large log), in which case the read answers from the index as it is — the
+    /// returned status says how far behind that is — instead of waiting for the rebuild.
+    async fn text_catch_up_if_free(&self) -> Result<IndexStatus, AppError> {
+        match self.text().feeding.try_lock() {
+            Ok(one) => self.feed_locked(one).await,
+            Err(_) => self.text_status().await,
+        }
+    }
+
+    async fn feed_locked(
+        &self,
+        one: tokio::sync::MutexGuard<'_, ()>,
+    ) -> Result<IndexStatus, AppError> {
         loop {
             let from = read(&self.text().state).fed_seq;
             let events = self.store().events_after(from, FEED_PAGE).await?;
@@ -476,7 +493,7 @@ impl App {
                 break;
             }
         }
-        drop(_one);
+        drop(one);
         self.text_status().await
     }
 
@@ -503,7 +520,10 @@ impl App {
                 own.push((record.state, m));
             }
         }
-        own.sort_by_key(|b| std::cmp::Reverse(b.0.received_at));
+        // newest first; ids (UUIDv7, time-ordered) break ties within a millisecond
+        own.sort_by(|a, b| {
+            (b.0.received_at, b.0.id.as_str()).cmp(&(a.0.received_at, a.0.id.as_str()))
+        });
         Ok(own)
     }
 
@@ -549,7 +569,7 @@ impl App {
         let Some(phone) = phone else {
             return Ok(SimilarAnswer::none());
         };
-        self.text_catch_up().await?;
+        self.text_catch_up_if_free().await?;
         let addressee = self
             .store()
             .bureau_for_region(region.as_str())
@@ -598,17 +618,25 @@ impl App {
         let own = self.own_cases(&matches).await?;
         let mut answer = Self::hints(&own);
         let new_id = CaseId::new(receipt.case_id.as_str());
+        // One link per submission, to the case the petitioner should follow: the earliest
+        // open one (a chain of repeats all points at the case being handled), else the latest
+        // concluded one. Linking to every earlier copy would make a burst of resubmissions cost
+        // a write per pair.
+        let open = |to_same_organ: bool| {
+            own.iter().rev().find(|(s, m)| {
+                !s.stage.is_terminal() && (m.same_addressee != Some(false)) == to_same_organ
+            })
+        };
+        let target = open(true)
+            .map(|(s, _)| (s, LinkRelation::Repeat))
+            .or_else(|| open(false).map(|(s, _)| (s, LinkRelation::MultiAddressed)))
+            .or_else(|| {
+                own.iter()
+                    .find(|(s, _)| s.stage == Stage::Concluded)
+                    .map(|(s, _)| (s, LinkRelation::RepeatAfterConclusion))
+            });
         let mut linked = false;
-        for (state, m) in &own {
-            let relation = if m.same_addressee == Some(false) {
-                LinkRelation::MultiAddressed
-            } else if !state.stage.is_terminal() {
-                LinkRelation::Repeat
-            } else if state.stage == Stage::Concluded {
-                LinkRelation::RepeatAfterConclusion
-            } else {
-                continue;
-            };
+        if let Some((state, relation)) = target {
             let command = Command::Link {
                 to: state.id.clone(),
                 relation,
@@ -619,12 +647,14 @@ impl App {
                 .execute(Actor::system(), new_id.clone(), command, None)
                 .await
             {
-                Ok(_) => linked = true,
+                Ok(_) => {
+                    linked = true;
+                    tracing::info!(case_id = %new_id, to = %state.id, relation = relation.as_str(), "repeat petition linked");
+                }
                 Err(e) => {
                     tracing::warn!(case_id = %new_id, to = %state.id, error = %e, "recording a repeat link failed")
                 }
             }
-            tracing::info!(case_id = %new_id, to = %state.id, relation = relation.as_str(), "repeat petition linked");
         }
         answer.linked = linked;
         Ok((receipt, answer))
@@ -640,7 +670,7 @@ impl App {
         let (principal, state, cleared) = self
             .authorize_case(actor, case_id, Action::ReadCase)
             .await?;
-        let status = self.text_catch_up().await?;
+        let status = self.text_catch_up_if_free().await?;
         let sig = Signature::of_text(&petition_text(
             state.petition.title.as_str(),
             state.petition.text.as_str(),

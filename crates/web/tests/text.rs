@@ -325,6 +325,22 @@ async fn a_repeat_on_an_open_case_is_linked_and_only_the_petitioner_hears_of_it(
         "{events}"
     );
 
+    // A third copy links once, to the case being handled (not to every earlier copy).
+    let again = t
+        .submit("张三", "13912345678", "小区物业不作为", LETTER, "440604")
+        .await;
+    assert_eq!(again["similar"]["linked"], true);
+    let d = again["case_id"].as_str().unwrap().to_string();
+    let (_, view, _) = t
+        .get("county_registrar", &format!("/api/v1/cases/{d}"))
+        .await;
+    assert_eq!(
+        view["state"]["links"].as_array().unwrap().len(),
+        1,
+        "{view}"
+    );
+    assert_eq!(view["state"]["links"][0]["to"], a.as_str());
+
     // Someone else sends the same text: not told anything about the first petitioner, not linked.
     let third = t
         .submit("李四", "13700002222", "小区物业不作为", LETTER, "440604")
@@ -345,7 +361,8 @@ async fn a_repeat_on_an_open_case_is_linked_and_only_the_petitioner_hears_of_it(
     assert_eq!(item(&related, &c)["linked"], false);
     assert!(!ids(&related).contains(&a));
     assert_eq!(related["index"]["behind_events"], 0);
-    assert_eq!(related["index"]["indexed"], 3);
+    assert_eq!(related["index"]["indexed"], 4);
+    assert_eq!(item(&related, &d)["linked"], true);
     t.finish().await;
 }
 
@@ -932,6 +949,9 @@ async fn the_index_is_rebuilt_from_the_event_log_by_a_new_app() {
     assert_eq!(before["indexed"], 0);
     assert!(before["behind_events"].as_i64().unwrap() > 0, "{raw}");
     restarted.start_text_feeder();
+    // waits for the feeder's start-up rebuild if it holds the index, else does it
+    let status = restarted.text_catch_up().await.unwrap();
+    assert_eq!(status.behind_events, 0);
     let (_, related, raw) = call(
         &fresh_router,
         "GET",
