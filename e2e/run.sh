@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "noto.*cjk"; then
+if [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1; then
   echo "installing chromium and CJK fonts (Debian packages)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null
@@ -34,7 +34,7 @@ export HUIYIN_E2E_BASE="http://127.0.0.1:$PORT"
 export HUIYIN_E2E_SHOTS="$ROOT/target/screenshots"
 export HUIYIN_E2E_LOG="$LOG"
 status=0
-for t in e2e/tests/*.mjs; do
+for t in e2e/tests/${E2E_ONLY:-*}.mjs; do
   echo "-- $t"
   (cd e2e && node "../$t") || status=1
 done
