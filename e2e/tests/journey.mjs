@@ -4,20 +4,12 @@
 // back on the phone, tracks it, reads the reply, rates both organs (双满意) and asks for a
 // review (复查). Screenshots journey-*.png.
 import { launch, context, shot, test, summary, assert, assertNoHorizontalScroll, BASE, PHONE, DESK } from "../lib.mjs";
+import { signIn, register, assignToHousingBureau, acceptAndOpenReply } from "../workbench.mjs";
 
-const PASSWORD = process.env.HUIYIN_DEMO_PASSWORD ?? "Demo-Pass-2026";
 const browser = await launch();
 const title = `路灯不亮 ${Date.now() % 1000000}`;
 let receipt = null;
 let caseUrl = null;
-
-async function signIn(page, username) {
-  await page.goto(BASE + "/staff/login");
-  await page.getByLabel("用户名").fill(username);
-  await page.getByLabel("密码", { exact: true }).fill(PASSWORD);
-  await page.getByRole("button", { name: "登录" }).click();
-  await page.waitForURL(/\/staff(\?|$)/);
-}
 
 async function trackOnPhone(ctx) {
   const page = await ctx.newPage();
@@ -81,22 +73,8 @@ await test("2. the bureau's clerk finds it in the inbox, registers and assigns i
   caseUrl = page.url().split("?")[0];
   assert((await page.textContent("body")).includes("赵**"), "the petitioner is not masked");
   assert(!(await page.textContent("body")).includes("13812345678"), "the phone is shown unmasked");
-  await page.locator("#act-register select[name='class.class']").selectOption("appeal");
-  await page.locator("#act-register select[name='class.route']").selectOption("petition_procedure");
-  await page.locator("#act-register button[type=submit]").click();
-  await page.waitForURL(/done=1/);
-  const route = page.locator("#act-route");
-  if (!(await route.evaluate((d) => d.open))) await route.locator("summary").click();
-  await page.locator("#unit-q").fill("佛山市住房");
-  await page.locator("#unit-q").press("Enter");
-  await page.waitForLoadState();
-  const pick = page.locator("input[name=unit_pick][value='4406-zj']");
-  await pick.waitFor();
-  await pick.check();
-  const due = new Date(Date.now() + 20 * 86400000).toISOString().slice(0, 10);
-  await page.locator("#act-route input[name='kind.due_at']").fill(due);
-  await page.locator("#act-route form[method=post] button[type=submit]").click();
-  await page.waitForURL(/done=1/);
+  await register(page);
+  await assignToHousingBureau(page);
   assert((await page.textContent("body")).includes("住房和城乡建设局"), "not assigned to 住建局");
   await shot(page, "journey-2-assigned-1280");
   assert(ctx.problems.length === 0, ctx.problems.join("\n"));
@@ -109,10 +87,7 @@ await test("3. the unit accepts and replies with a 信访处理意见书", async
   const page = await ctx.newPage();
   await signIn(page, "zj-fuze");
   await page.goto(caseUrl);
-  await page.locator("#act-accept button[type=submit]").click();
-  await page.waitForURL(/done=1/);
-  const reply = page.locator("#act-reply");
-  if (!(await reply.evaluate((d) => d.open))) await reply.locator("summary").click();
+  const reply = await acceptAndOpenReply(page);
   await reply.getByLabel("信访请求").fill("请求修复门前路灯");
   await reply.locator("textarea[name='opinion.facts']").fill("经现场核查，该路段路灯线路老化损坏，已列入维修计划。");
   await reply.getByLabel("处理理由").fill("道路照明设施由市政部门负责维护，应予修复。");

@@ -2,22 +2,9 @@
 // assigns it (交办) to 佛山市住建局; the unit signs in, accepts and replies with a
 // 信访处理意见书 — at 1280 px and at 360 px, with screenshots (staff-*.png).
 import { launch, context, shot, test, summary, assert, assertNoHorizontalScroll, BASE, PHONE, DESK } from "../lib.mjs";
+import { signIn, signOut, register, assignToHousingBureau, acceptAndOpenReply } from "../workbench.mjs";
 
-const PASSWORD = process.env.HUIYIN_DEMO_PASSWORD ?? "Demo-Pass-2026";
 const browser = await launch();
-
-async function signIn(page, username) {
-  await page.goto(BASE + "/staff/login");
-  await page.getByLabel("用户名").fill(username);
-  await page.getByLabel("密码", { exact: true }).fill(PASSWORD);
-  await page.getByRole("button", { name: "登录" }).click();
-  await page.waitForURL(/\/staff(\?|$)/);
-}
-
-async function signOut(page) {
-  await page.getByRole("button", { name: "退出登录" }).click();
-  await page.waitForURL(/\/staff\/login/);
-}
 
 for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
   await test(`clerk registers and assigns, the unit accepts and replies (${tag} px)`, async () => {
@@ -58,25 +45,9 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
     await page.waitForURL(/\/staff\/cases\//);
     const caseUrl = page.url().split("?")[0];
 
-    // Register and classify.
-    await page.locator("#act-register select[name='class.class']").selectOption("appeal");
-    await page.locator("#act-register select[name='class.route']").selectOption("petition_procedure");
-    await page.locator("#act-register button[type=submit]").click();
-    await page.waitForURL(/done=1/);
-    // 交办 to 佛山市住建局 through the unit picker.
-    const route = page.locator("#act-route");
-    if (!(await route.evaluate((d) => d.open))) await route.locator("summary").click();
-    await page.locator("#unit-q").fill("佛山市住房");
-    await page.locator("#unit-q").press("Enter");
-    await page.waitForLoadState();
-    const pick = page.locator("input[name=unit_pick][value='4406-zj']");
-    await pick.waitFor();
-    await pick.check();
-    const due = new Date(Date.now() + 20 * 86400000).toISOString().slice(0, 10);
-    await page.locator("#act-route input[name='kind.due_at']").fill(due);
-    await shot(page, `staff-route-${tag}`);
-    await page.locator("#act-route form[method=post] button[type=submit]").click();
-    await page.waitForURL(/done=1/);
+    // Register and classify, then 交办 to 佛山市住建局 through the unit picker.
+    await register(page);
+    await assignToHousingBureau(page, () => shot(page, `staff-route-${tag}`));
     assert((await page.textContent("body")).includes("住房和城乡建设局"), "not routed to 住建局");
     await assertNoHorizontalScroll(page, `case ${tag}`);
     await shot(page, `staff-case-routed-${tag}`);
@@ -85,10 +56,7 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
     // The unit: its head accepts and replies (the opinion is signed by the unit head).
     await signIn(page, "zj-fuze");
     await page.goto(caseUrl);
-    await page.locator("#act-accept button[type=submit]").click();
-    await page.waitForURL(/done=1/);
-    const reply = page.locator("#act-reply");
-    if (!(await reply.evaluate((d) => d.open))) await reply.locator("summary").click();
+    const reply = await acceptAndOpenReply(page);
     // First without the facts: the message sits next to the field.
     await reply.getByLabel("信访请求").fill("请求修复楼道照明");
     await reply.getByLabel("处理理由").fill("楼道照明属于物业服务范围，应予修复。");

@@ -65,17 +65,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Prefs {
     }
 }
 
-/// The value of cookie `name` in the request, if present.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
+/// The value of cookie `name` in the request, if present (one parser for the whole crate).
+pub use crate::auth::cookie;
 
 /// The signed-in staff member as the page header shows them.
 #[derive(Debug, Clone, Default)]
