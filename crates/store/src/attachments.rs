@@ -1,4 +1,4 @@
-//! Attachments (migration 0007): uploaded files, sealed, owned by a draft until the petition
+//! Attachments (migration 0005): uploaded files, sealed, owned by a draft until the petition
 //! is submitted and then linked to its case. The store keeps what it is given; checking the
 //! content and sealing it is the app's work.
 

@@ -31,9 +31,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "auth", include_str!("migrations/0003_auth.sql")),
     (4, "access", include_str!("migrations/0004_access.sql")),
     (
-        7,
+        5,
         "attachments",
-        include_str!("migrations/0007_attachments.sql"),
+        include_str!("migrations/0005_attachments.sql"),
     ),
 ];
 
