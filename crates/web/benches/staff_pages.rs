@@ -56,6 +56,8 @@ async fn get(router: &axum::Router, uri: &str, cookie: &str) -> (StatusCode, usi
 
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
+    // The application spawns its writer task on this runtime.
+    let _guard = rt.enter();
     let db = rt.block_on(huiyin_store::testing::fresh()).unwrap();
     let store = db.store.clone();
     // The national tree.
@@ -100,7 +102,7 @@ fn bench(c: &mut Criterion) {
                 group: None,
                 title: Title::parse(&format!("小区路灯不亮 #{i}")).unwrap(),
                 text: PetitionText::parse("小区路灯已经坏了一个月，晚上出行不便。").unwrap(),
-                region: RegionCode::parse("440604").unwrap(),
+                region: RegionCode::parse("4406").unwrap(),
                 category: Some("城乡建设".into()),
                 class: None,
                 attachments: Vec::new(),
