@@ -10,6 +10,7 @@ use axum::http::{Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
 use huiyin_app::{App, Clock, Config};
+use huiyin_domain::ids::CaseId;
 use huiyin_store::UnitRecord;
 use huiyin_store::testing::{TestDb, fresh};
 use huiyin_web::{WebConfig, router};
@@ -214,6 +215,17 @@ impl T {
 
     /// Enters a visit at the desk; returns the case id.
     async fn intake(&self, cookie: &str, csrf: &str, title: &str) -> String {
+        self.intake_text(
+            cookie,
+            csrf,
+            title,
+            "小区路灯已经坏了一个月，晚上出行不便。",
+        )
+        .await
+    }
+
+    /// Enters a visit at the desk with this text; returns the case id.
+    async fn intake_text(&self, cookie: &str, csrf: &str, title: &str, text: &str) -> String {
         let res = self
             .post(
                 "/staff/intake",
@@ -225,7 +237,7 @@ impl T {
                     ("petitioner.name", "张三"),
                     ("petitioner.phone", "13912345678"),
                     ("title", title),
-                    ("text", "小区路灯已经坏了一个月，晚上出行不便。"),
+                    ("text", text),
                     ("region", "440604"),
                     ("category", "城乡建设"),
                 ],
@@ -235,6 +247,35 @@ impl T {
         assert!(res.body.contains("受理凭证编号"), "{}", res.body);
         let start = res.body.find("/staff/cases/").unwrap() + "/staff/cases/".len();
         res.body[start..].split('"').next().unwrap().to_string()
+    }
+
+    /// Registers a case and forwards it to `unit`, as the registrar.
+    async fn register_and_route(&self, cookie: &str, csrf: &str, case: &str, unit: &str) {
+        for (action, fields) in [
+            (
+                "register",
+                vec![
+                    ("class.class", "appeal"),
+                    ("class.route", "petition_procedure"),
+                ],
+            ),
+            ("route", vec![("kind.kind", "forward"), ("unit", unit)]),
+        ] {
+            let res = self.act(cookie, csrf, case, action, &fields).await;
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "{action}: {}", res.body);
+        }
+    }
+
+    async fn receipt(&self, case: &str) -> String {
+        self.app
+            .store()
+            .case(&CaseId::new(case))
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .receipt
+            .display()
     }
 
     async fn act(
@@ -651,5 +692,105 @@ async fn extension_objection_and_notes_by_form() {
             .body
             .contains("name=\"_action\" value=\"request_extension\"")
     );
+    t.finish().await;
+}
+
+const LETTER: &str = "我家住在祖庙街道幸福小区3栋，小区路灯已经坏了一个多月，晚上出行非常不便，老人孩子多次摔倒，业主多次向物业公司和街道反映无人处理，请有关部门尽快督促修复。";
+
+#[tokio::test]
+async fn the_case_page_shows_related_cases_within_scope() {
+    let t = T::start().await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    t.user("zj-chengban", "4406-zj", "handler").await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    // The same petitioner three times with the same letter; the first two go to 住建, the
+    // third to 人社.
+    let a = t.intake_text(&reg, &reg_csrf, "小区路灯不亮", LETTER).await;
+    let b = t
+        .intake_text(&reg, &reg_csrf, "小区路灯不亮（再次反映）", LETTER)
+        .await;
+    let c = t
+        .intake_text(&reg, &reg_csrf, "小区路灯不亮（第三次）", LETTER)
+        .await;
+    t.register_and_route(&reg, &reg_csrf, &a, "4406-zj").await;
+    t.register_and_route(&reg, &reg_csrf, &b, "4406-zj").await;
+    t.register_and_route(&reg, &reg_csrf, &c, "4406-rs").await;
+    let (b_receipt, c_receipt) = (t.receipt(&b).await, t.receipt(&c).await);
+
+    // The registrar sees both repeats, each with its receipt, stage, unit and a link.
+    let page = t.get(&format!("/staff/cases/{a}"), &reg).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let panel = page.body.split("id=\"h-related\"").nth(1).unwrap();
+    let panel = panel.split("</section>").next().unwrap();
+    assert!(panel.contains("相关案件"));
+    assert!(panel.contains("重复信访"), "{panel}");
+    assert!(
+        panel.contains(&b_receipt) && panel.contains(&c_receipt),
+        "{panel}"
+    );
+    assert!(
+        panel.contains(&format!("href=\"/staff/cases/{b}\"")),
+        "{panel}"
+    );
+    assert!(
+        panel.contains("待受理") && panel.contains("佛山市信访局"),
+        "{panel}"
+    );
+
+    // 住建's handler sees the repeat sent to it, and nothing of the one sent to 人社.
+    let (zj, zj_csrf) = t.login("zj-chengban").await;
+    let page = t.get(&format!("/staff/cases/{a}"), &zj).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let panel = page.body.split("id=\"h-related\"").nth(1).unwrap();
+    let panel = panel.split("</section>").next().unwrap();
+    assert!(panel.contains(&b_receipt), "{panel}");
+    assert!(panel.contains("重复信访"), "{panel}");
+    assert!(!page.body.contains(&c_receipt), "out of scope: {panel}");
+    assert!(!page.body.contains(&c), "out of scope: {panel}");
+    assert!(!page.body.contains("第三次"), "out of scope: {panel}");
+    // The link is offered prefilled for the related case; recorded, the panel says so.
+    assert!(
+        panel.contains(&format!("name=\"to\" value=\"{b}\"")),
+        "{panel}"
+    );
+    assert!(
+        panel.contains("<option value=\"repeat\" selected>"),
+        "{panel}"
+    );
+    let version = hidden(&page.body, "_version");
+    let res = t
+        .post(
+            &format!("/staff/cases/{a}/act"),
+            &zj,
+            &[
+                ("_csrf", &zj_csrf),
+                ("_action", "link"),
+                ("_version", &version),
+                ("to", &b),
+                ("relation", "repeat"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = t.get(&format!("/staff/cases/{a}"), &zj).await;
+    let panel = page.body.split("id=\"h-related\"").nth(1).unwrap();
+    let panel = panel.split("</section>").next().unwrap();
+    assert!(
+        panel.contains("已关联") && panel.contains(&b_receipt),
+        "{panel}"
+    );
+    assert!(
+        !panel.contains(&format!("name=\"to\" value=\"{b}\"")),
+        "{panel}"
+    );
+    assert!(!page.body.contains(&c_receipt));
+    // English labels come from the catalogue too.
+    let en = t
+        .get(
+            &format!("/staff/cases/{a}"),
+            &format!("{zj}; hy_prefs=en.0"),
+        )
+        .await;
+    assert!(en.body.contains("Related cases"), "{}", en.body);
     t.finish().await;
 }

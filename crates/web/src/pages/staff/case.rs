@@ -48,8 +48,18 @@ pub const ACTIONS: &[&str] = &[
     "decide_rereview",
     "withdraw",
     "merge_into",
+    "link",
     "instruct",
     "add_note",
+];
+
+/// The relations a recorded link may have (as the domain's `LinkRelation` names them).
+const LINK_RELATIONS: &[&str] = &[
+    "repeat",
+    "repeat_after_conclusion",
+    "multi_addressed",
+    "group",
+    "same_issue",
 ];
 
 const PROBE_TEXT: &str = "核查可用操作";
@@ -85,6 +95,7 @@ fn probe(name: &str, bureau: &str) -> Option<Command> {
         }
         "start_hearing" | "end_hearing" => json!({"command": name, "note": r}),
         "merge_into" => json!({"command": name, "into": "probe", "reason": "duplicate"}),
+        "link" => json!({"command": name, "to": "probe", "relation": "same_issue"}),
         "instruct" | "add_note" => json!({"command": name, "text": r}),
         _ => return None,
     };
@@ -295,6 +306,14 @@ fn action_fields(ctx: &Ctx, name: &str, state: &huiyin_domain::case::CaseState) 
                 .required()
                 .options(opts(ctx, "merge_reason", &["duplicate", "repeat"])),
         ],
+        "link" => vec![
+            Field::new("act", "to", "text", ctx.t("staff.act.f.link_to"))
+                .required()
+                .hint(ctx.t("staff.act.h.link_to")),
+            Field::new("act", "relation", "select", ctx.t("staff.act.f.relation"))
+                .required()
+                .options(opts(ctx, "link", LINK_RELATIONS)),
+        ],
         "instruct" | "add_note" => vec![text("text", ctx.t("staff.act.f.text"))],
         _ => Vec::new(),
     };
@@ -375,6 +394,22 @@ pub struct DocLink {
     pub title: &'static str,
 }
 
+/// A related case the user may see, with what the page offers to do about it.
+pub struct RelatedRow {
+    pub id: String,
+    pub receipt: String,
+    pub title: String,
+    pub stage: &'static str,
+    pub unit: String,
+    pub relation: &'static str,
+    pub similarity: Option<String>,
+    pub linked: bool,
+    /// The 并单 reason preselected for this relation.
+    pub merge_reason: &'static str,
+    /// The link relation preselected (the relation when it is one a link may record).
+    pub link_relation: &'static str,
+}
+
 #[derive(askama::Template)]
 #[template(path = "staff/case.html")]
 pub struct CasePage {
@@ -397,6 +432,12 @@ pub struct CasePage {
     pub timeline: Vec<TimelineRow>,
     pub actions: Vec<ActionForm>,
     pub documents: Vec<DocLink>,
+    pub related: Vec<RelatedRow>,
+    pub related_error: Option<String>,
+    pub may_merge: bool,
+    pub may_link: bool,
+    pub merge_reasons: Vec<(String, String)>,
+    pub link_relations: Vec<(String, String)>,
     pub opinion: Option<OpinionView>,
     pub units_found: Vec<(String, String, String)>,
     pub unit_q: String,
@@ -567,7 +608,17 @@ pub async fn build(
         .app
         .available_commands(actor, &case_id, candidates)
         .await?;
+    // Related cases through the app, which keeps only those the user may read.
+    let related_answer = state.app.related_cases(actor, &case_id).await;
+    let related_items = match &related_answer {
+        Ok(r) => r.items.as_slice(),
+        Err(e) => {
+            tracing::warn!(case_id = %case_id, error = %e, "related cases");
+            &[]
+        }
+    };
     let mut ids: Vec<String> = s.units().iter().map(|u| u.to_string()).collect();
+    ids.extend(related_items.iter().map(|r| r.bureau_id.clone()));
     for e in &events {
         if let Some(u) = &e.event.actor_unit {
             ids.push(u.to_string());
@@ -593,7 +644,7 @@ pub async fn build(
         .iter()
         .copied()
         .find(|n| !(s.stage == Stage::Registered && *n == "register"))
-        .filter(|n| !matches!(*n, "add_note" | "instruct"));
+        .filter(|n| !matches!(*n, "add_note" | "instruct" | "link"));
     let actions: Vec<ActionForm> = available
         .iter()
         .map(|name| {
@@ -708,6 +759,39 @@ pub async fn build(
         })
         .collect();
     let documents = documents_of(&ctx, &events);
+    let related: Vec<RelatedRow> = related_items
+        .iter()
+        .map(|r| RelatedRow {
+            id: r.case_id.clone(),
+            receipt: r.receipt_code.clone(),
+            title: r.title.clone(),
+            stage: ctx.t(&format!("stage.{}", r.stage.as_str())),
+            unit: names
+                .get(&r.bureau_id)
+                .cloned()
+                .unwrap_or_else(|| r.bureau_id.clone()),
+            relation: ctx.t(&format!("link.{}", r.relation)),
+            similarity: r.similarity.map(|j| {
+                ctx.tf(
+                    "staff.case.similarity",
+                    &[("n", &format!("{:.0}", j * 100.0))],
+                )
+            }),
+            linked: r.linked,
+            merge_reason: match r.relation {
+                "repeat" | "repeat_after_conclusion" => "repeat",
+                _ => "duplicate",
+            },
+            link_relation: LINK_RELATIONS
+                .iter()
+                .copied()
+                .find(|l| *l == r.relation)
+                .unwrap_or("same_issue"),
+        })
+        .collect();
+    let related_error = related_answer
+        .is_err()
+        .then(|| ctx.t("staff.case.related_unavailable").to_string());
     let light = code(&view.light);
     let light: &'static str = match light.as_str() {
         "red" => "red",
@@ -753,6 +837,12 @@ pub async fn build(
         timeline,
         actions,
         documents,
+        may_merge: available.contains(&"merge_into"),
+        may_link: available.contains(&"link"),
+        merge_reasons: opts(&ctx, "merge_reason", &["duplicate", "repeat"]),
+        link_relations: opts(&ctx, "link", LINK_RELATIONS),
+        related,
+        related_error,
         units_found,
         unit_q: extra.query.unit_q,
         unit_region: extra.query.unit_region,
