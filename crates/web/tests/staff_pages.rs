@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
 use huiyin_app::{App, Clock, Config};
@@ -247,6 +247,20 @@ impl T {
         assert!(res.body.contains("受理凭证编号"), "{}", res.body);
         let start = res.body.find("/staff/cases/").unwrap() + "/staff/cases/".len();
         res.body[start..].split('"').next().unwrap().to_string()
+    }
+
+    /// A GET answered with its headers and raw bytes.
+    async fn raw_get(&self, uri: &str, cookie: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let req = Request::builder()
+            .uri(uri)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, bytes.to_vec())
     }
 
     /// Registers a case and forwards it to `unit`, as the registrar.
@@ -792,5 +806,142 @@ async fn the_case_page_shows_related_cases_within_scope() {
         )
         .await;
     assert!(en.body.contains("Related cases"), "{}", en.body);
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn attachments_are_listed_and_downloaded_in_scope_and_audited() {
+    let t = T::start().await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    t.user("zj-chengban", "4406-zj", "handler").await;
+    t.user("rs-chengban", "4406-rs", "handler").await;
+    // A petitioner uploads a photo through the portal's steps and submits.
+    let page = t.get("/submit", "").await;
+    let draft = hidden(&page.body, "draft");
+    let fields: Vec<(&str, &str)> = vec![
+        ("draft", &draft),
+        ("step", "files"),
+        ("go", "upload"),
+        ("identity", "named"),
+        ("name", "张三"),
+        ("phone", "13912345678"),
+        ("title", "小区路灯不亮"),
+        ("text", "小区路灯已经坏了一个月，晚上出行不便。"),
+        ("region", "440604"),
+        ("ask", "请尽快修复路灯"),
+    ];
+    let jpeg: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00photo of the lamp";
+    let boundary = "----huiyinStaffBoundary";
+    let mut body = Vec::new();
+    for (k, v) in &fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"路灯 照片.jpg\"\r\nContent-Type: text/html\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(jpeg);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let req = Request::post("/submit")
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let res = t.router.clone().oneshot(req).await.unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(t.app.draft_attachments(&draft).await.unwrap().len(), 1);
+    let mut submit = fields.clone();
+    submit.retain(|(k, _)| !matches!(*k, "step" | "go"));
+    submit.extend_from_slice(&[("step", "review"), ("go", "submit")]);
+    let res = t.post("/submit", "", &submit).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let code = res
+        .body
+        .split("id=\"receipt-code\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .replace('-', "");
+    let case = t
+        .app
+        .store()
+        .case_by_receipt(&code)
+        .await
+        .unwrap()
+        .unwrap()
+        .0
+        .to_string();
+    let (reg, reg_csrf) = t.login("dengji").await;
+    t.register_and_route(&reg, &reg_csrf, &case, "4406-zj")
+        .await;
+
+    // The handling unit's user sees it listed and downloads the same bytes, never inline.
+    let (zj, _) = t.login("zj-chengban").await;
+    let page = t.get(&format!("/staff/cases/{case}"), &zj).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("路灯 照片.jpg"), "{}", page.body);
+    assert!(page.body.contains("image/jpeg"));
+    let href = format!("/staff/cases/{case}/attachments/1");
+    assert!(page.body.contains(&format!("href=\"{href}\"")));
+    let (status, headers, bytes) = t.raw_get(&href, &zj).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, jpeg);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename*=UTF-8''%E8%B7%AF%E7%81%AF%20%E7%85%A7%E7%89%87.jpg"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    // No such attachment, and a malformed number.
+    let (status, _, _) = t
+        .raw_get(&format!("/staff/cases/{case}/attachments/2"), &zj)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = t
+        .raw_get(&format!("/staff/cases/{case}/attachments/x"), &zj)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Another unit's user gets nothing, and neither does someone not signed in.
+    let (rs, _) = t.login("rs-chengban").await;
+    let (status, _, bytes) = t.raw_get(&href, &rs).await;
+    assert!(
+        matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+        "{status}"
+    );
+    assert!(!bytes.windows(5).any(|w| w == b"photo"));
+    let (status, _, bytes) = t.raw_get(&href, "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(bytes.is_empty() || !bytes.windows(5).any(|w| w == b"photo"));
+
+    // The read and the refused attempt are in the audit trail.
+    let audit = t
+        .app
+        .store()
+        .audit_entries(Some(&case), None, 100)
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|r| r.entry.action == "read_attachment"
+            && r.entry.actor_unit.as_deref() == Some("4406-zj")),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "read_attachment_refused"
+                && r.entry.actor_unit.as_deref() == Some("4406-rs")),
+        "{audit:?}"
+    );
     t.finish().await;
 }
