@@ -292,6 +292,82 @@ impl T {
             .display()
     }
 
+    /// A petitioner files through the portal's steps with one uploaded file; returns the case id.
+    async fn portal_with_file(
+        &self,
+        name: &str,
+        phone: &str,
+        title: &str,
+        text: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> String {
+        let page = self.get("/submit", "").await;
+        let draft = hidden(&page.body, "draft");
+        let fields: Vec<(&str, &str)> = vec![
+            ("draft", &draft),
+            ("step", "files"),
+            ("go", "upload"),
+            ("identity", "named"),
+            ("name", name),
+            ("phone", phone),
+            ("title", title),
+            ("text", text),
+            ("region", "440604"),
+            ("ask", "请尽快修复路灯"),
+        ];
+        let boundary = "----huiyinStaffBoundary";
+        let mut body = Vec::new();
+        for (k, v) in &fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{file_name}\"\r\nContent-Type: text/html\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = Request::post("/submit")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+        assert_eq!(self.app.draft_attachments(&draft).await.unwrap().len(), 1);
+        let mut submit = fields.clone();
+        submit.retain(|(k, _)| !matches!(*k, "step" | "go"));
+        submit.extend_from_slice(&[("step", "review"), ("go", "submit")]);
+        let res = self.post("/submit", "", &submit).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let code = res
+            .body
+            .split("id=\"receipt-code\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .replace('-', "");
+        self.app
+            .store()
+            .case_by_receipt(&code)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .to_string()
+    }
+
     async fn act(
         &self,
         cookie: &str,
@@ -816,70 +892,17 @@ async fn attachments_are_listed_and_downloaded_in_scope_and_audited() {
     t.user("zj-chengban", "4406-zj", "handler").await;
     t.user("rs-chengban", "4406-rs", "handler").await;
     // A petitioner uploads a photo through the portal's steps and submits.
-    let page = t.get("/submit", "").await;
-    let draft = hidden(&page.body, "draft");
-    let fields: Vec<(&str, &str)> = vec![
-        ("draft", &draft),
-        ("step", "files"),
-        ("go", "upload"),
-        ("identity", "named"),
-        ("name", "张三"),
-        ("phone", "13912345678"),
-        ("title", "小区路灯不亮"),
-        ("text", "小区路灯已经坏了一个月，晚上出行不便。"),
-        ("region", "440604"),
-        ("ask", "请尽快修复路灯"),
-    ];
     let jpeg: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00photo of the lamp";
-    let boundary = "----huiyinStaffBoundary";
-    let mut body = Vec::new();
-    for (k, v) in &fields {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"路灯 照片.jpg\"\r\nContent-Type: text/html\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(jpeg);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let req = Request::post("/submit")
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(Body::from(body))
-        .unwrap();
-    let res = t.router.clone().oneshot(req).await.unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
-    assert_eq!(t.app.draft_attachments(&draft).await.unwrap().len(), 1);
-    let mut submit = fields.clone();
-    submit.retain(|(k, _)| !matches!(*k, "step" | "go"));
-    submit.extend_from_slice(&[("step", "review"), ("go", "submit")]);
-    let res = t.post("/submit", "", &submit).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let code = res
-        .body
-        .split("id=\"receipt-code\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .replace('-', "");
     let case = t
-        .app
-        .store()
-        .case_by_receipt(&code)
-        .await
-        .unwrap()
-        .unwrap()
-        .0
-        .to_string();
+        .portal_with_file(
+            "张三",
+            "13912345678",
+            "小区路灯不亮",
+            "小区路灯已经坏了一个月，晚上出行不便。",
+            "路灯 照片.jpg",
+            jpeg,
+        )
+        .await;
     let (reg, reg_csrf) = t.login("dengji").await;
     t.register_and_route(&reg, &reg_csrf, &case, "4406-zj")
         .await;
@@ -923,6 +946,64 @@ async fn attachments_are_listed_and_downloaded_in_scope_and_audited() {
     let (status, _, bytes) = t.raw_get(&href, "").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert!(bytes.is_empty() || !bytes.windows(5).any(|w| w == b"photo"));
+
+    // A 检举控告 against 住建 handled by 住建 itself: its attachments may identify the person
+    // reporting, so 住建 gets neither the list nor the file; the bureau's registrar does.
+    let pdf: &[u8] = b"%PDF-1.4\n evidence of the accused";
+    let acc = t
+        .portal_with_file(
+            "李四",
+            "13800002222",
+            "检举住建局工作人员索要好处费",
+            "住建局某工作人员在办理审批时多次索要好处费，附上转账记录，请依法查处。",
+            "转账记录.pdf",
+            pdf,
+        )
+        .await;
+    for (action, fields) in [
+        (
+            "register",
+            vec![("class.class", "accusation"), ("accused", "4406-zj")],
+        ),
+        ("route", vec![("kind.kind", "forward"), ("unit", "4406-zj")]),
+    ] {
+        let res = t.act(&reg, &reg_csrf, &acc, action, &fields).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{action}: {}", res.body);
+    }
+    let acc_href = format!("/staff/cases/{acc}/attachments/1");
+    let page = t.get(&format!("/staff/cases/{acc}"), &zj).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("转账记录.pdf"), "{}", page.body);
+    assert!(!page.body.contains(&acc_href));
+    assert!(page.body.contains("附件可能暴露检举控告人的身份"));
+    let (status, _, bytes) = t.raw_get(&acc_href, &zj).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!bytes.windows(8).any(|w| w == b"evidence"));
+    let page = t.get(&format!("/staff/cases/{acc}"), &reg).await;
+    assert!(page.body.contains("转账记录.pdf"), "{}", page.body);
+    let (status, headers, bytes) = t.raw_get(&acc_href, &reg).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, pdf);
+    assert_eq!(headers["content-type"], "application/pdf");
+    let audit = t
+        .app
+        .store()
+        .audit_entries(Some(&acc), None, 100)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "read_attachment_refused"
+                && r.entry.detail.contains("personal_data_protected")),
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().any(|r| r.entry.action == "read_attachment"
+            && r.entry.actor_unit.as_deref() == Some("4406-xfj")
+            && r.entry.detail.contains("\"protected\":true")),
+        "{audit:?}"
+    );
 
     // The read and the refused attempt are in the audit trail.
     let audit = t
