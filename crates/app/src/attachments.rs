@@ -2,10 +2,12 @@
 //! the name or the client's media type), size-limited, sealed at rest with the personal-data
 //! cipher (bound to the attachment id), owned by a draft until the petition is submitted.
 
+use huiyin_domain::access::{Action, CaseFacts, Denial, shows_petitioner};
+use huiyin_domain::case::Actor;
 use huiyin_domain::ids::CaseId;
 use huiyin_domain::petition::AttachmentMeta;
 use huiyin_domain::values::FieldError;
-use huiyin_store::AttachmentRecord;
+use huiyin_store::{AttachmentRecord, AuditEntry};
 use sm3::{Digest, Sm3};
 
 use crate::{App, AppError};
@@ -207,6 +209,112 @@ impl App {
             .cipher()
             .decrypt(&sealed, record.id.as_bytes())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("opening an attachment: {e}")))?;
+        Ok((record, bytes))
+    }
+}
+
+/// The attachments of a case as a staff member may see them.
+#[derive(Debug, Clone, Default)]
+pub struct CaseAttachments {
+    /// In stored order; `n` in a download address is the 1-based position here.
+    pub items: Vec<AttachmentRecord>,
+    /// The case has attachments the caller may not see: for 检举控告 they may identify the
+    /// person reporting (Art. 30), so they go only to those who may see the petitioner.
+    pub withheld: bool,
+}
+
+impl App {
+    /// The attachments of a case, for anyone who may read the case; for a 检举控告 case whose
+    /// petitioner the policy hides from the caller, none (only that some are withheld).
+    pub async fn case_attachments_for(
+        &self,
+        actor: &Actor,
+        case_id: &CaseId,
+    ) -> Result<CaseAttachments, AppError> {
+        let (principal, state, cleared) = self
+            .authorize_case(actor, case_id, Action::ReadCase)
+            .await?;
+        let items = self.store().case_attachments(case_id).await?;
+        if !shows_petitioner(&principal, &CaseFacts::of(&state, cleared)) {
+            return Ok(CaseAttachments {
+                withheld: !items.is_empty(),
+                items: Vec::new(),
+            });
+        }
+        Ok(CaseAttachments {
+            items,
+            withheld: false,
+        })
+    }
+
+    /// The `n`th (1-based) attachment of a case, opened: for anyone who may read the case and,
+    /// on a 检举控告 case, see its petitioner. Every read and every refused attempt is written
+    /// to the audit trail, as for personal data.
+    pub async fn case_attachment_for(
+        &self,
+        actor: &Actor,
+        case_id: &CaseId,
+        n: usize,
+    ) -> Result<(AttachmentRecord, Vec<u8>), AppError> {
+        let at_ms = self.now().timestamp_millis();
+        let entry = |action: &str, detail: serde_json::Value| AuditEntry {
+            at_ms,
+            actor: actor.id.to_string(),
+            actor_unit: actor.unit.as_ref().map(|u| u.to_string()),
+            action: action.to_string(),
+            case_id: Some(case_id.to_string()),
+            detail: detail.to_string(),
+        };
+        let refused = |reason: &str| {
+            entry(
+                "read_attachment_refused",
+                serde_json::json!({ "n": n, "reason": reason }),
+            )
+        };
+        let (principal, state, cleared) = match self
+            .authorize_case(actor, case_id, Action::ReadCase)
+            .await
+        {
+            Ok(ok) => ok,
+            Err(e) => {
+                let reason = match &e {
+                    AppError::NotFound(_) => "out_of_scope",
+                    AppError::Protected(_) => "personal_data_protected",
+                    AppError::Forbidden(_) => "role_not_permitted",
+                    _ => "error",
+                };
+                self.store().append_audit(&refused(reason)).await?;
+                tracing::warn!(case_id = %case_id, actor = %actor.id, reason, "attachment refused");
+                return Err(e);
+            }
+        };
+        if !shows_petitioner(&principal, &CaseFacts::of(&state, cleared)) {
+            self.store()
+                .append_audit(&refused("personal_data_protected"))
+                .await?;
+            tracing::warn!(case_id = %case_id, actor = %actor.id, "attachment refused: protected");
+            return Err(AppError::Protected(
+                Denial::PersonalDataProtected.message().into(),
+            ));
+        }
+        let items = self.store().case_attachments(case_id).await?;
+        let Some(record) = n.checked_sub(1).and_then(|i| items.get(i)) else {
+            return Err(AppError::NotFound("附件不存在".into()));
+        };
+        let (record, bytes) = self.attachment_content(&record.id).await?;
+        let protected = state.class == Some(huiyin_domain::petition::StatutoryClass::Accusation);
+        self.store()
+            .append_audit(&entry(
+                "read_attachment",
+                serde_json::json!({
+                    "n": n,
+                    "attachment": record.id,
+                    "sm3": record.sm3,
+                    "protected": protected,
+                    "cleared": cleared,
+                }),
+            ))
+            .await?;
         Ok((record, bytes))
     }
 }

@@ -6,10 +6,11 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use chrono::{TimeZone, Utc};
 use http_body_util::BodyExt;
 use huiyin_app::{App, Clock, Config};
+use huiyin_domain::ids::CaseId;
 use huiyin_store::UnitRecord;
 use huiyin_store::testing::{TestDb, fresh};
 use huiyin_web::{WebConfig, router};
@@ -214,6 +215,17 @@ impl T {
 
     /// Enters a visit at the desk; returns the case id.
     async fn intake(&self, cookie: &str, csrf: &str, title: &str) -> String {
+        self.intake_text(
+            cookie,
+            csrf,
+            title,
+            "小区路灯已经坏了一个月，晚上出行不便。",
+        )
+        .await
+    }
+
+    /// Enters a visit at the desk with this text; returns the case id.
+    async fn intake_text(&self, cookie: &str, csrf: &str, title: &str, text: &str) -> String {
         let res = self
             .post(
                 "/staff/intake",
@@ -225,7 +237,7 @@ impl T {
                     ("petitioner.name", "张三"),
                     ("petitioner.phone", "13912345678"),
                     ("title", title),
-                    ("text", "小区路灯已经坏了一个月，晚上出行不便。"),
+                    ("text", text),
                     ("region", "440604"),
                     ("category", "城乡建设"),
                 ],
@@ -235,6 +247,125 @@ impl T {
         assert!(res.body.contains("受理凭证编号"), "{}", res.body);
         let start = res.body.find("/staff/cases/").unwrap() + "/staff/cases/".len();
         res.body[start..].split('"').next().unwrap().to_string()
+    }
+
+    /// A GET answered with its headers and raw bytes.
+    async fn raw_get(&self, uri: &str, cookie: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let req = Request::builder()
+            .uri(uri)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, bytes.to_vec())
+    }
+
+    /// Registers a case and forwards it to `unit`, as the registrar.
+    async fn register_and_route(&self, cookie: &str, csrf: &str, case: &str, unit: &str) {
+        for (action, fields) in [
+            (
+                "register",
+                vec![
+                    ("class.class", "appeal"),
+                    ("class.route", "petition_procedure"),
+                ],
+            ),
+            ("route", vec![("kind.kind", "forward"), ("unit", unit)]),
+        ] {
+            let res = self.act(cookie, csrf, case, action, &fields).await;
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "{action}: {}", res.body);
+        }
+    }
+
+    async fn receipt(&self, case: &str) -> String {
+        self.app
+            .store()
+            .case(&CaseId::new(case))
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .receipt
+            .display()
+    }
+
+    /// A petitioner files through the portal's steps with one uploaded file; returns the case id.
+    async fn portal_with_file(
+        &self,
+        name: &str,
+        phone: &str,
+        title: &str,
+        text: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> String {
+        let page = self.get("/submit", "").await;
+        let draft = hidden(&page.body, "draft");
+        let fields: Vec<(&str, &str)> = vec![
+            ("draft", &draft),
+            ("step", "files"),
+            ("go", "upload"),
+            ("identity", "named"),
+            ("name", name),
+            ("phone", phone),
+            ("title", title),
+            ("text", text),
+            ("region", "440604"),
+            ("ask", "请尽快修复路灯"),
+        ];
+        let boundary = "----huiyinStaffBoundary";
+        let mut body = Vec::new();
+        for (k, v) in &fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{file_name}\"\r\nContent-Type: text/html\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = Request::post("/submit")
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+        assert_eq!(self.app.draft_attachments(&draft).await.unwrap().len(), 1);
+        let mut submit = fields.clone();
+        submit.retain(|(k, _)| !matches!(*k, "step" | "go"));
+        submit.extend_from_slice(&[("step", "review"), ("go", "submit")]);
+        let res = self.post("/submit", "", &submit).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+        let code = res
+            .body
+            .split("id=\"receipt-code\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .replace('-', "");
+        self.app
+            .store()
+            .case_by_receipt(&code)
+            .await
+            .unwrap()
+            .unwrap()
+            .0
+            .to_string()
     }
 
     async fn act(
@@ -650,6 +781,248 @@ async fn extension_objection_and_notes_by_form() {
         !page
             .body
             .contains("name=\"_action\" value=\"request_extension\"")
+    );
+    t.finish().await;
+}
+
+const LETTER: &str = "我家住在祖庙街道幸福小区3栋，小区路灯已经坏了一个多月，晚上出行非常不便，老人孩子多次摔倒，业主多次向物业公司和街道反映无人处理，请有关部门尽快督促修复。";
+
+#[tokio::test]
+async fn the_case_page_shows_related_cases_within_scope() {
+    let t = T::start().await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    t.user("zj-chengban", "4406-zj", "handler").await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    // The same petitioner three times with the same letter; the first two go to 住建, the
+    // third to 人社.
+    let a = t.intake_text(&reg, &reg_csrf, "小区路灯不亮", LETTER).await;
+    let b = t
+        .intake_text(&reg, &reg_csrf, "小区路灯不亮（再次反映）", LETTER)
+        .await;
+    let c = t
+        .intake_text(&reg, &reg_csrf, "小区路灯不亮（第三次）", LETTER)
+        .await;
+    t.register_and_route(&reg, &reg_csrf, &a, "4406-zj").await;
+    t.register_and_route(&reg, &reg_csrf, &b, "4406-zj").await;
+    t.register_and_route(&reg, &reg_csrf, &c, "4406-rs").await;
+    let (b_receipt, c_receipt) = (t.receipt(&b).await, t.receipt(&c).await);
+
+    // The registrar sees both repeats, each with its receipt, stage, unit and a link.
+    let page = t.get(&format!("/staff/cases/{a}"), &reg).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let panel = page.body.split("id=\"h-related\"").nth(1).unwrap();
+    let panel = panel.split("</section>").next().unwrap();
+    assert!(panel.contains("相关案件"));
+    assert!(panel.contains("重复信访"), "{panel}");
+    assert!(
+        panel.contains(&b_receipt) && panel.contains(&c_receipt),
+        "{panel}"
+    );
+    assert!(
+        panel.contains(&format!("href=\"/staff/cases/{b}\"")),
+        "{panel}"
+    );
+    assert!(
+        panel.contains("待受理") && panel.contains("佛山市信访局"),
+        "{panel}"
+    );
+
+    // 住建's handler sees the repeat sent to it, and nothing of the one sent to 人社.
+    let (zj, zj_csrf) = t.login("zj-chengban").await;
+    let page = t.get(&format!("/staff/cases/{a}"), &zj).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let panel = page.body.split("id=\"h-related\"").nth(1).unwrap();
+    let panel = panel.split("</section>").next().unwrap();
+    assert!(panel.contains(&b_receipt), "{panel}");
+    assert!(panel.contains("重复信访"), "{panel}");
+    assert!(!page.body.contains(&c_receipt), "out of scope: {panel}");
+    assert!(!page.body.contains(&c), "out of scope: {panel}");
+    assert!(!page.body.contains("第三次"), "out of scope: {panel}");
+    // The link is offered prefilled for the related case; recorded, the panel says so.
+    assert!(
+        panel.contains(&format!("name=\"to\" value=\"{b}\"")),
+        "{panel}"
+    );
+    assert!(
+        panel.contains("<option value=\"repeat\" selected>"),
+        "{panel}"
+    );
+    let version = hidden(&page.body, "_version");
+    let res = t
+        .post(
+            &format!("/staff/cases/{a}/act"),
+            &zj,
+            &[
+                ("_csrf", &zj_csrf),
+                ("_action", "link"),
+                ("_version", &version),
+                ("to", &b),
+                ("relation", "repeat"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = t.get(&format!("/staff/cases/{a}"), &zj).await;
+    let panel = page.body.split("id=\"h-related\"").nth(1).unwrap();
+    let panel = panel.split("</section>").next().unwrap();
+    assert!(
+        panel.contains("已关联") && panel.contains(&b_receipt),
+        "{panel}"
+    );
+    assert!(
+        !panel.contains(&format!("name=\"to\" value=\"{b}\"")),
+        "{panel}"
+    );
+    assert!(!page.body.contains(&c_receipt));
+    // English labels come from the catalogue too.
+    let en = t
+        .get(
+            &format!("/staff/cases/{a}"),
+            &format!("{zj}; hy_prefs=en.0"),
+        )
+        .await;
+    assert!(en.body.contains("Related cases"), "{}", en.body);
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn attachments_are_listed_and_downloaded_in_scope_and_audited() {
+    let t = T::start().await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    t.user("zj-chengban", "4406-zj", "handler").await;
+    t.user("rs-chengban", "4406-rs", "handler").await;
+    // A petitioner uploads a photo through the portal's steps and submits.
+    let jpeg: &[u8] = b"\xFF\xD8\xFF\xE0\x00\x10JFIF\x00photo of the lamp";
+    let case = t
+        .portal_with_file(
+            "张三",
+            "13912345678",
+            "小区路灯不亮",
+            "小区路灯已经坏了一个月，晚上出行不便。",
+            "路灯 照片.jpg",
+            jpeg,
+        )
+        .await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    t.register_and_route(&reg, &reg_csrf, &case, "4406-zj")
+        .await;
+
+    // The handling unit's user sees it listed and downloads the same bytes, never inline.
+    let (zj, _) = t.login("zj-chengban").await;
+    let page = t.get(&format!("/staff/cases/{case}"), &zj).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("路灯 照片.jpg"), "{}", page.body);
+    assert!(page.body.contains("image/jpeg"));
+    let href = format!("/staff/cases/{case}/attachments/1");
+    assert!(page.body.contains(&format!("href=\"{href}\"")));
+    let (status, headers, bytes) = t.raw_get(&href, &zj).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, jpeg);
+    assert_eq!(headers["content-type"], "image/jpeg");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename*=UTF-8''%E8%B7%AF%E7%81%AF%20%E7%85%A7%E7%89%87.jpg"
+    );
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["cache-control"], "no-store");
+    // No such attachment, and a malformed number.
+    let (status, _, _) = t
+        .raw_get(&format!("/staff/cases/{case}/attachments/2"), &zj)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = t
+        .raw_get(&format!("/staff/cases/{case}/attachments/x"), &zj)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Another unit's user gets nothing, and neither does someone not signed in.
+    let (rs, _) = t.login("rs-chengban").await;
+    let (status, _, bytes) = t.raw_get(&href, &rs).await;
+    assert!(
+        matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN),
+        "{status}"
+    );
+    assert!(!bytes.windows(5).any(|w| w == b"photo"));
+    let (status, _, bytes) = t.raw_get(&href, "").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(bytes.is_empty() || !bytes.windows(5).any(|w| w == b"photo"));
+
+    // A 检举控告 against 住建 handled by 住建 itself: its attachments may identify the person
+    // reporting, so 住建 gets neither the list nor the file; the bureau's registrar does.
+    let pdf: &[u8] = b"%PDF-1.4\n evidence of the accused";
+    let acc = t
+        .portal_with_file(
+            "李四",
+            "13800002222",
+            "检举住建局工作人员索要好处费",
+            "住建局某工作人员在办理审批时多次索要好处费，附上转账记录，请依法查处。",
+            "转账记录.pdf",
+            pdf,
+        )
+        .await;
+    for (action, fields) in [
+        (
+            "register",
+            vec![("class.class", "accusation"), ("accused", "4406-zj")],
+        ),
+        ("route", vec![("kind.kind", "forward"), ("unit", "4406-zj")]),
+    ] {
+        let res = t.act(&reg, &reg_csrf, &acc, action, &fields).await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{action}: {}", res.body);
+    }
+    let acc_href = format!("/staff/cases/{acc}/attachments/1");
+    let page = t.get(&format!("/staff/cases/{acc}"), &zj).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("转账记录.pdf"), "{}", page.body);
+    assert!(!page.body.contains(&acc_href));
+    assert!(page.body.contains("附件可能暴露检举控告人的身份"));
+    let (status, _, bytes) = t.raw_get(&acc_href, &zj).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!bytes.windows(8).any(|w| w == b"evidence"));
+    let page = t.get(&format!("/staff/cases/{acc}"), &reg).await;
+    assert!(page.body.contains("转账记录.pdf"), "{}", page.body);
+    let (status, headers, bytes) = t.raw_get(&acc_href, &reg).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, pdf);
+    assert_eq!(headers["content-type"], "application/pdf");
+    let audit = t
+        .app
+        .store()
+        .audit_entries(Some(&acc), None, 100)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "read_attachment_refused"
+                && r.entry.detail.contains("personal_data_protected")),
+        "{audit:?}"
+    );
+    assert!(
+        audit.iter().any(|r| r.entry.action == "read_attachment"
+            && r.entry.actor_unit.as_deref() == Some("4406-xfj")
+            && r.entry.detail.contains("\"protected\":true")),
+        "{audit:?}"
+    );
+
+    // The read and the refused attempt are in the audit trail.
+    let audit = t
+        .app
+        .store()
+        .audit_entries(Some(&case), None, 100)
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|r| r.entry.action == "read_attachment"
+            && r.entry.actor_unit.as_deref() == Some("4406-zj")),
+        "{audit:?}"
+    );
+    assert!(
+        audit
+            .iter()
+            .any(|r| r.entry.action == "read_attachment_refused"
+                && r.entry.actor_unit.as_deref() == Some("4406-rs")),
+        "{audit:?}"
     );
     t.finish().await;
 }

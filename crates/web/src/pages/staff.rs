@@ -44,6 +44,7 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/cases/{id}/act", post(case::act))
         .route("/staff/cases/{id}/personal", post(case::personal))
         .route("/staff/cases/{id}/documents/{kind}", get(case::document))
+        .route("/staff/cases/{id}/attachments/{n}", get(case::attachment))
         .route("/staff/units", get(admin::unit_search))
         .route("/staff/leader", get(admin::leader))
         .route("/staff/admin", get(admin::admin))

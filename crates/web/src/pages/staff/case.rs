@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Form, OriginalUri, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use huiyin_app::CaseView;
 use huiyin_app::access::PersonalView;
@@ -48,8 +48,18 @@ pub const ACTIONS: &[&str] = &[
     "decide_rereview",
     "withdraw",
     "merge_into",
+    "link",
     "instruct",
     "add_note",
+];
+
+/// The relations a recorded link may have (as the domain's `LinkRelation` names them).
+const LINK_RELATIONS: &[&str] = &[
+    "repeat",
+    "repeat_after_conclusion",
+    "multi_addressed",
+    "group",
+    "same_issue",
 ];
 
 const PROBE_TEXT: &str = "核查可用操作";
@@ -85,6 +95,7 @@ fn probe(name: &str, bureau: &str) -> Option<Command> {
         }
         "start_hearing" | "end_hearing" => json!({"command": name, "note": r}),
         "merge_into" => json!({"command": name, "into": "probe", "reason": "duplicate"}),
+        "link" => json!({"command": name, "to": "probe", "relation": "same_issue"}),
         "instruct" | "add_note" => json!({"command": name, "text": r}),
         _ => return None,
     };
@@ -295,6 +306,14 @@ fn action_fields(ctx: &Ctx, name: &str, state: &huiyin_domain::case::CaseState) 
                 .required()
                 .options(opts(ctx, "merge_reason", &["duplicate", "repeat"])),
         ],
+        "link" => vec![
+            Field::new("act", "to", "text", ctx.t("staff.act.f.link_to"))
+                .required()
+                .hint(ctx.t("staff.act.h.link_to")),
+            Field::new("act", "relation", "select", ctx.t("staff.act.f.relation"))
+                .required()
+                .options(opts(ctx, "link", LINK_RELATIONS)),
+        ],
         "instruct" | "add_note" => vec![text("text", ctx.t("staff.act.f.text"))],
         _ => Vec::new(),
     };
@@ -375,6 +394,30 @@ pub struct DocLink {
     pub title: &'static str,
 }
 
+/// A related case the user may see, with what the page offers to do about it.
+pub struct RelatedRow {
+    pub id: String,
+    pub receipt: String,
+    pub title: String,
+    pub stage: &'static str,
+    pub unit: String,
+    pub relation: &'static str,
+    pub similarity: Option<String>,
+    pub linked: bool,
+    /// The 并单 reason preselected for this relation.
+    pub merge_reason: &'static str,
+    /// The link relation preselected (the relation when it is one a link may record).
+    pub link_relation: &'static str,
+}
+
+/// An attachment of the petition, as listed on the case page.
+pub struct AttachmentRow {
+    pub n: usize,
+    pub file_name: String,
+    pub media_type: String,
+    pub size: String,
+}
+
 #[derive(askama::Template)]
 #[template(path = "staff/case.html")]
 pub struct CasePage {
@@ -397,6 +440,14 @@ pub struct CasePage {
     pub timeline: Vec<TimelineRow>,
     pub actions: Vec<ActionForm>,
     pub documents: Vec<DocLink>,
+    pub related: Vec<RelatedRow>,
+    pub related_error: Option<String>,
+    pub may_merge: bool,
+    pub may_link: bool,
+    pub merge_reasons: Vec<(String, String)>,
+    pub link_relations: Vec<(String, String)>,
+    pub attachments: Vec<AttachmentRow>,
+    pub attachments_withheld: bool,
     pub opinion: Option<OpinionView>,
     pub units_found: Vec<(String, String, String)>,
     pub unit_q: String,
@@ -567,7 +618,18 @@ pub async fn build(
         .app
         .available_commands(actor, &case_id, candidates)
         .await?;
+    // Related cases through the app, which keeps only those the user may read.
+    let related_answer = state.app.related_cases(actor, &case_id).await;
+    let related_items = match &related_answer {
+        Ok(r) => r.items.as_slice(),
+        Err(e) => {
+            tracing::warn!(case_id = %case_id, error = %e, "related cases");
+            &[]
+        }
+    };
+    let attachments = state.app.case_attachments_for(actor, &case_id).await?;
     let mut ids: Vec<String> = s.units().iter().map(|u| u.to_string()).collect();
+    ids.extend(related_items.iter().map(|r| r.bureau_id.clone()));
     for e in &events {
         if let Some(u) = &e.event.actor_unit {
             ids.push(u.to_string());
@@ -593,7 +655,7 @@ pub async fn build(
         .iter()
         .copied()
         .find(|n| !(s.stage == Stage::Registered && *n == "register"))
-        .filter(|n| !matches!(*n, "add_note" | "instruct"));
+        .filter(|n| !matches!(*n, "add_note" | "instruct" | "link"));
     let actions: Vec<ActionForm> = available
         .iter()
         .map(|name| {
@@ -708,6 +770,51 @@ pub async fn build(
         })
         .collect();
     let documents = documents_of(&ctx, &events);
+    let related: Vec<RelatedRow> = related_items
+        .iter()
+        .map(|r| RelatedRow {
+            id: r.case_id.clone(),
+            receipt: r.receipt_code.clone(),
+            title: r.title.clone(),
+            stage: ctx.t(&format!("stage.{}", r.stage.as_str())),
+            unit: names
+                .get(&r.bureau_id)
+                .cloned()
+                .unwrap_or_else(|| r.bureau_id.clone()),
+            relation: ctx.t(&format!("link.{}", r.relation)),
+            similarity: r.similarity.map(|j| {
+                ctx.tf(
+                    "staff.case.similarity",
+                    &[("n", &format!("{:.0}", j * 100.0))],
+                )
+            }),
+            linked: r.linked,
+            merge_reason: match r.relation {
+                "repeat" | "repeat_after_conclusion" => "repeat",
+                _ => "duplicate",
+            },
+            link_relation: LINK_RELATIONS
+                .iter()
+                .copied()
+                .find(|l| *l == r.relation)
+                .unwrap_or("same_issue"),
+        })
+        .collect();
+    let related_error = related_answer
+        .is_err()
+        .then(|| ctx.t("staff.case.related_unavailable").to_string());
+    let attachments_withheld = attachments.withheld;
+    let attachments: Vec<AttachmentRow> = attachments
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AttachmentRow {
+            n: i + 1,
+            file_name: a.file_name.clone(),
+            media_type: a.media_type.clone(),
+            size: show_size(a.size_bytes),
+        })
+        .collect();
     let light = code(&view.light);
     let light: &'static str = match light.as_str() {
         "red" => "red",
@@ -753,6 +860,14 @@ pub async fn build(
         timeline,
         actions,
         documents,
+        may_merge: available.contains(&"merge_into"),
+        may_link: available.contains(&"link"),
+        merge_reasons: opts(&ctx, "merge_reason", &["duplicate", "repeat"]),
+        link_relations: opts(&ctx, "link", LINK_RELATIONS),
+        related,
+        related_error,
+        attachments,
+        attachments_withheld,
         units_found,
         unit_q: extra.query.unit_q,
         unit_region: extra.query.unit_region,
@@ -760,6 +875,18 @@ pub async fn build(
         chrome: signed.chrome(&ctx, "inbox"),
         ctx,
     })
+}
+
+/// A file size in B, KB or MB (the symbols read the same in both languages).
+fn show_size(bytes: u64) -> String {
+    const KB: u64 = 1024;
+    if bytes < KB {
+        format!("{bytes} B")
+    } else if bytes < KB * KB {
+        format!("{:.1} KB", bytes as f64 / KB as f64)
+    } else {
+        format!("{:.1} MB", bytes as f64 / (KB * KB) as f64)
+    }
 }
 
 fn flatten_personal(ctx: &Ctx, data: &Value) -> Vec<(String, String)> {
@@ -1005,6 +1132,98 @@ pub async fn personal(
         Ok(page) => render(status, &page),
         Err(e) => app_error_page(ctx, e),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attachments
+
+/// The media types an attachment is served as (those accepted on upload); anything else is
+/// served as opaque bytes, so nothing is ever rendered as a page.
+const SERVED_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+];
+
+/// `Content-Disposition` for a download: always `attachment`, the name in RFC 5987 form.
+fn disposition(file_name: &str) -> String {
+    let mut enc = String::new();
+    for b in file_name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            enc.push(char::from(b));
+        } else {
+            enc.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename*=UTF-8''{enc}")
+}
+
+/// `GET /staff/cases/{id}/attachments/{n}`: the `n`th attachment, for those who may read the
+/// case (and, for 检举控告, see its petitioner); every read audited.
+pub async fn attachment(
+    State(state): State<WebState>,
+    prefs: Prefs,
+    headers: HeaderMap,
+    Path((id, n)): Path<(String, String)>,
+) -> Response {
+    let here = format!("{}/attachments/{}", here_of(&id), super::url_encode(&n));
+    let signed = match signed_in(&state, &headers, &here).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let ctx = signed.ctx(prefs, here);
+    let Ok(n) = n.parse::<usize>() else {
+        let message = ctx.t("staff.case.attachment_none").to_string();
+        return crate::pages::error_page(
+            ctx,
+            StatusCode::NOT_FOUND,
+            "error.not_found.title",
+            message,
+        );
+    };
+    let read = state
+        .app
+        .case_attachment_for(&signed.actor, &CaseId::new(id), n)
+        .await;
+    let (record, bytes) = match read {
+        Ok(ok) => ok,
+        Err(e) => return app_error_page(ctx, e.into()),
+    };
+    let media_type = SERVED_TYPES
+        .iter()
+        .copied()
+        .find(|t| *t == record.media_type)
+        .unwrap_or("application/octet-stream");
+    let mut res = (StatusCode::OK, bytes).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+    match HeaderValue::from_str(&disposition(&record.file_name)) {
+        Ok(v) => {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+        Err(_) => {
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment"),
+            );
+        }
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; sandbox"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    res
 }
 
 // ---------------------------------------------------------------------------------------------
