@@ -198,13 +198,8 @@ impl App {
         case_id: &CaseId,
     ) -> Result<PersonalView, AppError> {
         let at_ms = self.now().timestamp_millis();
-        let entry = |action: &str, detail: serde_json::Value| AuditEntry {
-            at_ms,
-            actor: actor.id.to_string(),
-            actor_unit: actor.unit.as_ref().map(|u| u.to_string()),
-            action: action.to_string(),
-            case_id: Some(case_id.to_string()),
-            detail: detail.to_string(),
+        let entry = |action: &str, detail: serde_json::Value| {
+            case_audit_entry(actor, case_id, at_ms, action, &detail)
         };
         let checked = self
             .authorize_case(actor, case_id, Action::ReadPersonalData)
@@ -281,14 +276,13 @@ impl App {
             )
             .await?;
         self.store()
-            .append_audit(&AuditEntry {
+            .append_audit(&case_audit_entry(
+                granter,
+                case_id,
                 at_ms,
-                actor: granter.id.to_string(),
-                actor_unit: granter.unit.as_ref().map(|u| u.to_string()),
-                action: "grant_clearance".into(),
-                case_id: Some(case_id.to_string()),
-                detail: serde_json::json!({ "grantee": grantee.as_str(), "new": new }).to_string(),
-            })
+                "grant_clearance",
+                &serde_json::json!({ "grantee": grantee.as_str(), "new": new }),
+            ))
             .await?;
         Ok(new)
     }
@@ -414,4 +408,23 @@ impl App {
 fn redact(state: &mut CaseState) {
     state.petition.petitioner_masked = None;
     state.petition.proxy = None;
+}
+
+/// An audit-trail entry for something `actor` did to or read of one case (personal data,
+/// attachments, clearances): one shape for every such record.
+pub(crate) fn case_audit_entry(
+    actor: &Actor,
+    case_id: &CaseId,
+    at_ms: i64,
+    action: &str,
+    detail: &serde_json::Value,
+) -> AuditEntry {
+    AuditEntry {
+        at_ms,
+        actor: actor.id.to_string(),
+        actor_unit: actor.unit.as_ref().map(|u| u.to_string()),
+        action: action.to_string(),
+        case_id: Some(case_id.to_string()),
+        detail: detail.to_string(),
+    }
 }

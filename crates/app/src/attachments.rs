@@ -7,7 +7,7 @@ use huiyin_domain::case::Actor;
 use huiyin_domain::ids::CaseId;
 use huiyin_domain::petition::AttachmentMeta;
 use huiyin_domain::values::FieldError;
-use huiyin_store::{AttachmentRecord, AuditEntry};
+use huiyin_store::AttachmentRecord;
 use sm3::{Digest, Sm3};
 
 use crate::{App, AppError};
@@ -257,13 +257,8 @@ impl App {
         n: usize,
     ) -> Result<(AttachmentRecord, Vec<u8>), AppError> {
         let at_ms = self.now().timestamp_millis();
-        let entry = |action: &str, detail: serde_json::Value| AuditEntry {
-            at_ms,
-            actor: actor.id.to_string(),
-            actor_unit: actor.unit.as_ref().map(|u| u.to_string()),
-            action: action.to_string(),
-            case_id: Some(case_id.to_string()),
-            detail: detail.to_string(),
+        let entry = |action: &str, detail: serde_json::Value| {
+            crate::access::case_audit_entry(actor, case_id, at_ms, action, &detail)
         };
         let refused = |reason: &str| {
             entry(
