@@ -240,7 +240,11 @@ async fn login_accounts(app: &App) -> Result<()> {
         Ok(p) if !p.trim().is_empty() => p,
         _ => huiyin_app::auth::generate_password(),
     };
-    println!("演示登录账号（工作人员登录 /staff/login，密码仅本次显示）/ demo staff logins:");
+    // Printed as one block once every account exists, so the log lines written while they are
+    // made do not split the list a person has to read.
+    let mut lines = vec![
+        "演示登录账号（工作人员登录 /staff/login，密码仅本次显示）/ demo staff logins:".to_string(),
+    ];
     for (username, name, unit, roles) in LOGIN_ACCOUNTS {
         let role_names: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
         let exists = app.store().user_by_username(username).await?.is_some();
@@ -259,18 +263,19 @@ async fn login_accounts(app: &App) -> Result<()> {
                 .map_err(|e| anyhow!("demo account {username}: {e}"))?;
         }
         let roles_zh: Vec<&str> = roles.iter().map(|r| r.label_zh()).collect();
-        println!(
+        lines.push(format!(
             "  {username:<12} {password}  {name}（{}）",
             roles_zh.join("、")
-        );
+        ));
         if roles.contains(&Role::Administrator) {
             let secret = admin_totp(app, username).await?;
-            println!(
+            lines.push(format!(
                 "  {:<12} 动态口令密钥 / TOTP secret: {secret}（oathtool --totp -b {secret}）",
                 ""
-            );
+            ));
         }
     }
+    println!("{}", lines.join("\n"));
     Ok(())
 }
 
