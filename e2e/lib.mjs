@@ -79,3 +79,7 @@ export function summary() {
   console.log(`${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
 }
+
+/** A receipt code as shown: 12 Crockford base-32 characters in groups of four, the last one a
+ *  mod-37 check character that may also be one of * ~ $ = U (see ReceiptCode in the domain). */
+export const RECEIPT_CODE = /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{3}[0-9A-HJKMNP-TV-Z*~$=U]$/;

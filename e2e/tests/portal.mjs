@@ -3,7 +3,7 @@
 // portal-*.png), no sideways scroll, nothing external, public pages under 100 KB transferred.
 // Rating and review need a replied case: they are covered by the Rust tests
 // (crates/web/tests/portal.rs) rather than by driving staff steps here.
-import { launch, context, shot, test, summary, assert, assertNoHorizontalScroll, BASE, PHONE, DESK } from "../lib.mjs";
+import { launch, context, shot, test, summary, assert, assertNoHorizontalScroll, BASE, PHONE, DESK, RECEIPT_CODE } from "../lib.mjs";
 
 const browser = await launch();
 
@@ -82,7 +82,7 @@ await test("a petitioner submits in steps on a phone, fixes a mistake, gets a re
   await page.waitForLoadState();
   const code = (await page.locator("#receipt-code").textContent()).trim();
   const secret = (await page.locator("#receipt-secret").textContent()).trim();
-  assert(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/.test(code), `receipt code ${code}`);
+  assert(RECEIPT_CODE.test(code), `receipt code ${code}`);
   assert((await page.locator("main").textContent()).includes("前登记"), "no register deadline");
   await assertNoHorizontalScroll(page, "receipt");
   await shot(page, "portal-receipt-360");
