@@ -4,6 +4,7 @@
 //! - [`values`]: parsed value types (ID-card numbers, phone numbers, region codes, receipt codes…).
 //! - [`petition`]: a petition as received (信访事项).
 //! - [`case`]: the case lifecycle as `decide(state, command, ctx)` and `apply(state, event)`.
+//! - [`stats`]: the indicators (形势网上判) and what each case contributes to their counters.
 //! - [`calendar`], [`policy`], [`clock`]: the statutory clock (法定时限) over the official
 //!   holiday calendar, with per-jurisdiction policies.
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod clock;
 pub mod ids;
 pub mod petition;
 pub mod policy;
+pub mod stats;
 pub mod values;
 
 /// An instant, always in UTC; shown in Asia/Shanghai.

@@ -1792,3 +1792,250 @@ fn absorbing_itself_names_the_source_field() {
         other => panic!("expected an invalid field, got {other:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Indicators (形势网上判) over a small fixture, counted by hand
+// ---------------------------------------------------------------------------------------------
+
+/// A case submitted through `channel`, registered for the petition procedure and routed to unit
+/// A as `kind`, all at `now`.
+fn routed_via(id: &str, now: Instant, channel: Channel, kind: RouteKind) -> World {
+    let mut w = World::new(id, now);
+    let mut record = petition(false, None);
+    record.channel = channel;
+    w.ok(
+        &petitioner(false),
+        Command::Submit {
+            petition: record.into(),
+            receipt: ReceiptCode::from_random(*b"huiyin02"),
+            bureau: unit(BUREAU),
+            received_at: now,
+        },
+    );
+    w.ok(
+        &registrar(),
+        Command::Register {
+            class: PETITION_PROCEDURE,
+            category: Some("城乡建设/违法建设".into()),
+            accused: Vec::new(),
+        },
+    );
+    w.ok(&registrar(), route(kind, UNIT_A));
+    w
+}
+
+/// Five cases whose figures were counted by hand: a reply on time and rated satisfied; an
+/// extended reply, basically satisfied, reviewed and revoked; a 交办 reply sent back and
+/// answered late; a duplicate merged away; a 涉法涉诉 letter declined after its limit (the
+/// 15-day limit from 1 March 2024 ends on Saturday 16 March and moves to Monday 18 March).
+#[test]
+fn indicators_of_a_hand_counted_fixture() {
+    use huiyin_domain::stats::{self, CaseContext, IndicatorConfig, Target, Totals};
+    let reply = |d| Command::Reply {
+        opinion: opinion(d),
+    };
+
+    let start = cst(2024, 3, 1, 10, 0);
+    // c1: accepted at once, replied after 40 days, rated 满意 / 满意.
+    let mut c1 = routed_via("c1", start, Channel::MobileWeb, RouteKind::Forward);
+    c1.ok(&handler(UNIT_A), Command::Accept);
+    c1.at(cst(2024, 4, 10, 10, 0));
+    c1.ok(&head(UNIT_A), reply(Decision::Support));
+    c1.ok(
+        &petitioner(true),
+        Command::Rate {
+            bureau: Satisfaction::Satisfied,
+            unit: Satisfaction::Satisfied,
+            comment: None,
+        },
+    );
+    // c2: extended by 30 days (due 30 May), replied on 20 May (80 days), rated 满意 / 基本满意,
+    // reviewed and revoked within the 30-day limit.
+    let mut c2 = routed_via("c2", start, Channel::OnlineWeb, RouteKind::Forward);
+    c2.ok(&handler(UNIT_A), Command::Accept);
+    c2.at(cst(2024, 4, 20, 9, 0));
+    c2.ok(&handler(UNIT_A), extension(30));
+    c2.ok(&head(UNIT_A), decide_extension(true));
+    c2.at(cst(2024, 5, 20, 10, 0));
+    c2.ok(&head(UNIT_A), reply(Decision::Explain));
+    c2.ok(&petitioner(true), rate());
+    c2.at(cst(2024, 5, 25, 10, 0));
+    c2.ok(&petitioner(true), request_review());
+    c2.at(cst(2024, 6, 10, 10, 0));
+    c2.ok(
+        &head(REVIEW),
+        Command::DecideReview {
+            outcome: ReviewOutcome::Revoke,
+            opinion: opinion(Decision::Support),
+        },
+    );
+    // c3: 交办 by 30 April; a reply on 20 April whose report is sent back, answered again on
+    // 10 May (70 days, late: the handling limit ended on 30 April), not rated.
+    let mut c3 = routed_via(
+        "c3",
+        start,
+        Channel::Letter,
+        RouteKind::Assign {
+            due_at: eod(2024, 4, 30),
+        },
+    );
+    c3.ok(&handler(UNIT_A), Command::Accept);
+    c3.at(cst(2024, 4, 20, 10, 0));
+    c3.ok(&head(UNIT_A), reply(Decision::Explain));
+    c3.ok(
+        &handler(UNIT_A),
+        Command::SubmitCompletionReport {
+            report: doc("已办结"),
+        },
+    );
+    c3.at(cst(2024, 4, 22, 10, 0));
+    c3.ok(&registrar(), check_report(false, None));
+    c3.at(cst(2024, 5, 10, 10, 0));
+    c3.ok(&head(UNIT_A), reply(Decision::NotSupport));
+    // c4: a copy of c1, merged into it.
+    let mut c4 = World::submitted("c4", start, false);
+    c4.at(cst(2024, 3, 2, 10, 0));
+    c4.ok(&registrar(), merge_into("c1"));
+    // c5: a letter on a matter for the courts, declined on 20 March.
+    let mut c5 = routed_via("c5", start, Channel::Letter, RouteKind::Forward);
+    c5.at(cst(2024, 3, 20, 10, 0));
+    c5.ok(
+        &handler(UNIT_A),
+        Command::Decline {
+            ground: DeclineGround::OtherProcedure,
+            reason: reason("该事项已进入诉讼程序"),
+            guidance: reason("请向人民法院申请再审"),
+        },
+    );
+
+    // The nation's totals over the whole period, as a store would sum its counter rows.
+    let mut totals = Totals::new();
+    let mut unit_a = Totals::new();
+    for w in [&c1, &c2, &c3, &c4, &c5] {
+        let deadlines = w.s().deadlines(&w.policy, Calendar::china());
+        let ctx = CaseContext {
+            deadlines: &deadlines,
+            bureau_region: None,
+        };
+        for e in stats::contributions(w.s(), &ctx) {
+            let into = match &e.target {
+                Target::Region(code) if code == "0" => &mut totals,
+                Target::Unit(u) if u.as_str() == UNIT_A => &mut unit_a,
+                _ => continue,
+            };
+            *into.entry(e.key).or_insert(0) += e.value;
+        }
+    }
+    let config = IndicatorConfig::default();
+    let catalogue = stats::catalogue(&config);
+    let figure = |totals: &Totals, id: &str| {
+        let ind = catalogue.iter().find(|i| i.id == id).unwrap();
+        stats::evaluate(ind, totals, &catalogue).value
+    };
+    let close = |got: Option<f64>, want: f64, id: &str| {
+        let got = got.unwrap_or_else(|| panic!("{id}: no figure"));
+        assert!((got - want).abs() < 1e-9, "{id}: {got} != {want}");
+    };
+    assert_eq!(figure(&totals, "volume"), Some(5.0));
+    // Acceptance: c1–c3 on 1 March (on time), c5 declined on 20 March (late); c4 never.
+    close(
+        figure(&totals, "timely_acceptance_rate"),
+        3.0 / 4.0,
+        "及时受理率",
+    );
+    // Replies: c1 on time, c2 on time with its extension, c3 late.
+    close(
+        figure(&totals, "on_time_completion_rate"),
+        2.0 / 3.0,
+        "按期办结率",
+    );
+    // Answers: acceptance c1 c2 c3 (on time), decline c5 (late), replies (2 of 3), review (on time).
+    close(
+        figure(&totals, "on_time_answer_rate"),
+        6.0 / 8.0,
+        "按期答复率",
+    );
+    close(
+        figure(&totals, "rating_participation_rate"),
+        2.0 / 3.0,
+        "参评率",
+    );
+    close(
+        figure(&totals, "satisfaction_rate"),
+        (1.0 + 0.9) / 2.0,
+        "满意率",
+    );
+    close(
+        figure(&totals, "bureau_satisfaction_rate"),
+        1.0,
+        "信访部门满意率",
+    );
+    close(
+        figure(&totals, "first_time_resolution_rate"),
+        2.0 / 3.0,
+        "一次性化解率",
+    );
+    close(figure(&totals, "review_rate"), 1.0 / 3.0, "复查率");
+    close(
+        figure(&totals, "review_revocation_rate"),
+        1.0,
+        "复查撤销变更率",
+    );
+    assert_eq!(figure(&totals, "rereview_rate"), Some(0.0));
+    assert_eq!(figure(&totals, "rereview_revocation_rate"), None);
+    // Online: c1 c2 c4 of 5; of those, c1 c4 from a phone.
+    close(figure(&totals, "online_share"), 3.0 / 5.0, "网信占比");
+    close(
+        figure(&totals, "mobile_share_of_online"),
+        2.0 / 3.0,
+        "手机占比",
+    );
+    close(
+        figure(&totals, "mean_handling_days"),
+        (40.0 + 80.0 + 70.0) / 3.0,
+        "平均办理天数",
+    );
+    assert_eq!(figure(&totals, "median_handling_days"), Some(70.0));
+    // 12345: every case was routed on its day of receipt; 支持 in one of three replies.
+    close(figure(&totals, "hotline_response_rate"), 1.0, "响应率");
+    close(
+        figure(&totals, "hotline_resolution_rate"),
+        1.0 / 3.0,
+        "解决率",
+    );
+    close(
+        figure(&totals, "hotline_composite"),
+        0.1 + 0.5 / 3.0 + 0.4 * 0.95,
+        "12345综合",
+    );
+    assert_eq!(totals.get(stats::keys::MERGED), Some(&1));
+    assert_eq!(totals.get(stats::keys::DECLINED), Some(&1));
+    assert_eq!(totals.get(stats::keys::EXTENDED), Some(&1));
+    assert_eq!(totals.get(stats::keys::ASSIGNED), Some(&1));
+    assert_eq!(totals.get(stats::keys::FORWARDED), Some(&3));
+    assert_eq!(totals.get("received.channel.letter"), Some(&2));
+    assert_eq!(totals.get("received.category.城乡建设"), Some(&5));
+    // Unit A handled every case but the merged copy.
+    assert_eq!(figure(&unit_a, "volume"), Some(4.0));
+    close(
+        figure(&unit_a, "on_time_completion_rate"),
+        2.0 / 3.0,
+        "unit A 按期办结率",
+    );
+
+    // The reply of c3 counts on the day of its standing reply, 10 May, not on 20 April.
+    let deadlines = c3.s().deadlines(&c3.policy, Calendar::china());
+    let entries = stats::contributions(
+        c3.s(),
+        &CaseContext {
+            deadlines: &deadlines,
+            bureau_region: None,
+        },
+    );
+    let replied: Vec<_> = entries
+        .iter()
+        .filter(|e| e.key == stats::keys::REPLIED && e.target == Target::Region("0".into()))
+        .map(|e| e.day)
+        .collect();
+    assert_eq!(replied, vec![NaiveDate::from_ymd_opt(2024, 5, 10).unwrap()]);
+}

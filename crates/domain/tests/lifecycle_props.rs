@@ -7,6 +7,8 @@
 //! commands are applied; after every step the invariants below are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeMap;
+
 use chrono::{TimeDelta, TimeZone, Utc};
 use proptest::prelude::*;
 
@@ -19,6 +21,7 @@ use huiyin_domain::clock;
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{AppealRoute, Channel, MaskedPerson, PetitionRecord, StatutoryClass};
 use huiyin_domain::policy::{ClockKind, DeadlinePolicy};
+use huiyin_domain::stats;
 use huiyin_domain::values::{DocumentText, PetitionText, Reason, ReceiptCode, RegionCode, Title};
 use huiyin_domain::{CHINA_OFFSET, Instant};
 
@@ -726,6 +729,56 @@ fn check_step(
 }
 
 /// Runs one case: a submission, then the steps. Returns how far it got (for the coverage check).
+type Counters = BTreeMap<(stats::Target, chrono::NaiveDate, String), i64>;
+
+/// Adds the step's delta to `counters` and checks that they equal a recomputation from the
+/// state, and that the counts are consistent with one another. Returns the new contributions.
+fn check_counters(
+    counters: &mut Counters,
+    before: &[stats::Entry],
+    state: &CaseState,
+    policy: &DeadlinePolicy,
+) -> Result<Vec<stats::Entry>, TestCaseError> {
+    let deadlines = state.deadlines(policy, Calendar::china());
+    let ctx = stats::CaseContext {
+        deadlines: &deadlines,
+        bureau_region: None,
+    };
+    let after = stats::contributions(state, &ctx);
+    stats::accumulate(counters, &stats::delta(before, &after));
+    let mut recomputed = Counters::new();
+    stats::accumulate(&mut recomputed, &after);
+    prop_assert_eq!(&*counters, &recomputed);
+
+    let nation = stats::Target::Region("0".into());
+    let sum = |key: &str| -> i64 {
+        after
+            .iter()
+            .filter(|e| {
+                e.target == nation
+                    && (e.key == key || (key.ends_with('.') && e.key.starts_with(key)))
+            })
+            .map(|e| e.value)
+            .sum()
+    };
+    prop_assert_eq!(sum(stats::keys::RECEIVED), 1);
+    prop_assert!(sum(stats::keys::ACCEPTANCE_ON_TIME) <= sum(stats::keys::ACCEPTANCE_DONE));
+    prop_assert!(sum(stats::keys::REPLIED_ON_TIME) <= sum(stats::keys::REPLIED));
+    prop_assert!(sum(stats::keys::RATED) <= sum(stats::keys::REPLIED));
+    prop_assert_eq!(sum(stats::keys::UNIT_RATING), sum(stats::keys::RATED));
+    prop_assert!(sum(stats::keys::REVIEW_REQUESTED) <= sum(stats::keys::REPLIED));
+    prop_assert!(sum(stats::keys::RESOLVED_FIRST_TIME) <= sum(stats::keys::REPLIED));
+    prop_assert!(sum(stats::keys::HANDLING_DAYS) <= sum(stats::keys::REPLIED));
+    let handling_stopped = deadlines
+        .iter()
+        .any(|d| d.kind == ClockKind::Handling && d.stopped_at.is_some());
+    prop_assert_eq!(
+        sum(stats::keys::REPLIED),
+        i64::from(state.replied_at.is_some() && handling_stopped)
+    );
+    Ok(after)
+}
+
 fn run_case(start: &Start, steps: &[Step]) -> Result<Vec<Stage>, TestCaseError> {
     let policy = DeadlinePolicy::default();
     let calendar = Calendar::china();
@@ -761,6 +814,9 @@ fn run_case(start: &Start, steps: &[Step]) -> Result<Vec<Stage>, TestCaseError> 
     let mut state: CaseState = replay(&events).unwrap().unwrap();
     check_step(None, &state, &events, &events, now, &policy)?;
     let mut stages = vec![state.stage];
+    // The statistics counters, kept as a store keeps them: by adding each step's delta.
+    let mut counters = BTreeMap::new();
+    let mut contributed = check_counters(&mut counters, &[], &state, &policy)?;
 
     for step in steps {
         now += TimeDelta::milliseconds(step.advance_ms);
@@ -813,6 +869,7 @@ fn run_case(start: &Start, steps: &[Step]) -> Result<Vec<Stage>, TestCaseError> 
                 }
                 events.extend(new.iter().cloned());
                 check_step(Some(&prev), &state, &events, &new, now, &policy)?;
+                contributed = check_counters(&mut counters, &contributed, &state, &policy)?;
                 stages.push(state.stage);
             }
         }
