@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod error;
 pub mod secrets;
 pub mod sms;
+pub mod stats;
 pub mod text;
 pub mod views;
 pub mod workbench;

@@ -124,6 +124,22 @@ enum Cmd {
         #[arg(long, default_value_t = 300)]
         petitions: u32,
     },
+    /// Statistics counters (形势网上判): `status` (how far behind the event log), `rebuild`
+    /// (recount everything from the log), `check` (compare with a recomputation; exits 1 on a
+    /// difference).
+    Stats {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(value_enum)]
+        action: StatsAction,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum StatsAction {
+    Status,
+    Rebuild,
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -247,6 +263,8 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             }
             // derived text index and suggestion models: rebuilt from the log, kept current
             app.start_text_feeder();
+            // statistics counters: derived from the log, caught up every second
+            app.start_stats_feeder();
             serve(app, listen).await?;
         }
         Cmd::Migrate { data } => {
@@ -379,6 +397,29 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             let store = data.open().await?;
             let app = App::new(store, keys::config(&data.data)?);
             demo::ensure(&app, petitions).await?;
+        }
+        Cmd::Stats { data, action } => {
+            let store = data.open().await?;
+            let app = App::new(store, keys::config(&data.data)?);
+            let status = match action {
+                StatsAction::Status => app.stats_status().await?,
+                StatsAction::Rebuild => app.stats_rebuild().await?,
+                StatsAction::Check => {
+                    let problems = app.stats_check().await?;
+                    for p in &problems {
+                        eprintln!("{p}");
+                    }
+                    if !problems.is_empty() {
+                        eprintln!(
+                            "{} counter(s) differ from the recomputation",
+                            problems.len()
+                        );
+                        return Ok(ExitCode::FAILURE);
+                    }
+                    app.stats_status().await?
+                }
+            };
+            println!("{}", serde_json::to_string(&status)?);
         }
     }
     Ok(ExitCode::SUCCESS)

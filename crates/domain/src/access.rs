@@ -114,12 +114,12 @@ impl Principal {
 
     /// Whether the actor sees the whole region subtree of its unit: petition bureau staff, and
     /// leaders and supervisors of any unit.
-    fn sees_region(&self) -> bool {
+    pub fn sees_region(&self) -> bool {
         (self.unit_kind == UnitKind::PetitionBureau && self.roles.any(&CASE_WORK))
             || self.roles.any(&[Role::Leader, Role::Supervisor])
     }
 
-    fn region_covers(&self, region: &RegionCode) -> bool {
+    pub fn region_covers(&self, region: &RegionCode) -> bool {
         self.region.as_ref().is_some_and(|r| region.is_within(r))
     }
 }

@@ -454,6 +454,18 @@ pub fn accumulate(totals: &mut BTreeMap<(Target, NaiveDate, String), i64>, entri
     }
 }
 
+/// Whether `p` may read the statistics of `region` (and its subtree): staff who see their
+/// unit's region subtree (petition bureaus, leaders, supervisors), and analysts and auditors,
+/// for regions within their unit's region. [`crate::access::authorize`] with
+/// [`crate::access::Action::ReadStatistics`] decides the role first.
+pub fn sees_region_statistics(p: &crate::access::Principal, region: &RegionCode) -> bool {
+    use crate::case::Role;
+    let sees = p.roles.has(Role::System)
+        || p.sees_region()
+        || p.roles.any(&[Role::Analyst, Role::Auditor]);
+    sees && (p.roles.has(Role::System) || p.region_covers(region))
+}
+
 /// The choices practice does not settle, per deployment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]

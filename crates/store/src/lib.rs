@@ -18,6 +18,7 @@ mod db;
 mod inbox;
 mod org;
 mod read;
+mod stats;
 mod text;
 mod write;
 
@@ -34,6 +35,7 @@ pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };
 pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};
+pub use stats::{CounterRow, StatsFeed, day_number as stats_day_number};
 pub use write::{Projection, WriteTx};
 
 use chrono::{TimeZone, Utc};

@@ -120,7 +120,7 @@ pub(crate) fn values_list(backend: Backend, rows: usize, cols: usize) -> String 
 }
 
 /// A value of a multi-row statement.
-enum Val {
+pub(crate) enum Val {
     I(i64),
     S(String),
     N(Option<String>),
@@ -129,7 +129,7 @@ enum Val {
 /// Rows of `cols` values sent as `VALUES (…), (…)` in chunks that stay well under both
 /// databases' limits on bound parameters. `sql` receives the `VALUES` list. Returns the rows
 /// affected.
-async fn exec_rows(
+pub(crate) async fn exec_rows(
     conn: &mut AnyConnection,
     backend: Backend,
     cols: usize,

@@ -954,3 +954,68 @@ async fn openapi_lists_every_route_and_error_code() {
     assert_eq!(health["status"], "ok");
     t.finish().await;
 }
+
+/// 形势网上判 over HTTP: the indicators of a region after the counters catch up, scoped to the
+/// caller, with bad periods and targets named.
+#[tokio::test]
+async fn indicators_are_served_scoped_and_checked() {
+    let t = TestApp::start().await;
+    for _ in 0..3 {
+        t.submit().await;
+    }
+    t.app.stats_catch_up().await.unwrap();
+    // 12 March 2025 (the test clock) falls in the period.
+    let uri = "/api/v1/stats/indicators?region=4406&from=2025-03-01&to=2025-03-31";
+    let (status, body) = t.call("GET", uri, Some(&t.registrar), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let volume = body["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "volume")
+        .unwrap();
+    assert_eq!(volume["current"]["value"], 3.0);
+    assert_eq!(volume["previous"]["value"], 0.0);
+    assert_eq!(body["previous_from"], "2025-01-29");
+    assert_eq!(body["status"]["behind_events"], 0);
+    let online = body["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "online_share")
+        .unwrap();
+    assert_eq!(online["current"]["value"], 1.0);
+    assert_eq!(online["name_zh"], "网信占比");
+
+    // A department's handler sees its own unit's figures, not the city's; the city bureau
+    // does not see the province's.
+    let (status, _) = t.call("GET", uri, Some(&t.handler), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let own = "/api/v1/stats/indicators?unit=4406-zj&from=2025-03-01&to=2025-03-31";
+    let (status, body) = t.call("GET", own, Some(&t.handler), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let province = "/api/v1/stats/indicators?region=44&from=2025-03-01&to=2025-03-31";
+    let (status, _) = t.call("GET", province, Some(&t.registrar), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = t.call("GET", province, Some(&t.leader), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Bad input names the field.
+    let bad = "/api/v1/stats/indicators?region=4406&from=2025-3-1x&to=2025-03-31";
+    let (status, body) = t.call("GET", bad, Some(&t.registrar), None).await;
+    assert_eq!(status.as_u16() / 100, 4, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], "from", "{body}");
+    let reversed = "/api/v1/stats/indicators?region=4406&from=2025-03-31&to=2025-03-01";
+    let (status, body) = t.call("GET", reversed, Some(&t.registrar), None).await;
+    assert_eq!(status.as_u16() / 100, 4, "{body}");
+    assert_eq!(body["error"]["fields"][0]["field"], "to", "{body}");
+    let none = "/api/v1/stats/indicators?from=2025-03-01&to=2025-03-31";
+    let (status, body) = t.call("GET", none, Some(&t.registrar), None).await;
+    assert_eq!(status.as_u16() / 100, 4, "{body}");
+    assert_eq!(body["error"]["fields"][0]["code"], "stats_target_required");
+    let (status, _) = t.call("GET", uri, None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, doc) = t.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert!(doc["paths"]["/api/v1/stats/indicators"].is_object());
+    t.finish().await;
+}

@@ -1,0 +1,376 @@
+//! Statistics (issue 8, 形势网上判): the counter feeder and the indicator queries.
+//!
+//! The counters are a derived reader of the event log (architecture principle 3). A round reads
+//! the events after the checkpoint, and for every case they touch replays its log twice — up to
+//! the version already counted, and to the end — so that the delta of their
+//! [`contributions`](huiyin_domain::stats::contributions) is exactly what changed; the deltas,
+//! the versions and the new checkpoint commit together (see `Store::stats_apply`). The writer
+//! is not slowed by statistics, and a figure is at most one feeder interval behind.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Weak;
+use std::time::Duration;
+
+use chrono::{Datelike, Months, NaiveDate};
+use huiyin_domain::access::{Action, Principal, authorize};
+use huiyin_domain::case::{CaseState, Event, replay};
+use huiyin_domain::ids::{CaseId, UnitId};
+use huiyin_domain::stats::{
+    self, CaseContext, Entry, Figure, Indicator, IndicatorConfig, Target, Unit,
+};
+use huiyin_domain::values::RegionCode;
+use huiyin_store::CounterRow;
+use huiyin_store::stats_day_number as day_number;
+use serde::Serialize;
+
+use crate::{App, AppError, Inner};
+
+/// Events read per feeder round.
+const STATS_PAGE: u32 = 2_000;
+/// How often the server's feeder looks for new events.
+const STATS_EVERY: Duration = Duration::from_secs(1);
+/// The longest period one query may cover (ten years of day rows at most).
+const MAX_PERIOD_DAYS: i64 = 3_660;
+
+/// How far the counters are behind the event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct StatsStatus {
+    pub fed_seq: i64,
+    pub head_seq: i64,
+    pub behind_events: i64,
+}
+
+/// One indicator for a target and period, with the previous period and the same period a year
+/// before, and what it was computed from.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorRow {
+    pub id: &'static str,
+    pub name_zh: &'static str,
+    pub name_en: &'static str,
+    pub unit: Unit,
+    pub definition_zh: &'static str,
+    pub current: Figure,
+    pub previous: Figure,
+    pub last_year: Figure,
+}
+
+/// Every indicator of one target over one period.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorReport {
+    pub target: Target,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub previous_from: NaiveDate,
+    pub previous_to: NaiveDate,
+    pub status: StatsStatus,
+    pub indicators: Vec<IndicatorRow>,
+}
+
+fn spawn_feeder(inner: Weak<Inner>) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        loop {
+            let Some(inner) = inner.upgrade() else { return };
+            let app = App { inner };
+            if let Err(e) = app.stats_catch_up().await {
+                tracing::warn!(error = %e, "statistics: catching up with the event log failed");
+            }
+            drop(app);
+            tokio::time::sleep(STATS_EVERY).await;
+        }
+    });
+}
+
+fn rows_of(deltas: BTreeMap<(Target, NaiveDate, String), i64>) -> Vec<CounterRow> {
+    deltas
+        .into_iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|((target, day, key), value)| CounterRow {
+            target: target.key(),
+            day: day_number(day),
+            key,
+            value,
+        })
+        .collect()
+}
+
+impl App {
+    /// For the server: keeps the statistics counters caught up with the event log (every
+    /// second). Without it (tests, one-off commands) callers catch up before they read.
+    pub fn start_stats_feeder(&self) {
+        spawn_feeder(std::sync::Arc::downgrade(&self.inner));
+    }
+
+    /// How far the counters are behind the event log.
+    pub async fn stats_status(&self) -> Result<StatsStatus, AppError> {
+        let (head, _) = self.store().head().await?;
+        let fed = self.store().stats_feed().await?.seq;
+        Ok(StatsStatus {
+            fed_seq: fed,
+            head_seq: head,
+            behind_events: (head - fed).max(0),
+        })
+    }
+
+    /// The contributions of one case under its own deadline policy.
+    fn stats_entries(&self, state: &CaseState, bureau_region: Option<&RegionCode>) -> Vec<Entry> {
+        let policy = self.policy_for(state);
+        let deadlines = state.deadlines(&policy, self.calendar());
+        stats::contributions(
+            state,
+            &CaseContext {
+                deadlines: &deadlines,
+                bureau_region,
+            },
+        )
+    }
+
+    async fn unit_region(
+        &self,
+        cache: &mut HashMap<UnitId, Option<RegionCode>>,
+        unit: &UnitId,
+    ) -> Result<Option<RegionCode>, AppError> {
+        if let Some(hit) = cache.get(unit) {
+            return Ok(hit.clone());
+        }
+        let region = self
+            .store()
+            .unit(unit.as_str())
+            .await?
+            .and_then(|u| RegionCode::parse(&u.region_code).ok());
+        cache.insert(unit.clone(), region.clone());
+        Ok(region)
+    }
+
+    /// Brings the counters up to the end of the event log, one page of events per transaction.
+    pub async fn stats_catch_up(&self) -> Result<StatsStatus, AppError> {
+        let mut regions = HashMap::new();
+        loop {
+            let from = self.store().stats_feed().await?.seq;
+            let events = self.store().events_after(from, STATS_PAGE).await?;
+            let Some(last) = events.last().map(|e| e.seq) else {
+                break;
+            };
+            let ids: BTreeSet<String> =
+                events.iter().map(|e| e.event.case_id.to_string()).collect();
+            let ids: Vec<String> = ids.into_iter().collect();
+            let counted = self.store().stats_versions(&ids).await?;
+            let mut deltas = BTreeMap::new();
+            let mut versions = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let log: Vec<Event> = self
+                    .store()
+                    .events_of(&CaseId::new(id.as_str()))
+                    .await?
+                    .into_iter()
+                    .map(|s| s.event)
+                    .collect();
+                let old = counted.get(id).copied().unwrap_or(0);
+                let upto = usize::try_from(old).unwrap_or(usize::MAX).min(log.len());
+                if upto == log.len() {
+                    continue;
+                }
+                let replayed = |events: &[Event]| {
+                    replay(events).map_err(|e| {
+                        AppError::Internal(anyhow::anyhow!("statistics: case {id} replay: {e}"))
+                    })
+                };
+                let after_state = match replayed(&log)? {
+                    Some(state) => state,
+                    None => continue,
+                };
+                let bureau = self.unit_region(&mut regions, &after_state.bureau).await?;
+                let after = self.stats_entries(&after_state, bureau.as_ref());
+                let before = match replayed(&log[..upto])? {
+                    Some(state) => {
+                        let bureau = self.unit_region(&mut regions, &state.bureau).await?;
+                        self.stats_entries(&state, bureau.as_ref())
+                    }
+                    None => Vec::new(),
+                };
+                stats::accumulate(&mut deltas, &stats::delta(&before, &after));
+                versions.push((id.clone(), after_state.version));
+            }
+            // Another feeder (a second server on the same PostgreSQL) may have moved the
+            // checkpoint first: then nothing was written and the next round starts from there.
+            self.store()
+                .stats_apply(from, last, &rows_of(deltas), &versions)
+                .await?;
+        }
+        self.stats_status().await
+    }
+
+    /// Empties the counters and recounts everything from the event log.
+    pub async fn stats_rebuild(&self) -> Result<StatsStatus, AppError> {
+        self.store().stats_reset().await?;
+        self.stats_catch_up().await
+    }
+
+    /// Compares the counters with a recomputation from every case's stored state, after
+    /// catching up. Returns what differs (empty when consistent), month roll-ups included.
+    pub async fn stats_check(&self) -> Result<Vec<String>, AppError> {
+        self.stats_catch_up().await?;
+        let mut regions = HashMap::new();
+        let mut expected = BTreeMap::new();
+        let mut after = String::new();
+        loop {
+            let page = self.store().case_states_after(&after, 1_000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.id.to_string();
+            for state in &page {
+                let bureau = self.unit_region(&mut regions, &state.bureau).await?;
+                stats::accumulate(&mut expected, &self.stats_entries(state, bureau.as_ref()));
+            }
+        }
+        let expected = rows_of(expected);
+        let stored = self.store().stats_day_rows().await?;
+        let mut problems = Vec::new();
+        let as_map = |rows: &[CounterRow]| -> BTreeMap<(String, i64, String), i64> {
+            rows.iter()
+                .map(|r| ((r.target.clone(), r.day, r.key.clone()), r.value))
+                .collect()
+        };
+        let (want, have) = (as_map(&expected), as_map(&stored));
+        for (k, v) in &want {
+            if have.get(k) != Some(v) {
+                problems.push(format!(
+                    "{} {} {}: counted {:?}, recomputed {v}",
+                    k.0,
+                    k.1,
+                    k.2,
+                    have.get(k)
+                ));
+            }
+        }
+        for (k, v) in &have {
+            if !want.contains_key(k) {
+                problems.push(format!(
+                    "{} {} {}: counted {v}, recomputed 0",
+                    k.0, k.1, k.2
+                ));
+            }
+        }
+        for (target, month, key) in self.store().stats_rollup_mismatches().await? {
+            problems.push(format!(
+                "{target} {month} {key}: month roll-up differs from its days"
+            ));
+        }
+        Ok(problems)
+    }
+
+    /// Every indicator for `target` over `from..=to`, with the previous period of the same
+    /// length and the same period a year before. Scoped: the principal must be allowed to read
+    /// statistics of that region or unit.
+    pub async fn indicators(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        from: NaiveDate,
+        to: NaiveDate,
+        config: &IndicatorConfig,
+    ) -> Result<IndicatorReport, AppError> {
+        if to < from {
+            return Err(AppError::invalid(
+                "to",
+                "period_invalid",
+                "结束日期不能早于开始日期",
+            ));
+        }
+        let days = (to - from).num_days() + 1;
+        if days > MAX_PERIOD_DAYS {
+            return Err(AppError::invalid(
+                "to",
+                "period_too_long",
+                "统计期间最长十年",
+            ));
+        }
+        config
+            .validate()
+            .map_err(|e| AppError::invalid("config", "indicator_config_invalid", e.0))?;
+        self.authorize_stats_target(principal, target).await?;
+        let status = self.stats_status().await?;
+        let previous_to = from.pred_opt().unwrap_or(from);
+        let previous_from = previous_to - chrono::TimeDelta::days(days - 1);
+        let year_back = |d: NaiveDate| d.checked_sub_months(Months::new(12)).unwrap_or(d);
+        let key = target.key();
+        let current = self.store().stats_sum(&key, from, to).await?;
+        let previous = self
+            .store()
+            .stats_sum(&key, previous_from, previous_to)
+            .await?;
+        let last_year = self
+            .store()
+            .stats_sum(&key, year_back(from), year_back(to))
+            .await?;
+        let catalogue = stats::catalogue(config);
+        let row = |ind: &Indicator| IndicatorRow {
+            id: ind.id,
+            name_zh: ind.name_zh,
+            name_en: ind.name_en,
+            unit: ind.unit,
+            definition_zh: ind.definition_zh,
+            current: stats::evaluate(ind, &current, &catalogue),
+            previous: stats::evaluate(ind, &previous, &catalogue),
+            last_year: stats::evaluate(ind, &last_year, &catalogue),
+        };
+        Ok(IndicatorReport {
+            target: target.clone(),
+            from,
+            to,
+            previous_from,
+            previous_to,
+            status,
+            indicators: catalogue.iter().map(row).collect(),
+        })
+    }
+
+    /// Statistics of a region: staff who see that region (petition bureaus, leaders,
+    /// supervisors, analysts and auditors of a unit at or above it). Of a unit: its own staff,
+    /// or those who see the unit's region.
+    async fn authorize_stats_target(
+        &self,
+        principal: &Principal,
+        target: &Target,
+    ) -> Result<(), AppError> {
+        authorize(principal, Action::ReadStatistics, None)
+            .map_err(|d| AppError::Forbidden(d.message().into()))?;
+        let region = match target {
+            Target::Region(code) => RegionCode::parse(code)
+                .map_err(|e| AppError::Invalid(vec![("region".into(), e)]))?,
+            Target::Unit(unit) => {
+                if principal.unit.as_ref() == Some(unit) {
+                    return Ok(());
+                }
+                let record = self
+                    .store()
+                    .unit(unit.as_str())
+                    .await?
+                    .ok_or_else(|| AppError::NotFound("没有这个单位".into()))?;
+                RegionCode::parse(&record.region_code)
+                    .map_err(|e| AppError::Invalid(vec![("unit".into(), e)]))?
+            }
+        };
+        if stats::sees_region_statistics(principal, &region) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "无权查看该地区或单位的统计：只能查看本单位及所辖地区".into(),
+            ))
+        }
+    }
+}
+
+/// The first and last day of a calendar year, for the annual figures.
+pub fn year_period(year: i32) -> Option<(NaiveDate, NaiveDate)> {
+    Some((
+        NaiveDate::from_ymd_opt(year, 1, 1)?,
+        NaiveDate::from_ymd_opt(year, 12, 31)?,
+    ))
+}
+
+/// Today's period so far (the first of the month to `today`).
+pub fn month_to_date(today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    (today.with_day(1).unwrap_or(today), today)
+}
