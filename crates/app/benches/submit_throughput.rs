@@ -2,8 +2,10 @@
 //! durably, through the real application path, with many concurrent callers so the writer's
 //! group commit batches.
 //!
-//! Each petition is `App::submit` by a petitioner (online, named, with an idempotency key, so
-//! the personal-data and submission rows are written too) followed by `App::execute`
+//! Each petition is `App::submit_checked` by a petitioner (online, named, with an idempotency
+//! key, so the personal-data and submission rows are written too; then the duplicate-index
+//! lookup of the petitioner's own earlier cases, as the public submit of `huiyin serve` does,
+//! with the background index feeder running as there) followed by `App::execute`
 //! `Command::Register` by a registrar of the receiving bureau. Its latency is the time from the
 //! submit call to the register answer; both answers come only after their commit (SQLite WAL
 //! with `synchronous = FULL`, or PostgreSQL with `synchronous_commit = on`).
@@ -72,6 +74,8 @@ async fn run(backend: &'static str, store: Store, n: u64, tasks: u64) -> Result<
     statement_round_trip(backend, &store).await?;
     store.insert_unit(&common::bureau(BUREAU, "4406")).await?;
     let app = App::new(store, Config::default());
+    // As `huiyin serve`: the duplicate index is caught up from the log in the background.
+    app.start_text_feeder();
     let registrar = common::staff("registrar", BUREAU, &[Role::Registrar]);
 
     // A short warm-up (connections, caches), not counted.
@@ -134,8 +138,10 @@ async fn run(backend: &'static str, store: Store, n: u64, tasks: u64) -> Result<
 }
 
 async fn petition_once(app: &App, registrar: &huiyin_domain::case::Actor, i: u64) -> Result<()> {
-    let receipt = app
-        .submit(
+    // As `POST /api/v1/public/petitions` does under `huiyin serve`: the submission, then the
+    // duplicate-index check against the petitioner's own earlier cases.
+    let (receipt, _similar) = app
+        .submit_checked(
             common::petitioner(i),
             NewPetition {
                 petition: common::petition(i, REGION),

@@ -454,6 +454,12 @@ impl App {
                     _ => {}
                 }
             }
+            // Petitions submitted through this app were indexed at submission: no second
+            // signature or phone lookup for them.
+            {
+                let st = read(&self.text().state);
+                submitted.retain(|(case_id, _, _)| !st.by_case.contains_key(case_id.as_str()));
+            }
             let ids: Vec<String> = submitted.iter().map(|s| s.0.clone()).collect();
             let phones: HashMap<String, String> = self
                 .store()

@@ -1591,17 +1591,25 @@ pub enum ReplayError {
 
 /// Folds one event into the state. Pure and total for events that [`decide`] produced.
 pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, ReplayError> {
+    match state {
+        None => start(event),
+        Some(mut s) => {
+            apply_to(&mut s, event)?;
+            Ok(s)
+        }
+    }
+}
+
+/// The state a case's first event (submitted) starts.
+fn start(event: &Event) -> Result<CaseState, ReplayError> {
     let at = event.at;
-    let mut s = match (state, &event.kind) {
-        (
-            None,
-            EventKind::Submitted {
-                petition,
-                receipt,
-                bureau,
-                received_at,
-            },
-        ) => {
+    match &event.kind {
+        EventKind::Submitted {
+            petition,
+            receipt,
+            bureau,
+            received_at,
+        } => {
             if event.version != 1 {
                 return Err(ReplayError::VersionGap {
                     case: event.case_id.clone(),
@@ -1645,14 +1653,20 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
                 updated_at: at,
             };
             s.start_timer(ClockKind::RegisterRoute, *received_at, None);
-            return Ok(s);
+            Ok(s)
         }
-        (None, _) => return Err(ReplayError::NotStarted(event.case_id.clone())),
-        (Some(_), EventKind::Submitted { .. }) => {
-            return Err(ReplayError::SubmittedTwice(event.case_id.clone()));
-        }
-        (Some(s), _) => s,
-    };
+        _ => Err(ReplayError::NotStarted(event.case_id.clone())),
+    }
+}
+
+/// Folds one event into a started case's state in place, as [`apply`] does (what [`replay`]
+/// uses, so a long history does not move the whole state once per event). On an error the
+/// state is left as it was.
+pub fn apply_to(s: &mut CaseState, event: &Event) -> Result<(), ReplayError> {
+    let at = event.at;
+    if let EventKind::Submitted { .. } = &event.kind {
+        return Err(ReplayError::SubmittedTwice(event.case_id.clone()));
+    }
     if event.version != s.version + 1 {
         return Err(ReplayError::VersionGap {
             case: event.case_id.clone(),
@@ -1855,16 +1869,19 @@ pub fn apply(state: Option<CaseState>, event: &Event) -> Result<CaseState, Repla
         }),
         EventKind::Instructed { .. } => s.instructions += 1,
     }
-    Ok(s)
+    Ok(())
 }
 
 /// Folds a whole event stream.
 pub fn replay<'a>(
     events: impl IntoIterator<Item = &'a Event>,
 ) -> Result<Option<CaseState>, ReplayError> {
-    let mut state = None;
+    let mut state: Option<CaseState> = None;
     for event in events {
-        state = Some(apply(state, event)?);
+        match &mut state {
+            None => state = Some(start(event)?),
+            Some(s) => apply_to(s, event)?,
+        }
     }
     Ok(state)
 }

@@ -15,6 +15,7 @@ mod audit;
 mod auth;
 mod chain;
 mod db;
+mod event_wire;
 mod inbox;
 mod org;
 mod read;

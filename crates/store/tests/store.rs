@@ -746,3 +746,45 @@ async fn a_stale_batch_fails_at_commit_and_leaves_nothing() {
     assert!(store.verify(true).await.unwrap().ok());
     db.cleanup().await.unwrap();
 }
+
+/// `events_of` decodes payloads tag first without buffering (`type` is the first key as
+/// written); a payload with its keys in another order — the same JSON object, so the chain
+/// still verifies — is decoded the ordinary way, to the same events.
+#[tokio::test]
+async fn events_read_back_equal_whatever_the_payload_key_order() {
+    let db = fresh().await;
+    let store = &db.store;
+    let (a, _) = two_cases(store).await;
+    let before = store.events_of(&a.id).await.unwrap();
+    assert!(before.len() >= 2);
+    let (seq, payload): (i64, String) =
+        sqlx::query_as("SELECT seq, payload FROM events WHERE case_id = $1 AND version = 2")
+            .bind(a.id.as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(payload.starts_with("{\"type\":"), "{payload}");
+    // The same object with `type` moved to the end.
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&payload).unwrap();
+    let tag = object.remove("type").unwrap();
+    let mut reordered = serde_json::to_string(&object).unwrap();
+    reordered.pop();
+    reordered.push_str(&format!(",\"type\":{tag}}}"));
+    assert_ne!(reordered, payload);
+    sqlx::query("UPDATE events SET payload = $1 WHERE seq = $2")
+        .bind(&reordered)
+        .bind(seq)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let after = store.events_of(&a.id).await.unwrap();
+    let events = |v: &[huiyin_store::StoredEvent]| -> Vec<(i64, Event, String)> {
+        v.iter()
+            .map(|s| (s.seq, s.event.clone(), s.hash.clone()))
+            .collect()
+    };
+    assert_eq!(events(&after), events(&before));
+    assert!(store.verify(true).await.unwrap().ok());
+    db.cleanup().await.unwrap();
+}
