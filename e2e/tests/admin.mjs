@@ -47,7 +47,8 @@ async function signInAdmin(page) {
   await page.waitForURL(/\/staff\/login\/totp/);
   await page.locator("input[name=code]").fill(nextCode());
   await page.locator("form[action='/staff/login/totp'] button[type=submit]").click();
-  await page.waitForURL(/\/staff(\?|$)/);
+  // An administrator without case work lands on the administration, not an inbox.
+  await page.waitForURL(/\/staff\/admin$/);
 }
 
 const browser = await launch();
@@ -134,7 +135,9 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
     await assertNoHorizontalScroll(page, `calendar ${tag}`);
     await shot(page, `admin-calendar-${tag}`);
 
-    assert(ctx.problems.length === 0, ctx.problems.join("\n"));
+    // The two refused forms answer 422 on purpose (the browser logs the status).
+    const problems = ctx.problems.filter((p) => !p.includes("status of 422"));
+    assert(problems.length === 0, problems.join("\n"));
     await ctx.close();
   });
 }

@@ -30,6 +30,7 @@ struct T {
 
 struct Page {
     status: StatusCode,
+    location: Option<String>,
     cookies: Vec<String>,
     body: String,
 }
@@ -176,6 +177,10 @@ impl T {
         };
         let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_string());
         let cookies = res
             .headers()
             .get_all("set-cookie")
@@ -185,6 +190,7 @@ impl T {
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         Page {
             status,
+            location,
             cookies,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
@@ -238,6 +244,10 @@ impl T {
                 )
                 .await;
             assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+            if username.starts_with("admin") {
+                // Their desk is the administration, not an inbox they may not open.
+                assert_eq!(res.location.as_deref(), Some("/staff/admin"));
+            }
         }
         // An administrator without case roles has no inbox: the administration has the token.
         let mut inbox = self.send("GET", "/staff", &cookie, None).await;

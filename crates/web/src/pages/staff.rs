@@ -527,6 +527,13 @@ async fn totp_submit(
         .await
     {
         Ok(s) if s.user.must_change_password => Redirect::to("/staff/password").into_response(),
+        // An administrator without case work has no inbox: the administration is their desk.
+        Ok(s)
+            if s.actor().has(Role::Administrator)
+                && s.actor().roles.iter().all(|r| *r == Role::Administrator) =>
+        {
+            Redirect::to("/staff/admin").into_response()
+        }
         Ok(_) => Redirect::to("/staff").into_response(),
         Err(e) => {
             let err = ApiError::from(e);
