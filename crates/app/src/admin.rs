@@ -348,7 +348,7 @@ impl App {
             return Ok(());
         }
         let admins = self.store().active_administrators().await?;
-        if admins.iter().any(|a| *a == user.id) && admins.len() <= 1 {
+        if admins.contains(&user.id) && admins.len() <= 1 {
             return Err(AuthError::App(AppError::Conflict(format!(
                 "{} 是唯一可用的系统管理员：请先给另一位用户授予管理员角色",
                 user.username
