@@ -8,10 +8,12 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod crypto;
 pub mod error;
+pub mod rules;
 pub mod secrets;
 pub mod sms;
 pub mod stats;
@@ -89,6 +91,10 @@ pub struct Config {
     pub auth: auth::AuthConfig,
     /// How SMS codes reach petitioners (default: written to the log).
     pub sms: Arc<dyn sms::SmsGateway>,
+    /// The rules in force (policies, calendar, categories with what administrators stored):
+    /// [`App::new`] starts them from `policies` and `calendar`, [`App::load_rules`] adds the
+    /// stored changes.
+    pub rules: rules::LiveRules,
 }
 
 impl Default for Config {
@@ -101,6 +107,7 @@ impl Default for Config {
             cipher: Arc::new(crypto::Keyring::ephemeral()),
             auth: auth::AuthConfig::default(),
             sms: Arc::new(sms::DevSms),
+            rules: rules::LiveRules::default(),
         }
     }
 }
@@ -150,6 +157,9 @@ pub struct Receipt {
 impl App {
     /// Starts the application (and its writer task) on a migrated store.
     pub fn new(store: Store, config: Config) -> App {
+        let mut config = config;
+        config.rules =
+            rules::LiveRules::new(rules::Rules::base(config.policies.clone(), config.calendar));
         let writer = writer::spawn(store.clone(), config.clone());
         let inner = Arc::new(Inner {
             store,
@@ -172,13 +182,19 @@ impl App {
         &self.inner.config.clock
     }
 
-    pub fn calendar(&self) -> &'static Calendar {
-        self.inner.config.calendar
+    /// The holiday calendar in force (the shipped years with those administrators entered).
+    pub fn calendar(&self) -> Arc<Calendar> {
+        Arc::clone(&self.inner.config.rules.current().calendar)
+    }
+
+    /// The rules in force now (policies, calendar, categories).
+    pub fn rules(&self) -> Arc<rules::Rules> {
+        self.inner.config.rules.current()
     }
 
     /// The deadline policy for a case's place and category.
     pub fn policy_for(&self, state: &CaseState) -> DeadlinePolicy {
-        policy_for(&self.inner.config.policies, state)
+        self.inner.config.rules.current().policy_for(state)
     }
 
     pub fn writer_stats(&self) -> WriterStats {
@@ -484,10 +500,6 @@ fn check_channel(actor: &Actor, channel: Channel) -> Result<(), AppError> {
     } else {
         Err(AppError::Forbidden("该身份不能以此渠道登记信访事项".into()))
     }
-}
-
-pub(crate) fn policy_for(policies: &PolicySet, state: &CaseState) -> DeadlinePolicy {
-    policies.resolve(state.petition.region.as_str(), state.category.as_deref())
 }
 
 /// The list columns of a case: its most urgent running deadline.

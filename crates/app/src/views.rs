@@ -52,7 +52,7 @@ pub struct CaseView {
 pub(crate) fn case_view(app: &App, state: CaseState) -> CaseView {
     let now = app.now();
     let policy = app.policy_for(&state);
-    let deadlines = clock::deadlines(&state.timers, &policy, app.calendar());
+    let deadlines = clock::deadlines(&state.timers, &policy, &app.calendar());
     let views: Vec<DeadlineView> = deadlines
         .iter()
         .map(|d| DeadlineView::new(d, now))
@@ -104,7 +104,7 @@ pub struct PublicView {
 pub(crate) fn public_view(app: &App, state: &CaseState, events: &[StoredEvent]) -> PublicView {
     let now = app.now();
     let policy = app.policy_for(state);
-    let deadlines = clock::deadlines(&state.timers, &policy, app.calendar());
+    let deadlines = clock::deadlines(&state.timers, &policy, &app.calendar());
     let open_until = |kind: ClockKind| {
         deadlines
             .iter()

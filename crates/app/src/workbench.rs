@@ -83,11 +83,12 @@ impl App {
         let actor = self.with_oversight(actor.clone(), case_id).await?;
         let state = record.state;
         let policy = self.policy_for(&state);
+        let calendar = self.calendar();
         let ctx = Ctx {
             now: self.now(),
             actor: &actor,
             policy: &policy,
-            calendar: self.calendar(),
+            calendar: &calendar,
         };
         let facts = CaseFacts::of(&state, cleared);
         let mut out = Vec::new();

@@ -18,7 +18,7 @@ use huiyin_domain::petition::Petitioner;
 use huiyin_store::{Store, StoreError, WriteTx};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{AppError, Config, NewPetition, Receipt, policy_for, projection, secrets};
+use crate::{AppError, Config, NewPetition, Receipt, projection, secrets};
 
 enum Job {
     Submit {
@@ -298,8 +298,9 @@ async fn submit(
         let Some(secret) = secrets::unseal_secret(key, &sealed) else {
             return Err(StoreError::Corrupt("sealed secret unreadable".into()));
         };
-        let policy = policy_for(&config.policies, &state);
-        let proj = projection(&state, &policy, config.calendar);
+        let rules = config.rules.current();
+        let policy = rules.policy_for(&state);
+        let proj = projection(&state, &policy, &rules.calendar);
         return Ok(Ok(Receipt {
             case_id: case_id.to_string(),
             receipt_code: state.receipt.display(),
@@ -335,14 +336,13 @@ async fn submit(
     let secret = secrets::new_secret();
     let case_id = CaseId::new(uuid::Uuid::now_v7().to_string());
     let received_at = new.received_at.unwrap_or(now);
-    let policy = config
-        .policies
-        .resolve(petition.region.as_str(), petition.category.as_deref());
+    let rules = config.rules.current();
+    let policy = rules.resolve(petition.region.as_str(), petition.category.as_deref());
     let ctx = Ctx {
         now,
         actor,
         policy: &policy,
-        calendar: config.calendar,
+        calendar: &rules.calendar,
     };
     let command = Command::Submit {
         petition: Box::new(record),
@@ -355,7 +355,7 @@ async fn submit(
         Err(rejection) => return Ok(Err(AppError::Rejected(rejection))),
     };
     let state = fold(None, &events)?;
-    let proj = projection(&state, &policy, config.calendar);
+    let proj = projection(&state, &policy, &rules.calendar);
     tx.insert_case(&state, &proj, &secrets::secret_hash(&receipt, &secret))
         .await?;
     if let Some((json, digest)) = &personal {
@@ -431,12 +431,13 @@ async fn execute(
             state.version, expected
         ))));
     }
-    let policy = policy_for(&config.policies, &state);
+    let rules = config.rules.current();
+    let policy = rules.policy_for(&state);
     let ctx = Ctx {
         now: config.clock.now(),
         actor,
         policy: &policy,
-        calendar: config.calendar,
+        calendar: &rules.calendar,
     };
     // 并单 changes two cases: the source ends as merged, the target records what it absorbed.
     let target = if let Command::MergeInto { into, reason } = command {
@@ -460,14 +461,14 @@ async fn execute(
     };
     let before = state.version;
     let new_state = fold(Some(state), &events)?;
-    let proj = projection(&new_state, &policy, config.calendar);
+    let proj = projection(&new_state, &policy, &rules.calendar);
     tx.update_case(&new_state, &proj, before).await?;
     tx.append(&events).await?;
     if let Some((target, target_events)) = target {
         let target_before = target.version;
-        let target_policy = policy_for(&config.policies, &target);
+        let target_policy = rules.policy_for(&target);
         let target_state = fold(Some(target), &target_events)?;
-        let target_proj = projection(&target_state, &target_policy, config.calendar);
+        let target_proj = projection(&target_state, &target_policy, &rules.calendar);
         tx.update_case(&target_state, &target_proj, target_before)
             .await?;
         tx.append(&target_events).await?;

@@ -3,6 +3,7 @@
 //! Every command that reads or writes data takes the same `--data DIR` / `--database URL`
 //! options: with neither, the embedded SQLite database under `./huiyin-data` is used.
 
+mod categories;
 mod demo;
 mod keys;
 mod org;
@@ -115,6 +116,11 @@ enum Cmd {
     User {
         #[command(subcommand)]
         command: users::UserCmd,
+    },
+    /// Content categories (内容分类): import a taxonomy, list.
+    Category {
+        #[command(subcommand)]
+        command: categories::CategoryCmd,
     },
     /// Populate a demonstration system into an empty database and print its tokens.
     Demo {
@@ -258,6 +264,8 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
         } => {
             let store = data.open().await?;
             let app = App::new(store, auth.apply(keys::config(&data.data)?)?);
+            // policies, calendar years and categories administrators stored
+            app.load_rules().await?;
             if demo {
                 demo::ensure(&app, 300).await?;
             }
@@ -393,6 +401,7 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             keys::rotate(store, &data.data, batch).await?;
         }
         Cmd::User { command } => return users::run(command).await,
+        Cmd::Category { command } => return categories::run(command).await,
         Cmd::Demo { data, petitions } => {
             let store = data.open().await?;
             let app = App::new(store, keys::config(&data.data)?);

@@ -165,6 +165,32 @@ impl Calendar {
         Ok(Self::build(entries, years))
     }
 
+    /// This calendar with every year listed in `text` (by a `year YYYY` line) replaced by the
+    /// days `text` gives for it: the days of other years stay. For an administrator's list of
+    /// a whole year (the State Council's notice, or a correction of a shipped year).
+    ///
+    /// # Errors
+    /// The first line of `text` that cannot be read.
+    pub fn replacing_years(&self, text: &str) -> Result<Self, CalendarError> {
+        let (added, added_years) = parse(text)?;
+        let mut entries: Vec<Entry> = self
+            .entries
+            .iter()
+            .filter(|e| {
+                added_years.binary_search(&e.date.year()).is_err()
+                    && added.binary_search_by_key(&e.date, |a| a.date).is_err()
+            })
+            .cloned()
+            .collect();
+        entries.extend(added);
+        entries.sort_by_key(|e| e.date);
+        let mut years = self.years.clone();
+        years.extend(added_years);
+        years.sort_unstable();
+        years.dedup();
+        Ok(Self::build(entries, years))
+    }
+
     fn build(entries: Vec<Entry>, years: Vec<i32>) -> Self {
         let first_year = entries
             .first()

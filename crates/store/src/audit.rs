@@ -67,7 +67,7 @@ pub fn canonical_audit(seq: i64, e: &AuditEntry) -> String {
 }
 
 /// Appends on a connection that is inside a transaction: lock the head, link, insert, move.
-async fn append_on(conn: &mut AnyConnection, entry: &AuditEntry) -> Result<i64> {
+pub(crate) async fn append_on(conn: &mut AnyConnection, entry: &AuditEntry) -> Result<i64> {
     sqlx::query("UPDATE audit_head SET id = id WHERE id = 1")
         .execute(&mut *conn)
         .await?;

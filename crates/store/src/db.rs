@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "attachments",
         include_str!("migrations/0005_attachments.sql"),
     ),
+    (6, "admin", include_str!("migrations/0006_admin.sql")),
     (12, "stats", include_str!("migrations/0012_stats.sql")),
 ];
 

@@ -10,6 +10,7 @@
 //! driver with portable SQL; the few differences are behind [`Backend`].
 #![forbid(unsafe_code)]
 
+mod admin;
 mod attachments;
 mod audit;
 mod auth;
@@ -23,6 +24,7 @@ mod stats;
 mod text;
 mod write;
 
+pub use admin::{CalendarYearRow, CategoryRecord, PolicyOverrideRow, UserListRow};
 pub use attachments::AttachmentRecord;
 pub use audit::{AuditEntry, AuditRecord, AuditVerifyReport, canonical_audit};
 pub use auth::{

@@ -9,6 +9,7 @@
 //! (so no other site can sign a person in to an account of its choosing).
 
 pub mod admin;
+pub mod administration;
 pub mod case;
 pub mod forms;
 pub mod inbox;
@@ -49,6 +50,48 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/leader", get(admin::leader))
         .route("/staff/admin", get(admin::admin))
         .route("/staff/admin/users", post(admin::add_user))
+        .route("/staff/admin/users", get(administration::users))
+        .route("/staff/admin/users/{username}", get(administration::user))
+        .route(
+            "/staff/admin/users/{username}/grant",
+            post(administration::grant),
+        )
+        .route(
+            "/staff/admin/users/{username}/revoke",
+            post(administration::revoke),
+        )
+        .route(
+            "/staff/admin/users/{username}/disable",
+            post(administration::disable),
+        )
+        .route(
+            "/staff/admin/users/{username}/password",
+            post(administration::reset_password),
+        )
+        .route(
+            "/staff/admin/categories",
+            get(administration::categories).post(administration::add_category),
+        )
+        .route(
+            "/staff/admin/categories/{id}/rename",
+            post(administration::rename_category),
+        )
+        .route(
+            "/staff/admin/categories/{id}/retire",
+            post(administration::retire_category),
+        )
+        .route(
+            "/staff/admin/policies",
+            get(administration::policies).post(administration::set_policy),
+        )
+        .route(
+            "/staff/admin/policies/delete",
+            post(administration::delete_policy),
+        )
+        .route(
+            "/staff/admin/calendar",
+            get(administration::calendar).post(administration::set_calendar),
+        )
 }
 
 /// A unit the signed-in person belongs to (for the unit switcher).
@@ -484,6 +527,13 @@ async fn totp_submit(
         .await
     {
         Ok(s) if s.user.must_change_password => Redirect::to("/staff/password").into_response(),
+        // An administrator without case work has no inbox: the administration is their desk.
+        Ok(s)
+            if s.actor().has(Role::Administrator)
+                && s.actor().roles.iter().all(|r| *r == Role::Administrator) =>
+        {
+            Redirect::to("/staff/admin").into_response()
+        }
         Ok(_) => Redirect::to("/staff").into_response(),
         Err(e) => {
             let err = ApiError::from(e);

@@ -251,6 +251,7 @@ async fn admin_page(
         .map(|(level, kinds)| (level.clone(), kinds.values().sum()))
         .collect();
     let set = state.app.policies();
+    let rules = state.app.rules();
     let policies = ClockKind::ALL
         .iter()
         .map(|k| {
@@ -270,6 +271,18 @@ async fn admin_page(
                     o.limits
                         .get(*k)
                         .map(|l| format!("{cat}: {}", limit_text(&ctx, l)))
+                }))
+                .chain(rules.overrides.iter().filter_map(|o| {
+                    o.policy.limits.get(*k).map(|l| {
+                        format!(
+                            "{} {}: {}",
+                            o.region_prefix,
+                            o.category,
+                            limit_text(&ctx, l)
+                        )
+                        .trim_start()
+                        .to_string()
+                    })
                 }))
                 .collect();
             PolicyRow {
@@ -386,12 +399,12 @@ pub async fn add_user(
     if fields.check_required(|label| ctx.tf("staff.form.required", &[("field", label)])) {
         match state
             .app
-            .add_user(
+            .admin_add_user(
+                &signed.actor,
                 form.get("username"),
                 form.get("name"),
                 form.get("unit"),
-                &[form.get("role").to_string()],
-                None,
+                form.get("role"),
             )
             .await
         {

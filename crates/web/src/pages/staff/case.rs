@@ -656,6 +656,7 @@ pub async fn build(
         .copied()
         .find(|n| !(s.stage == Stage::Registered && *n == "register"))
         .filter(|n| !matches!(*n, "add_note" | "instruct" | "link"));
+    let rules = state.app.rules();
     let actions: Vec<ActionForm> = available
         .iter()
         .map(|name| {
@@ -663,7 +664,9 @@ pub async fn build(
                 let (f, e) = failed.take().unwrap_or_default();
                 (f, e, true)
             } else {
-                (action_fields(&ctx, name, s), Vec::new(), false)
+                let mut fields = action_fields(&ctx, name, s);
+                super::administration::category_choice(&ctx, &mut fields, &rules);
+                (fields, Vec::new(), false)
             };
             ActionForm {
                 name,
@@ -1026,7 +1029,9 @@ pub async fn act(
         Ok(v) => v.state,
         Err(e) => return app_error_page(ctx, e.into()),
     };
+    let rules = state.app.rules();
     let mut fields = action_fields(&ctx, name, &state_now);
+    super::administration::category_choice(&ctx, &mut fields, &rules);
     fields.fill(&form);
     if name == "route"
         && form.has("unit_pick")
@@ -1037,6 +1042,16 @@ pub async fn act(
     let expected = form.get("_version").parse::<u64>().ok();
     let outcome: Result<(), ApiError> = async {
         if !fields.check_required(|label| ctx.tf("staff.form.required", &[("field", label)])) {
+            return Err(ApiError::malformed(ctx.t("staff.act.fix")));
+        }
+        if name == "register"
+            && !super::administration::category_ok(
+                &ctx,
+                &mut fields,
+                &rules,
+                state_now.category.as_deref(),
+            )
+        {
             return Err(ApiError::malformed(ctx.t("staff.act.fix")));
         }
         if name == "route"

@@ -1,0 +1,146 @@
+// Administration (系统管理): the administrator signs in with the TOTP secret the demo printed,
+// walks the staff list and one user's page (grants a role through the unit picker), adds a
+// category, sets a local deadline rule and reads the effective policy of a region, and enters
+// a year of the holiday calendar — at 1280 px and at 360 px, with screenshots (admin-*.png).
+import { readFileSync } from "node:fs";
+import { createHmac } from "node:crypto";
+import { launch, context, shot, test, summary, assert, assertNoHorizontalScroll, BASE, PHONE, DESK } from "../lib.mjs";
+import { PASSWORD } from "../workbench.mjs";
+
+function base32(s) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of s.replace(/=+$/, "")) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) { bits -= 8; out.push((value >>> bits) & 0xff); }
+  }
+  return Buffer.from(out);
+}
+
+function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", base32(secret)).update(counter).digest();
+  const o = mac[mac.length - 1] & 0x0f;
+  const n = ((mac[o] & 0x7f) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3];
+  return String(n % 1000000).padStart(6, "0");
+}
+
+const log = readFileSync(process.env.HUIYIN_E2E_LOG, "utf8");
+const secret = (log.match(/TOTP secret: ([A-Z2-7]+)/) ?? [])[1];
+// A code is accepted once: each sign-in takes the next unused 30-second step (one step of
+// drift is allowed).
+let lastStep = 0;
+function nextCode() {
+  const step = Math.max(Math.floor(Date.now() / 30000), lastStep + 1);
+  lastStep = step;
+  return totp(secret, step);
+}
+
+async function signInAdmin(page) {
+  await page.goto(BASE + "/staff/login");
+  await page.getByLabel("用户名").fill("admin");
+  await page.getByLabel("密码", { exact: true }).fill(PASSWORD);
+  await page.getByRole("button", { name: "登录" }).click();
+  await page.waitForURL(/\/staff\/login\/totp/);
+  await page.locator("input[name=code]").fill(nextCode());
+  await page.locator("form[action='/staff/login/totp'] button[type=submit]").click();
+  // An administrator without case work lands on the administration, not an inbox.
+  await page.waitForURL(/\/staff\/admin$/);
+}
+
+const browser = await launch();
+
+for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
+  await test(`the administrator manages users, categories, policies and the calendar (${tag} px)`, async () => {
+    assert(secret, "the demo printed no TOTP secret");
+    const ctx = await context(browser, vp);
+    const page = await ctx.newPage();
+    await signInAdmin(page);
+    await page.goto(BASE + "/staff/admin");
+    assert((await page.textContent("h1")).includes("系统管理"), "no administration page");
+    await assertNoHorizontalScroll(page, `admin ${tag}`);
+    await shot(page, `admin-overview-${tag}`);
+
+    // The staff list, searched.
+    await page.getByRole("link", { name: "用户与角色" }).first().click();
+    await page.waitForURL(/\/staff\/admin\/users/);
+    assert(await page.locator("table.list tbody tr").count() > 3, "no users listed");
+    await assertNoHorizontalScroll(page, `users ${tag}`);
+    await shot(page, `admin-users-${tag}`);
+    await page.locator("#users-q").fill("deng");
+    await page.locator("#users-q").press("Enter");
+    await page.waitForURL(/q=deng/);
+    await page.locator("table.list a[href='/staff/admin/users/dengji']").click();
+    await page.waitForURL(/\/staff\/admin\/users\/dengji/);
+
+    // Grant 信访办理 in 佛山市住建局, picked through the unit search.
+    await page.locator("#unit-q").fill("佛山市住房");
+    await page.locator("#unit-q").press("Enter");
+    await page.waitForLoadState();
+    const pick = page.locator("input[name=unit_pick][value='4406-zj']");
+    await pick.waitFor();
+    await pick.check();
+    await page.locator("#grant-role").selectOption("handler");
+    await page.getByRole("button", { name: "授予角色" }).last().click();
+    await page.waitForLoadState();
+    assert((await page.textContent("body")).includes("已授予"), "no grant notice");
+    await assertNoHorizontalScroll(page, `user ${tag}`);
+    await shot(page, `admin-user-${tag}`);
+
+    // A category under 城乡建设.
+    await page.goto(BASE + "/staff/admin/categories");
+    const cx = await page.locator("#cat-parent option", { hasText: /^城乡建设$/ }).getAttribute("value");
+    await page.locator("#cat-parent").selectOption(cx);
+    await page.locator("#cat-name").fill(`路灯照明${tag}`);
+    await page.getByRole("button", { name: "新增分类" }).last().click();
+    await page.waitForLoadState();
+    assert((await page.textContent("body")).includes(`城乡建设/路灯照明${tag}`), "category not added");
+    await assertNoHorizontalScroll(page, `categories ${tag}`);
+    await shot(page, `admin-categories-${tag}`);
+
+    // A looser-than-statute handling limit is refused next to its field; 24 hours in Foshan.
+    await page.goto(BASE + "/staff/admin/policies");
+    await page.locator("#pol-region_prefix").fill("4406");
+    await page.locator("#pol-amount-handling").fill("90");
+    await page.getByRole("button", { name: "保存规定" }).click();
+    await page.waitForLoadState();
+    assert(await page.locator("#pol-amount-handling-error").count() === 1, "no error next to the handling limit");
+    await shot(page, `admin-policies-error-${tag}`);
+    await page.locator("#pol-amount-handling").fill("");
+    await page.locator("#pol-amount-register_route").fill("24");
+    await page.locator("#pol-unit-register_route").selectOption("hours");
+    await page.getByRole("button", { name: "保存规定" }).click();
+    await page.waitForLoadState();
+    assert((await page.textContent("body")).includes("立即生效"), "policy not saved");
+    await page.locator("#eff-region").fill("440604");
+    await page.getByRole("button", { name: "查看" }).click();
+    await page.waitForURL(/region=440604/);
+    assert((await page.textContent("body")).includes("24小时"), "the effective policy does not show 24 hours");
+    await assertNoHorizontalScroll(page, `policies ${tag}`);
+    await shot(page, `admin-policies-${tag}`);
+
+    // The 2027 calendar: a weekday make-up day is refused, then the year is saved.
+    await page.goto(BASE + "/staff/admin/calendar?year=2027");
+    await page.locator("#cal-days").fill("2027-01-01 off 元旦\n2027-02-08 work 春节");
+    await page.getByRole("button", { name: /保存2027年安排/ }).click();
+    await page.waitForLoadState();
+    assert(await page.locator("#cal-days-error").count() === 1, "no error next to the days");
+    await page.locator("#cal-days").fill("2027-01-01 off 元旦\n2027-02-06 off 春节\n2027-02-07 work 春节\n2027-02-10 off 春节");
+    await page.getByRole("button", { name: /保存2027年安排/ }).click();
+    await page.waitForLoadState();
+    assert((await page.textContent("body")).includes("2027年安排已保存"), "calendar not saved");
+    await assertNoHorizontalScroll(page, `calendar ${tag}`);
+    await shot(page, `admin-calendar-${tag}`);
+
+    // The two refused forms answer 422 on purpose (the browser logs the status).
+    const problems = ctx.problems.filter((p) => !p.includes("status of 422"));
+    assert(problems.length === 0, problems.join("\n"));
+    await ctx.close();
+  });
+}
+
+await browser.close();
+process.exit(summary());
