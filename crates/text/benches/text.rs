@@ -611,7 +611,10 @@ fn intake_under_load() {
             percentile(&mut all, 0.5),
             percentile(&mut all, 0.99),
             percentile(&mut all, 1.0),
-            load.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     let _ = seg;

@@ -271,7 +271,10 @@ fn eval_hierarchy(ctx: &mut Ctx) -> Result<()> {
     let mut l1: Vec<String> = tax.iter().map(|r| s(r, "l1")).collect();
     l1.sort();
     l1.dedup();
-    let mut l2: Vec<String> = tax.iter().map(|r| format!("{}/{}", s(r, "l1"), s(r, "l2"))).collect();
+    let mut l2: Vec<String> = tax
+        .iter()
+        .map(|r| format!("{}/{}", s(r, "l1"), s(r, "l2")))
+        .collect();
     l2.sort();
     l2.dedup();
     let rows = read_jsonl(&ctx.corpus.join("messages_labeled_train.jsonl"))?;
