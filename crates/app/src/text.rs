@@ -19,12 +19,17 @@ use std::time::Duration;
 
 use huiyin_domain::Instant;
 use huiyin_domain::access::{Action, CaseFacts, Principal, authorize, shows_petitioner};
-use huiyin_domain::case::{Actor, CaseState, Command, EventKind, LinkRelation, Stage};
+use huiyin_domain::case::{
+    Actor, CaseState, Command, Event, EventKind, LinkRelation, ReplyFinding, ReplyQuality, Stage,
+};
 use huiyin_domain::ids::CaseId;
 use huiyin_domain::petition::{Petition, Petitioner};
 use huiyin_domain::values::PhoneNumber;
 use huiyin_text::classify::{Classifier, ClassifierConfig, Prediction};
 use huiyin_text::dedup::{DocId, DocMeta, DupIndex, IndexConfig, Match, Signature};
+use huiyin_text::hierarchy::{
+    HierarchicalClassifier, HierarchyConfig, LevelPrediction, path_segments,
+};
 pub use huiyin_text::reply::ReplyCheck;
 use huiyin_text::reply::check_reply;
 use huiyin_text::segment::{Segmenter, shared};
@@ -127,7 +132,7 @@ impl IndexState {
 }
 
 struct Models {
-    category: Option<Arc<Classifier>>,
+    category: Option<Arc<HierarchicalClassifier>>,
     unit: Option<Arc<Classifier>>,
     info: ModelInfo,
 }
@@ -140,6 +145,9 @@ pub struct ModelInfo {
     pub cases: usize,
     /// Distinct first-level categories learned (0 = no category model).
     pub category_labels: usize,
+    /// Distinct categories learned per level, first level first (levels below the first only
+    /// where the history has enough cases classified that deep).
+    pub category_labels_per_level: Vec<usize>,
     /// Distinct responsible units learned (0 = no routing model).
     pub unit_labels: usize,
 }
@@ -304,6 +312,54 @@ pub struct Suggestions {
     pub unit: UnitSuggestion,
     pub manual_threshold: f32,
     pub model: ModelInfo,
+    /// The category path (一级/二级/三级) down to the deepest level the model is confident of,
+    /// with the confidence of each level.
+    pub category_path: PathSuggestion,
+}
+
+/// The category path suggestion.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathSuggestion {
+    /// The deepest confident path (`城乡建设/安全生产`), or `manual`.
+    pub label: String,
+    pub manual: bool,
+    /// Why manual without a prediction (`not_enough_history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The confident levels' names.
+    pub path: Vec<String>,
+    /// Every level looked at, with its confidence; the last may be below the threshold.
+    pub levels: Vec<LevelPrediction>,
+}
+
+fn path_suggestion(
+    model: Option<&HierarchicalClassifier>,
+    seg: &Segmenter,
+    text: &str,
+) -> (Suggestion, PathSuggestion) {
+    let Some(model) = model else {
+        return (
+            suggestion(None, seg, text),
+            PathSuggestion {
+                label: huiyin_text::classify::MANUAL.into(),
+                manual: true,
+                reason: Some("not_enough_history"),
+                path: Vec::new(),
+                levels: Vec::new(),
+            },
+        );
+    };
+    let p = model.predict(seg, text);
+    (
+        suggestion_of(p.first),
+        PathSuggestion {
+            label: p.label,
+            manual: p.manual,
+            reason: None,
+            path: p.path,
+            levels: p.levels,
+        },
+    )
 }
 
 fn suggestion(model: Option<&Classifier>, seg: &Segmenter, text: &str) -> Suggestion {
@@ -318,7 +374,10 @@ fn suggestion(model: Option<&Classifier>, seg: &Segmenter, text: &str) -> Sugges
             words: Vec::new(),
         };
     };
-    let p: Prediction = model.predict(seg, text);
+    suggestion_of(model.predict(seg, text))
+}
+
+fn suggestion_of(p: Prediction) -> Suggestion {
     Suggestion {
         label: p.label,
         manual: p.manual,
@@ -800,10 +859,12 @@ impl App {
         let mut by_unit: Vec<(String, String)> = Vec::new();
         for s in &cases {
             let text = petition_text(s.petition.title.as_str(), s.petition.text.as_str());
-            if let Some(first) = s.category.as_deref().and_then(|c| c.split('/').next())
-                && !first.trim().is_empty()
+            // the whole category path (一级/二级/三级): each level is learned where enough
+            // cases were classified that deep
+            if let Some(path) = s.category.as_deref()
+                && !path_segments(path, 3).is_empty()
             {
-                by_category.push((text.clone(), first.trim().to_string()));
+                by_category.push((text.clone(), path.to_string()));
             }
             if let Some(unit) = s.routed_units.last() {
                 by_unit.push((text, unit.to_string()));
@@ -811,13 +872,18 @@ impl App {
         }
         let n = cases.len();
         let (category, unit) =
-            tokio::task::spawn_blocking(move || (train(&by_category), train(&by_unit)))
+            tokio::task::spawn_blocking(move || (train_paths(&by_category), train(&by_unit)))
                 .await
                 .map_err(|e| AppError::Internal(anyhow::anyhow!("training task failed: {e}")))?;
         let info = ModelInfo {
             trained_at: Some(self.now()),
             cases: n,
-            category_labels: category.as_ref().map_or(0, |m| m.labels().len()),
+            category_labels: category
+                .as_ref()
+                .map_or(0, |m| m.first_level().labels().len()),
+            category_labels_per_level: category
+                .as_ref()
+                .map_or_else(Vec::new, |m| m.labels_per_level()),
             unit_labels: unit.as_ref().map_or(0, |m| m.labels().len()),
         };
         let mut models = write(&self.text().models);
@@ -845,7 +911,7 @@ impl App {
         };
         let text = petition_text(state.petition.title.as_str(), state.petition.text.as_str());
         let seg = shared();
-        let category = suggestion(category.as_deref(), seg, &text);
+        let (category, category_path) = path_suggestion(category.as_deref(), seg, &text);
         let unit = suggestion(unit.as_deref(), seg, &text);
         let record = match unit.best_label.as_deref() {
             Some(id) => self.store().unit(id).await?,
@@ -861,6 +927,7 @@ impl App {
             },
             manual_threshold: MANUAL_THRESHOLD,
             model: info,
+            category_path,
         })
     }
 
@@ -907,6 +974,72 @@ pub fn opinion_text(opinion: &huiyin_domain::case::HandlingOpinion) -> String {
         opinion.legal_basis.as_str(),
         decision
     )
+}
+
+/// The reply check as stored with an opinion (no floats, so the event's canonical form is the
+/// same on every platform).
+pub fn reply_quality(check: &ReplyCheck) -> ReplyQuality {
+    ReplyQuality {
+        score: check.score,
+        findings: check
+            .findings
+            .iter()
+            .map(|f| ReplyFinding {
+                code: f.code.clone(),
+                message: f.message.clone(),
+                penalty: f.penalty,
+                evidence: f.evidence.clone(),
+            })
+            .collect(),
+        topic_overlap_pct: (check.topic_overlap.clamp(0.0, 1.0) * 100.0).round() as u8,
+    }
+}
+
+/// Fills in the reply-quality check of every opinion the events issue (信访处理意见书, 复查意见,
+/// 复核意见), checked against the petition of `state`, before the events are written: the
+/// handler and the assigner then read the check of what was sent, without anyone asking for it.
+pub(crate) fn attach_reply_quality(state: &CaseState, events: &mut [Event]) {
+    for e in events.iter_mut() {
+        let (EventKind::Replied { opinion, quality }
+        | EventKind::ReviewDecided {
+            opinion, quality, ..
+        }
+        | EventKind::RereviewDecided {
+            opinion, quality, ..
+        }) = &mut e.kind
+        else {
+            continue;
+        };
+        let message = petition_text(state.petition.title.as_str(), state.petition.text.as_str());
+        let check = check_reply(shared(), &message, &opinion_text(opinion));
+        *quality = Some(reply_quality(&check));
+    }
+}
+
+/// The category levels on `(text, category path)` pairs, or `None` without enough history.
+fn train_paths(examples: &[(String, String)]) -> Option<HierarchicalClassifier> {
+    if examples.len() < MIN_TRAINING_CASES {
+        return None;
+    }
+    let mut firsts: Vec<&str> = examples
+        .iter()
+        .filter_map(|(_, p)| path_segments(p, 1).first().copied())
+        .collect();
+    firsts.sort_unstable();
+    firsts.dedup();
+    if firsts.len() < 2 {
+        return None;
+    }
+    let mut config = HierarchyConfig::default();
+    config.classifier.manual_threshold = MANUAL_THRESHOLD;
+    config.min_examples = MIN_TRAINING_CASES;
+    match HierarchicalClassifier::train(examples, config, shared()) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::warn!(error = %e, "training the category model failed");
+            None
+        }
+    }
 }
 
 /// The intake model on `(text, label)` pairs, or `None` without enough history.

@@ -455,10 +455,12 @@ async fn execute(
     } else {
         None
     };
-    let events = match decide(Some(&state), case_id, command.clone(), &ctx) {
+    let mut events = match decide(Some(&state), case_id, command.clone(), &ctx) {
         Ok(events) => events,
         Err(r) => return Ok(Err(AppError::Rejected(r))),
     };
+    // an issued opinion carries its reply-quality check, hashed into the chain with it
+    crate::text::attach_reply_quality(&state, &mut events);
     let before = state.version;
     let new_state = fold(Some(state), &events)?;
     let proj = projection(&new_state, &policy, &rules.calendar);

@@ -170,6 +170,34 @@ pub struct HandlingOpinion {
     pub decision: Decision,
 }
 
+/// The reply-quality check (答复质量) of a 信访处理意见书, review or re-review opinion, computed
+/// by the application when the opinion is issued and stored in the same event, so the handler
+/// and the assigner see what was checked at that moment. `None` on events written before the
+/// check existed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyQuality {
+    /// 0–100, higher is better.
+    pub score: u8,
+    /// What is wrong, worst first.
+    pub findings: Vec<ReplyFinding>,
+    /// Share of the petition's key terms that the opinion mentions, in percent.
+    pub topic_overlap_pct: u8,
+}
+
+/// One problem the reply-quality check found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyFinding {
+    /// Stable machine code, e.g. `missing_facts`.
+    pub code: String,
+    /// Message for the handler (Chinese).
+    pub message: String,
+    /// Points subtracted from 100.
+    pub penalty: u8,
+    /// The text that triggered the finding, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+}
+
 /// The outcome of a review (复查) or re-review (复核).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -583,6 +611,9 @@ pub enum EventKind {
     },
     Replied {
         opinion: HandlingOpinion,
+        /// Filled in by the application before the event is written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quality: Option<ReplyQuality>,
     },
     CompletionReportSubmitted {
         report: DocumentText,
@@ -608,6 +639,9 @@ pub enum EventKind {
     ReviewDecided {
         outcome: ReviewOutcome,
         opinion: HandlingOpinion,
+        /// Filled in by the application before the event is written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quality: Option<ReplyQuality>,
     },
     RereviewRequested {
         reason: Reason,
@@ -622,6 +656,9 @@ pub enum EventKind {
     RereviewDecided {
         outcome: ReviewOutcome,
         opinion: HandlingOpinion,
+        /// Filled in by the application before the event is written.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quality: Option<ReplyQuality>,
     },
     Withdrawn {
         reason: Reason,
@@ -826,6 +863,22 @@ pub struct CaseState {
     /// The statutory timers; see [`clock`].
     pub timers: Vec<Timer>,
     pub updated_at: Instant,
+    /// The reply-quality check of every opinion issued, oldest first (stored in the event that
+    /// issued it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reply_checks: Vec<IssuedReplyCheck>,
+}
+
+/// The reply-quality check of one issued opinion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedReplyCheck {
+    /// `opinion` (信访处理意见书), `review` (复查意见) or `rereview` (复核意见).
+    pub document: String,
+    /// The version of the case the event that issued it created.
+    pub version: u64,
+    pub at: Instant,
+    #[serde(flatten)]
+    pub quality: ReplyQuality,
 }
 
 impl CaseState {
@@ -1258,6 +1311,7 @@ fn decide_existing(
             }
             EventKind::Replied {
                 opinion: opinion.clone(),
+                quality: None,
             }
         }
         Command::SubmitCompletionReport { report } => {
@@ -1392,6 +1446,7 @@ fn decide_existing(
             EventKind::ReviewDecided {
                 outcome: *outcome,
                 opinion: opinion.clone(),
+                quality: None,
             }
         }
         Command::RequestRereview {
@@ -1455,6 +1510,7 @@ fn decide_existing(
             EventKind::RereviewDecided {
                 outcome: *outcome,
                 opinion: opinion.clone(),
+                quality: None,
             }
         }
         Command::Withdraw { reason } => {
@@ -1651,6 +1707,7 @@ fn start(event: &Event) -> Result<CaseState, ReplayError> {
                 links: Vec::new(),
                 timers: Vec::new(),
                 updated_at: at,
+                reply_checks: Vec::new(),
             };
             s.start_timer(ClockKind::RegisterRoute, *received_at, None);
             Ok(s)
@@ -1758,7 +1815,7 @@ pub fn apply_to(s: &mut CaseState, event: &Event) -> Result<(), ReplayError> {
         EventKind::ExtensionRefused { .. } => {
             s.pending_extension = None;
         }
-        EventKind::Replied { opinion } => {
+        EventKind::Replied { opinion, .. } => {
             s.stage = Stage::Replied;
             s.opinion = Some(opinion.clone());
             s.replied_at = Some(at);
@@ -1868,6 +1925,25 @@ pub fn apply_to(s: &mut CaseState, event: &Event) -> Result<(), ReplayError> {
             relation: *relation,
         }),
         EventKind::Instructed { .. } => s.instructions += 1,
+    }
+    let (EventKind::Replied { quality, .. }
+    | EventKind::ReviewDecided { quality, .. }
+    | EventKind::RereviewDecided { quality, .. }) = &event.kind
+    else {
+        return Ok(());
+    };
+    if let Some(quality) = quality {
+        let document = match &event.kind {
+            EventKind::Replied { .. } => "opinion",
+            EventKind::ReviewDecided { .. } => "review",
+            _ => "rereview",
+        };
+        s.reply_checks.push(IssuedReplyCheck {
+            document: document.to_string(),
+            version: event.version,
+            at,
+            quality: quality.clone(),
+        });
     }
     Ok(())
 }

@@ -300,7 +300,81 @@ fn classification(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, classification);
+/// The labelled corpus (`messages_labeled_train.jsonl`, read at run time, never copied into the
+/// repository): `HUIYIN_CORPUS`, else `../shared/data/corpus` beside the repository (or beside
+/// its parent, for a worktree). `None` when it is not there.
+fn corpus_labeled() -> Option<Vec<(String, String)>> {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let candidates = [
+        std::env::var("HUIYIN_CORPUS")
+            .ok()
+            .map(std::path::PathBuf::from),
+        Some(root.join("../shared/data/corpus")),
+        Some(root.join("../../shared/data/corpus")),
+    ];
+    let dir = candidates.into_iter().flatten().find(|d| d.is_dir())?;
+    let text = std::fs::read_to_string(dir.join("messages_labeled_train.jsonl")).ok()?;
+    let rows: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| {
+            Some((
+                v.get("text")?.as_str()?.to_string(),
+                v.get("label")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    (!rows.is_empty()).then_some(rows)
+}
+
+/// The intake model trained on the corpus, as `huiyin_app::text` trains it (the `fast`
+/// configuration), and the corpus texts it classifies.
+fn corpus_model() -> Option<(Classifier, Vec<String>)> {
+    let data = corpus_labeled()?;
+    let model = match Classifier::train(&data, ClassifierConfig::fast(), shared()) {
+        Ok(m) => m,
+        Err(e) => panic!("training on the corpus failed: {e}"),
+    };
+    let texts = data.into_iter().map(|(t, _)| t).collect();
+    Some((model, texts))
+}
+
+/// Classification of the corpus's own messages (median about 425 characters) by the intake
+/// model: the floor of issue 5 (20,000 messages/s on one core) is on these.
+fn corpus_classification(c: &mut Criterion) {
+    let seg = shared();
+    let Some((model, texts)) = corpus_model() else {
+        eprintln!("corpus not found (set HUIYIN_CORPUS): classify_corpus skipped");
+        return;
+    };
+    let chars: usize = texts.iter().map(|t| t.chars().count()).sum();
+    eprintln!(
+        "classify_corpus: {} messages, mean {:.0} characters, model {} features",
+        texts.len(),
+        chars as f64 / texts.len().max(1) as f64,
+        model.num_features()
+    );
+    let mut group = c.benchmark_group("classify_corpus");
+    group.throughput(Throughput::Elements(texts.len() as u64));
+    group.sample_size(10);
+    group.bench_function("fast_predict_label_corpus_messages", |b| {
+        b.iter(|| {
+            for t in &texts {
+                black_box(model.predict_label(seg, t));
+            }
+        })
+    });
+    group.bench_function("fast_predict_with_explanation_corpus_messages", |b| {
+        b.iter(|| {
+            for t in &texts {
+                black_box(model.predict(seg, t));
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, corpus_classification, classification);
 
 /// CPU time this thread has run, from `/proc/thread-self/schedstat` (Linux; `None` elsewhere).
 fn thread_cpu_ns() -> Option<u64> {
@@ -402,9 +476,155 @@ fn quick(mode: &str) {
     );
 }
 
+/// `HUIYIN_BENCH_QUICK=corpus`: the intake model on the corpus texts with plain timers
+/// (median of 7 passes), and `corpus-callgrind` one pass for a profiler.
+fn quick_corpus(mode: &str) {
+    let seg = shared();
+    let Some((model, texts)) = corpus_model() else {
+        eprintln!("corpus not found (set HUIYIN_CORPUS)");
+        return;
+    };
+    let passes = if mode.ends_with("callgrind") { 1 } else { 7 };
+    let rate = throughput(&texts, passes, |t| {
+        black_box(model.predict_label(seg, t));
+    });
+    println!(
+        "classify_corpus fast predict_label: {:.0} messages/s (wall, median), {:.0} per CPU-second; {} features",
+        rate.0,
+        rate.1,
+        model.num_features()
+    );
+    let rate = throughput(&texts, passes, |t| {
+        black_box(huiyin_text::normalize::match_key(t));
+    });
+    println!(
+        "corpus match key alone: {:.0} messages/s (wall, median), {:.0} per CPU-second",
+        rate.0, rate.1
+    );
+}
+
+/// `HUIYIN_BENCH_QUICK=intake-load`: the whole intake text path with concurrent callers, as
+/// `huiyin_app::text::App::submit_checked` runs it: normalise + signature outside any lock, the
+/// lookup among 1,000,000 indexed petitions and the insert of the new one under the index's
+/// write lock, classification (the intake model with its explanation) outside it. The model is
+/// trained on the corpus when it is there (`HUIYIN_CORPUS`), else on synthetic petitions; the
+/// petitions are corpus texts (half of them resubmitted with a greeting) or synthetic ones.
+/// Prints wall-clock p50 / p99 / max per petition for 1, 2, 4 and 8 concurrent callers
+/// (`HUIYIN_BENCH_CALLERS=1,2,…` to choose).
+fn intake_under_load() {
+    use std::sync::{Arc, RwLock};
+    let n: usize = std::env::var("HUIYIN_BENCH_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let callers: Vec<usize> = std::env::var("HUIYIN_BENCH_CALLERS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1, 2, 4, 8]);
+    let seg = shared();
+    let (model, texts) = match corpus_model() {
+        Some((m, t)) => (m, t),
+        None => {
+            let mut g = Gen::new(5);
+            (
+                train_model(ClassifierConfig::fast()),
+                (0..2000).map(|i| g.petition(i, 425)).collect(),
+            )
+        }
+    };
+    let mut g = Gen::new(42);
+    let t0 = Instant::now();
+    let mut index = DupIndex::with_capacity(IndexConfig::default(), n + 100_000);
+    for i in 0..n {
+        let text = g.petition(i, 150 + (i % 5) * 60);
+        let meta = DocMeta {
+            petitioner: Some(format!("p{}", i % 50_000)),
+            addressee: None,
+        };
+        if index.insert(&Signature::of_text(&text), &meta).is_err() {
+            panic!("insert failed");
+        }
+    }
+    // the corpus texts are indexed too, so that half of the petitions below are resubmissions
+    for t in &texts {
+        let _ = index.insert(&Signature::of_text(t), &DocMeta::default());
+    }
+    println!(
+        "intake under load: index of {} petitions built in {:.1} s; {} petition texts, model {} features",
+        index.len(),
+        t0.elapsed().as_secs_f64(),
+        texts.len(),
+        model.num_features()
+    );
+    let index = Arc::new(RwLock::new(index));
+    let model = Arc::new(model);
+    let texts = Arc::new(texts);
+    for &c in &callers {
+        let per_caller = 4000 / c.max(1);
+        let handles: Vec<_> = (0..c)
+            .map(|w| {
+                let (index, model, texts) = (index.clone(), model.clone(), texts.clone());
+                std::thread::spawn(move || {
+                    let mut times = Vec::with_capacity(per_caller);
+                    for i in 0..per_caller {
+                        let base = &texts[(w * per_caller + i) % texts.len()];
+                        let text = if i % 2 == 0 {
+                            format!("尊敬的领导：{base}谢谢！")
+                        } else {
+                            base.clone()
+                        };
+                        let t = Instant::now();
+                        let norm = normalize(&text);
+                        let sig = Signature::of_match_key(&match_key_of_normalized(&norm));
+                        let meta = DocMeta {
+                            petitioner: Some(format!("w{w}")),
+                            addressee: None,
+                        };
+                        let verdict = {
+                            let mut ix = match index.write() {
+                                Ok(g) => g,
+                                Err(p) => p.into_inner(),
+                            };
+                            let v = ix.query(&sig, &meta);
+                            let _ = ix.insert(&sig, &meta);
+                            v
+                        };
+                        let p = model.predict(shared(), &text);
+                        times.push(t.elapsed());
+                        black_box((verdict, p));
+                    }
+                    times
+                })
+            })
+            .collect();
+        let mut all: Vec<Duration> = Vec::new();
+        for h in handles {
+            match h.join() {
+                Ok(v) => all.extend(v),
+                Err(_) => panic!("a caller panicked"),
+            }
+        }
+        let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        println!(
+            "intake, {c} concurrent callers, {} petitions: p50 {:?}, p99 {:?}, max {:?} (load average {})",
+            all.len(),
+            percentile(&mut all, 0.5),
+            percentile(&mut all, 0.99),
+            percentile(&mut all, 1.0),
+            load.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let _ = seg;
+}
+
 fn main() {
     match std::env::var("HUIYIN_BENCH_QUICK").as_deref() {
+        Ok("intake-load") => return intake_under_load(),
         Ok("intake") => return percentiles(),
+        Ok(mode) if mode.starts_with("corpus") => return quick_corpus(mode),
         Ok(mode) => return quick(mode),
         Err(_) => {}
     }

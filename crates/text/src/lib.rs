@@ -9,6 +9,7 @@ pub mod classify;
 pub mod cli;
 pub mod dedup;
 pub mod hash;
+pub mod hierarchy;
 pub mod hotspot;
 pub mod normalize;
 pub mod pii;

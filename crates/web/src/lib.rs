@@ -528,14 +528,15 @@ fn if_match(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
     }
 }
 
-/// The case after a command; after `reply`, the reply check of the 处理意见书 as well, so the
+/// The case after a command; after an opinion is issued (`reply`, `decide_review`,
+/// `decide_rereview`), also its reply-quality check as stored with it (`reply_check`), so the
 /// handler and the assigner see its score and findings.
 #[derive(Serialize)]
 struct ActionAnswer {
     #[serde(flatten)]
     view: CaseView,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reply_check: Option<huiyin_app::text::ReplyCheck>,
+    reply_check: Option<huiyin_domain::case::IssuedReplyCheck>,
 }
 
 async fn case_action(
@@ -552,19 +553,25 @@ async fn case_action(
         .authorize_command(&actor, &case_id, input.command.name())
         .await?;
     let expected = input.expected_version.or(if_match(&headers)?);
-    let opinion = match &input.command {
-        huiyin_domain::case::Command::Reply { opinion } => {
-            Some(huiyin_app::text::opinion_text(opinion))
-        }
-        _ => None,
-    };
-    state
+    let issues_opinion = matches!(
+        input.command,
+        huiyin_domain::case::Command::Reply { .. }
+            | huiyin_domain::case::Command::DecideReview { .. }
+            | huiyin_domain::case::Command::DecideRereview { .. }
+    );
+    let after = state
         .app
         .execute(actor.clone(), case_id.clone(), input.command, expected)
         .await?;
-    let reply_check = match opinion {
-        Some(text) => Some(state.app.reply_check(&actor, &case_id, &text).await?),
-        None => None,
+    let reply_check = if issues_opinion {
+        after
+            .reply_checks
+            .iter()
+            .rev()
+            .find(|c| c.version <= after.version)
+            .cloned()
+    } else {
+        None
     };
     Ok(Json(ActionAnswer {
         view: state.app.case_view_for(&actor, &case_id).await?,

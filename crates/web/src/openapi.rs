@@ -148,7 +148,7 @@ pub fn document() -> Value {
                     {"name": "If-Match", "in": "header", "schema": {"type": "string"}, "description": "The case version the caller saw"}
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Command"}, {"type": "object", "properties": {"expected_version": {"type": "integer"}}}]}}}},
-                "responses": with_errors(json!({"200": {"description": "The updated CaseView; after `reply` also `reply_check` ({score, findings, topic_overlap}) of the 处理意见书"}}), &[400, 401, 403, 404, 409, 422])}},
+                "responses": with_errors(json!({"200": {"description": "The updated CaseView; after `reply`, `decide_review` or `decide_rereview` also `reply_check` ({document, version, at, score, findings, topic_overlap_pct}): the reply-quality check stored with the opinion (also in `state.reply_checks`)"}}), &[400, 401, 403, 404, 409, 422])}},
             "/api/v1/cases/{id}/personal": {"get": {"summary": "The petitioner's unmasked personal data (cleared staff only; every read and refusal is audited)", "security": bearer,
                 "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": with_errors(json!({"200": {"description": "PersonalView"}}), &[401, 403, 404])}},

@@ -637,6 +637,9 @@ async fn a_case_goes_through_its_actions_by_form() {
     let page = t.get(&format!("/staff/cases/{case}"), &zj).await;
     assert!(page.body.contains("出具处理意见书"));
     assert!(page.body.contains("/documents/opinion"));
+    // The reply check stored with the opinion, on the page without anyone asking for it.
+    assert!(page.body.contains("id=\"reply-checks\""), "{}", page.body);
+    assert!(page.body.contains("class=\"reply-score\""));
     // The documents in the official layout.
     let doc = t
         .get(&format!("/staff/cases/{case}/documents/opinion"), &zj)
@@ -664,6 +667,10 @@ async fn a_case_goes_through_its_actions_by_form() {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let res = t.get(&format!("/staff/cases/{case}"), &reg).await;
+    // the assigner sees the same stored check before approving the completion report
+    assert!(res.body.contains("id=\"reply-checks\""), "{}", res.body);
+    assert!(res.body.contains("信访处理意见书"));
     let res = t
         .act(
             &reg,

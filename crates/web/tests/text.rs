@@ -643,6 +643,25 @@ async fn suggestions_are_learned_from_the_deployments_own_cases() {
     assert_eq!(s["unit"]["best_label"], "440604-hb", "{raw}");
     assert_eq!(s["unit"]["unit_name"], "禅城区环保局");
     assert!(s["category"]["confidence"].as_f64().unwrap() > 0.0);
+    // the category path: both levels learned from the registered paths, the second chosen
+    // among the first level's children, its confidence no higher than the first's
+    assert_eq!(info["category_labels_per_level"], json!([2, 2]), "{info}");
+    let levels = s["category_path"]["levels"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(levels.len(), 2, "{raw}");
+    assert_eq!(levels[0]["path"], "环境保护");
+    assert_eq!(levels[1]["path"], "环境保护/大气污染");
+    assert!(levels[1]["confidence"].as_f64() <= levels[0]["confidence"].as_f64());
+    if s["category_path"]["manual"] == false {
+        assert!(
+            s["category_path"]["label"]
+                .as_str()
+                .is_some_and(|l| l.starts_with("环境保护")),
+            "{raw}"
+        );
+    }
     // a handler of another unit does not see the case, so gets no suggestion either
     let (status, _, _) = t
         .get("zj_handler", &format!("/api/v1/cases/{probe}/suggestions"))
@@ -886,6 +905,48 @@ async fn a_repeat_after_conclusion_is_linked_and_flagged() {
         )
         .await;
     assert_eq!(view["state"]["stage"], "concluded");
+    assert_eq!(view["reply_check"]["document"], "rereview", "{view}");
+
+    // Every issued opinion carries the reply check computed when it was issued, stored with the
+    // case (in the event that issued it): the assigner reads it in the case API.
+    let (status, case, raw) = t
+        .get("county_registrar", &format!("/api/v1/cases/{a}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{raw}");
+    let checks = case["state"]["reply_checks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let documents: Vec<&str> = checks
+        .iter()
+        .filter_map(|c| c["document"].as_str())
+        .collect();
+    assert_eq!(documents, vec!["opinion", "review", "rereview"], "{raw}");
+    let parsed: huiyin_domain::case::HandlingOpinion = serde_json::from_value(opinion()).unwrap();
+    let (status, fresh, raw) = t
+        .post(
+            "county_registrar",
+            &format!("/api/v1/cases/{a}/reply-check"),
+            json!({"reply": huiyin_app::text::opinion_text(&parsed)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{raw}");
+    for c in &checks {
+        assert_eq!(c["score"], fresh["score"], "{c}");
+        assert_eq!(
+            c["findings"].as_array().map(Vec::len),
+            fresh["findings"].as_array().map(Vec::len)
+        );
+        assert!(c["version"].as_u64().is_some() && c["at"].is_string());
+    }
+    assert_eq!(
+        replied["reply_check"], checks[0],
+        "the answer shows the stored check"
+    );
+    // the stored checks are part of the hash chain, and replaying the events gives them back
+    let report = t.app.store().verify(true).await.unwrap();
+    assert!(report.first_broken.is_none(), "{report:?}");
+    assert!(report.projection_mismatches.is_empty(), "{report:?}");
 
     let again = t
         .submit("周九", "13112345678", "小区物业不作为", LETTER, "440604")

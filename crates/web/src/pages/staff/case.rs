@@ -449,10 +449,49 @@ pub struct CasePage {
     pub attachments: Vec<AttachmentRow>,
     pub attachments_withheld: bool,
     pub opinion: Option<OpinionView>,
+    /// The reply-quality check stored with each issued opinion, newest first.
+    pub reply_checks: Vec<ReplyCheckRow>,
     pub units_found: Vec<(String, String, String)>,
     pub unit_q: String,
     pub unit_region: String,
     pub notice: Option<String>,
+}
+
+/// One stored reply-quality check on the case page.
+pub struct ReplyCheckRow {
+    pub document: &'static str,
+    pub at: String,
+    pub score: u8,
+    /// (finding text, penalty, evidence)
+    pub findings: Vec<(&'static str, u8, String)>,
+}
+
+fn reply_check_rows(ctx: &Ctx, s: &huiyin_domain::case::CaseState) -> Vec<ReplyCheckRow> {
+    s.reply_checks
+        .iter()
+        .rev()
+        .map(|c| ReplyCheckRow {
+            document: ctx.t(&format!("reply.doc.{}", c.document)),
+            at: c
+                .at
+                .with_timezone(&super::forms::cst())
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            score: c.quality.score,
+            findings: c
+                .quality
+                .findings
+                .iter()
+                .map(|f| {
+                    (
+                        ctx.t(&format!("reply.finding.{}", f.code)),
+                        f.penalty,
+                        f.evidence.clone().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 pub struct OpinionView {
@@ -543,7 +582,7 @@ fn event_detail(ctx: &Ctx, kind: &EventKind, names: &HashMap<String, String>) ->
                 ctx.tf("staff.case.days", &[("n", &days.to_string())])
             )
         }
-        EventKind::Replied { opinion } => ctx
+        EventKind::Replied { opinion, .. } => ctx
             .t(&format!("decision.{}", code(&opinion.decision)))
             .into(),
         EventKind::CompletionReportSubmitted { report } => report.to_string(),
@@ -854,6 +893,7 @@ pub async fn build(
         light,
         light_word: light_word(&ctx, light),
         opinion: s.opinion.as_ref().map(|o| opinion_view(&ctx, o)),
+        reply_checks: reply_check_rows(&ctx, s),
         facts,
         petitioner,
         petitioner_hidden,
@@ -1340,7 +1380,7 @@ async fn build_document(
             sections.push((ctx.t("doc.reason"), reason.to_string()));
             sections.push((ctx.t("doc.guidance"), guidance.to_string()));
         }
-        EventKind::Replied { opinion }
+        EventKind::Replied { opinion, .. }
         | EventKind::ReviewDecided { opinion, .. }
         | EventKind::RereviewDecided { opinion, .. } => {
             paragraphs.push(ctx.tf(&format!("doc.{kind}.body"), &args));
