@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "attachments",
         include_str!("migrations/0005_attachments.sql"),
     ),
+    (
+        11,
+        "leadership",
+        include_str!("migrations/0011_leadership.sql"),
+    ),
 ];
 
 impl Store {

@@ -120,7 +120,7 @@ pub(crate) fn values_list(backend: Backend, rows: usize, cols: usize) -> String 
 }
 
 /// A value of a multi-row statement.
-enum Val {
+pub(crate) enum Val {
     I(i64),
     S(String),
     N(Option<String>),
@@ -129,7 +129,7 @@ enum Val {
 /// Rows of `cols` values sent as `VALUES (…), (…)` in chunks that stay well under both
 /// databases' limits on bound parameters. `sql` receives the `VALUES` list. Returns the rows
 /// affected.
-async fn exec_rows(
+pub(crate) async fn exec_rows(
     conn: &mut AnyConnection,
     backend: Backend,
     cols: usize,
@@ -663,6 +663,22 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
             "case units",
         )
         .await?;
+    }
+    // The leader's view follows 阅批 and 包案 (see `crate::leader`).
+    let led: BTreeSet<&str> = p
+        .events
+        .iter()
+        .filter(|e| crate::leader::is_leadership_event(e.kind))
+        .map(|e| e.case_id.as_str())
+        .collect();
+    if !led.is_empty() {
+        let states: Vec<&CaseState> = p
+            .cases
+            .iter()
+            .filter(|c| led.contains(c.state.id.as_str()))
+            .map(|c| &c.state)
+            .collect();
+        crate::leader::write_leadership(conn, backend, &states).await?;
     }
     if !p.personal.is_empty() {
         let values = p

@@ -13,6 +13,7 @@ pub mod case;
 pub mod forms;
 pub mod inbox;
 pub mod intake;
+pub mod leader;
 
 use axum::Router;
 use axum::extract::{Form, OriginalUri, Query, State};
@@ -46,7 +47,7 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/cases/{id}/documents/{kind}", get(case::document))
         .route("/staff/cases/{id}/attachments/{n}", get(case::attachment))
         .route("/staff/units", get(admin::unit_search))
-        .route("/staff/leader", get(admin::leader))
+        .route("/staff/leader", get(leader::page))
         .route("/staff/admin", get(admin::admin))
         .route("/staff/admin/users", post(admin::add_user))
 }
