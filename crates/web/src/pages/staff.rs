@@ -213,6 +213,7 @@ pub fn url_encode(s: &str) -> String {
 
 /// An application error as an HTML page (404 for what is out of scope, 403, 409…).
 pub fn app_error_page(ctx: Ctx, err: ApiError) -> Response {
+    let err = super::domain_text::localize(ctx.lang, err);
     let key = match err.status {
         StatusCode::NOT_FOUND => "error.not_found.title",
         StatusCode::FORBIDDEN => "staff.forbidden.title",

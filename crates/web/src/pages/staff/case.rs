@@ -1146,6 +1146,7 @@ pub async fn act(
         Ok(()) => Redirect::to(&format!("{here}?done=1")).into_response(),
         Err(err) if err.status.is_server_error() => app_error_page(ctx, err),
         Err(err) => {
+            let err = crate::pages::domain_text::localize(ctx.lang, err);
             let status = if err.status == StatusCode::BAD_REQUEST && fields.has_errors() {
                 StatusCode::UNPROCESSABLE_ENTITY
             } else {
