@@ -13,6 +13,7 @@ pub mod attachments;
 pub mod auth;
 pub mod crypto;
 pub mod error;
+pub mod leader;
 pub mod rules;
 pub mod secrets;
 pub mod sms;
@@ -237,6 +238,9 @@ impl App {
                 "command_internal",
                 "「absorb」只能通过「merge_into」并单时自动记录",
             ));
+        }
+        if let Command::HandOverCharge { to, to_unit, .. } = &command {
+            self.check_charge_target(&case_id, to, to_unit).await?;
         }
         let actor = self.with_oversight(actor, &case_id).await?;
         self.inner

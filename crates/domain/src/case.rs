@@ -525,6 +525,18 @@ pub enum Command {
     Link { to: CaseId, relation: LinkRelation },
     /// 阅批: a leader's instruction.
     Instruct { text: DocumentText },
+    /// 包案: a leader takes personal charge of the case (a leader of the handling unit, of the
+    /// unit that must act now, or of a unit above the case's units).
+    TakeCharge,
+    /// A leader in charge gives the charge up.
+    ReleaseCharge { reason: Reason },
+    /// A leader in charge hands the charge over to another leader. The application checks that
+    /// `to` is a leader of `to_unit` and that this unit may take charge of the case.
+    HandOverCharge {
+        to: ActorId,
+        to_unit: UnitId,
+        reason: Reason,
+    },
 }
 
 impl Command {
@@ -555,6 +567,9 @@ impl Command {
             Command::AddNote { .. } => "add_note",
             Command::Link { .. } => "link",
             Command::Instruct { .. } => "instruct",
+            Command::TakeCharge => "take_charge",
+            Command::ReleaseCharge { .. } => "release_charge",
+            Command::HandOverCharge { .. } => "hand_over_charge",
         }
     }
 }
@@ -681,6 +696,21 @@ pub enum EventKind {
     Instructed {
         text: DocumentText,
     },
+    /// 包案: `leader` (of `unit`) took personal charge of the case.
+    ChargeTaken {
+        leader: ActorId,
+        unit: Option<UnitId>,
+    },
+    ChargeReleased {
+        leader: ActorId,
+        reason: Reason,
+    },
+    ChargeHandedOver {
+        from: ActorId,
+        to: ActorId,
+        to_unit: UnitId,
+        reason: Reason,
+    },
 }
 
 impl EventKind {
@@ -715,6 +745,9 @@ impl EventKind {
             EventKind::NoteAdded { .. } => "note_added",
             EventKind::Linked { .. } => "linked",
             EventKind::Instructed { .. } => "instructed",
+            EventKind::ChargeTaken { .. } => "charge_taken",
+            EventKind::ChargeReleased { .. } => "charge_released",
+            EventKind::ChargeHandedOver { .. } => "charge_handed_over",
         }
     }
 
@@ -735,6 +768,9 @@ impl EventKind {
                 | EventKind::CompletionReportApproved { .. }
                 | EventKind::CompletionReportSentBack { .. }
                 | EventKind::Registered { .. }
+                | EventKind::ChargeTaken { .. }
+                | EventKind::ChargeReleased { .. }
+                | EventKind::ChargeHandedOver { .. }
         )
     }
 
@@ -780,6 +816,14 @@ pub struct Event {
     pub actor: ActorId,
     pub actor_unit: Option<UnitId>,
     pub kind: EventKind,
+}
+
+/// A leader in personal charge of a case (包案领导).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderInCharge {
+    pub leader: ActorId,
+    pub unit: Option<UnitId>,
+    pub since: Instant,
 }
 
 /// Why a command was refused. Each variant has a stable code.
@@ -862,6 +906,9 @@ pub struct CaseState {
     pub links: Vec<CaseLink>,
     /// The statutory timers; see [`clock`].
     pub timers: Vec<Timer>,
+    /// 包案领导: the leaders who took personal charge of the case, in the order they did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_charge: Vec<LeaderInCharge>,
     pub updated_at: Instant,
     /// The reply-quality check of every opinion issued, oldest first (stored in the event that
     /// issued it).
@@ -1009,6 +1056,20 @@ fn within(state: &CaseState, kind: ClockKind, ctx: &Ctx<'_>, what: &str) -> Resu
         )));
     }
     Ok(())
+}
+
+/// 包案: a leader of the handling unit or of the unit that must act now, or a leader whose unit
+/// is above the case's units (`oversees_case`, set by the application from the tree).
+fn may_take_charge(state: &CaseState, actor: &Actor) -> bool {
+    if !actor.has(Role::Leader) {
+        return false;
+    }
+    let own = state
+        .handling_unit()
+        .into_iter()
+        .chain([state.current_unit()])
+        .any(|u| actor.in_unit(u));
+    own || actor.oversees_case
 }
 
 /// The petitioner, or staff of the bureau acting on the petitioner's behalf (a letter, a call).
@@ -1626,6 +1687,60 @@ fn decide_existing(
             }
             EventKind::Instructed { text: text.clone() }
         }
+        Command::TakeCharge => {
+            if !state.awaits_action() {
+                return Err(wrong_stage(&command, state));
+            }
+            if !may_take_charge(state, actor) {
+                return Err(forbidden(
+                    &command,
+                    "只有办理单位或其上级单位的领导可以包案",
+                ));
+            }
+            if state.in_charge.iter().any(|l| l.leader == actor.id) {
+                return Err(Rejection::NotAllowed("您已包案此信访事项".into()));
+            }
+            EventKind::ChargeTaken {
+                leader: actor.id.clone(),
+                unit: actor.unit.clone(),
+            }
+        }
+        Command::ReleaseCharge { reason } => {
+            if !state.in_charge.iter().any(|l| l.leader == actor.id) {
+                return Err(forbidden(&command, "只有包案领导本人可以解除包案"));
+            }
+            EventKind::ChargeReleased {
+                leader: actor.id.clone(),
+                reason: reason.clone(),
+            }
+        }
+        Command::HandOverCharge {
+            to,
+            to_unit,
+            reason,
+        } => {
+            if !state.awaits_action() {
+                return Err(wrong_stage(&command, state));
+            }
+            if !state.in_charge.iter().any(|l| l.leader == actor.id) {
+                return Err(forbidden(&command, "只有包案领导本人可以移交包案"));
+            }
+            if to == &actor.id {
+                return Err(Rejection::Invalid {
+                    field: "to",
+                    message: "不能把包案移交给自己".into(),
+                });
+            }
+            if state.in_charge.iter().any(|l| &l.leader == to) {
+                return Err(Rejection::NotAllowed("接收的领导已包案此信访事项".into()));
+            }
+            EventKind::ChargeHandedOver {
+                from: actor.id.clone(),
+                to: to.clone(),
+                to_unit: to_unit.clone(),
+                reason: reason.clone(),
+            }
+        }
     };
     Ok(vec![event])
 }
@@ -1705,6 +1820,7 @@ fn start(event: &Event) -> Result<CaseState, ReplayError> {
                 notes: 0,
                 instructions: 0,
                 links: Vec::new(),
+                in_charge: Vec::new(),
                 timers: Vec::new(),
                 updated_at: at,
                 reply_checks: Vec::new(),
@@ -1925,6 +2041,28 @@ pub fn apply_to(s: &mut CaseState, event: &Event) -> Result<(), ReplayError> {
             relation: *relation,
         }),
         EventKind::Instructed { .. } => s.instructions += 1,
+        EventKind::ChargeTaken { leader, unit } => {
+            if !s.in_charge.iter().any(|l| &l.leader == leader) {
+                s.in_charge.push(LeaderInCharge {
+                    leader: leader.clone(),
+                    unit: unit.clone(),
+                    since: at,
+                });
+            }
+        }
+        EventKind::ChargeReleased { leader, .. } => s.in_charge.retain(|l| &l.leader != leader),
+        EventKind::ChargeHandedOver {
+            from, to, to_unit, ..
+        } => {
+            s.in_charge.retain(|l| &l.leader != from);
+            if !s.in_charge.iter().any(|l| &l.leader == to) {
+                s.in_charge.push(LeaderInCharge {
+                    leader: to.clone(),
+                    unit: Some(to_unit.clone()),
+                    since: at,
+                });
+            }
+        }
     }
     let (EventKind::Replied { quality, .. }
     | EventKind::ReviewDecided { quality, .. }

@@ -484,6 +484,7 @@ fn every_other_command(now: Instant) -> Vec<(Actor, Command)> {
                 reason: MergeReason::Duplicate,
             },
         ),
+        (leader(true), Command::TakeCharge),
     ]
 }
 
@@ -2038,4 +2039,109 @@ fn indicators_of_a_hand_counted_fixture() {
         .map(|e| e.day)
         .collect();
     assert_eq!(replied, vec![NaiveDate::from_ymd_opt(2024, 5, 10).unwrap()]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 包案: leaders in personal charge
+// ---------------------------------------------------------------------------------------------
+
+fn release(why: &str) -> Command {
+    Command::ReleaseCharge {
+        reason: reason(why),
+    }
+}
+
+fn hand_over(to: &str, to_unit: &str) -> Command {
+    Command::HandOverCharge {
+        to: ActorId::new(to),
+        to_unit: unit(to_unit),
+        reason: reason("工作调整"),
+    }
+}
+
+#[test]
+fn a_leader_of_the_handling_unit_or_above_takes_charge() {
+    let mut w = World::handling("case-charge", cst(2024, 4, 1, 10, 0), false);
+    let timers = w.s().timers.clone();
+    // Not a leader, or a leader of an unrelated unit: refused.
+    assert_eq!(w.code(&head(UNIT_A), Command::TakeCharge), "forbidden");
+    assert_eq!(w.code(&leader(false), Command::TakeCharge), "forbidden");
+    assert_eq!(
+        w.code(
+            &staff("leader-b", UNIT_B, &[Role::Leader]),
+            Command::TakeCharge
+        ),
+        "forbidden"
+    );
+    // A leader of the handling unit, and a leader above the case's units.
+    let own = staff("leader-a", UNIT_A, &[Role::Leader]);
+    let kinds = w.ok(&own, Command::TakeCharge);
+    assert_eq!(
+        kinds,
+        vec![EventKind::ChargeTaken {
+            leader: ActorId::new("leader-a"),
+            unit: Some(unit(UNIT_A)),
+        }]
+    );
+    assert!(!kinds[0].visible_to_petitioner());
+    assert_eq!(w.code(&own, Command::TakeCharge), "not_allowed");
+    w.at(cst(2024, 4, 2, 9, 0));
+    w.ok(&leader(true), Command::TakeCharge);
+    let in_charge: Vec<&str> = w.s().in_charge.iter().map(|l| l.leader.as_str()).collect();
+    assert_eq!(in_charge, ["leader-a", "leader-1"]);
+    assert_eq!(w.s().in_charge[1].since, cst(2024, 4, 2, 9, 0));
+    assert_eq!(w.s().in_charge[1].unit, Some(unit("gov-44")));
+    // Taking charge changes neither the stage nor any clock.
+    assert_eq!(w.stage(), Stage::Handling);
+    assert_eq!(w.s().timers, timers);
+}
+
+#[test]
+fn only_the_leader_in_charge_releases_or_hands_over() {
+    let mut w = World::handling("case-charge-hand", cst(2024, 4, 1, 10, 0), false);
+    let own = staff("leader-a", UNIT_A, &[Role::Leader]);
+    // Nobody is in charge yet: nothing to release or hand over.
+    assert_eq!(w.code(&own, release("不再包案")), "forbidden");
+    assert_eq!(w.code(&own, hand_over("leader-1", "gov-44")), "forbidden");
+    w.ok(&own, Command::TakeCharge);
+    // Another leader cannot release someone else's charge.
+    assert_eq!(w.code(&leader(true), release("不再包案")), "forbidden");
+    match w.refused(&own, hand_over("leader-a", UNIT_A)) {
+        Rejection::Invalid { field, .. } => assert_eq!(field, "to"),
+        other => panic!("expected an invalid field, got {other:?}"),
+    }
+    w.ok(&own, hand_over("leader-1", "gov-44"));
+    let in_charge: Vec<&str> = w.s().in_charge.iter().map(|l| l.leader.as_str()).collect();
+    assert_eq!(in_charge, ["leader-1"]);
+    assert_eq!(w.code(&own, release("不再包案")), "forbidden");
+    // The new leader cannot be handed a charge twice.
+    w.ok(&own, Command::TakeCharge);
+    assert_eq!(w.code(&own, hand_over("leader-1", "gov-44")), "not_allowed");
+    w.ok(&leader(true), release("已协调完毕"));
+    let in_charge: Vec<&str> = w.s().in_charge.iter().map(|l| l.leader.as_str()).collect();
+    assert_eq!(in_charge, ["leader-a"]);
+    assert!(
+        w.events
+            .iter()
+            .filter(|e| e.version > 4)
+            .all(|e| !e.kind.visible_to_petitioner())
+    );
+}
+
+#[test]
+fn a_closed_case_takes_no_new_charge_but_releases_one() {
+    let mut w = World::handling("case-charge-closed", cst(2024, 4, 1, 10, 0), false);
+    let own = staff("leader-a", UNIT_A, &[Role::Leader]);
+    w.ok(&own, Command::TakeCharge);
+    w.ok(&petitioner(true), withdraw());
+    assert_eq!(w.stage(), Stage::Withdrawn);
+    assert_eq!(w.code(&leader(true), Command::TakeCharge), "wrong_stage");
+    assert_eq!(w.code(&own, hand_over("leader-1", "gov-44")), "wrong_stage");
+    assert_eq!(
+        w.s().in_charge.len(),
+        1,
+        "the record of who was in charge stays"
+    );
+    w.ok(&own, release("已办结"));
+    assert!(w.s().in_charge.is_empty());
 }

@@ -476,7 +476,10 @@ fn fitting_actor(command: &Command, s: &CaseState, spec: &ActorSpec) -> Actor {
             staff(&rereview, Role::Handler)
         }
         Command::DecideRereview { .. } => staff(&rereview, Role::UnitHead),
-        Command::Instruct { .. } => Actor {
+        Command::Instruct { .. }
+        | Command::TakeCharge
+        | Command::ReleaseCharge { .. }
+        | Command::HandOverCharge { .. } => Actor {
             oversees_case: true,
             ..staff(&unit("gov-44"), Role::Leader)
         },

@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0005_attachments.sql"),
     ),
     (6, "admin", include_str!("migrations/0006_admin.sql")),
+    (
+        11,
+        "leadership",
+        include_str!("migrations/0011_leadership.sql"),
+    ),
     (12, "stats", include_str!("migrations/0012_stats.sql")),
 ];
 

@@ -18,6 +18,7 @@ mod chain;
 mod db;
 mod event_wire;
 mod inbox;
+mod leader;
 mod org;
 mod read;
 mod stats;
@@ -34,6 +35,7 @@ pub use auth::{
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
 pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
+pub use leader::{LeaderList, is_leadership_event};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };

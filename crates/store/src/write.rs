@@ -664,6 +664,22 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
         )
         .await?;
     }
+    // The leader's view follows 阅批 and 包案 (see `crate::leader`).
+    let led: BTreeSet<&str> = p
+        .events
+        .iter()
+        .filter(|e| crate::leader::is_leadership_event(e.kind))
+        .map(|e| e.case_id.as_str())
+        .collect();
+    if !led.is_empty() {
+        let states: Vec<&CaseState> = p
+            .cases
+            .iter()
+            .filter(|c| led.contains(c.state.id.as_str()))
+            .map(|c| &c.state)
+            .collect();
+        crate::leader::write_leadership(conn, backend, &states).await?;
+    }
     if !p.personal.is_empty() {
         let values = p
             .personal

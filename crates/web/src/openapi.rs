@@ -75,7 +75,10 @@ fn command_schemas() -> Value {
         cmd("merge_into", json!({"into": {"type": "string"}, "reason": {"type": "string", "enum": ["duplicate", "repeat"]}}), &["into", "reason"]),
         cmd("add_note", json!({"text": doc}), &["text"]),
         cmd("link", json!({"to": {"type": "string"}, "relation": {"type": "string", "enum": ["repeat", "repeat_after_conclusion", "multi_addressed", "group", "same_issue"]}}), &["to", "relation"]),
-        cmd("instruct", json!({"text": doc}), &["text"])
+        cmd("instruct", json!({"text": doc}), &["text"]),
+        cmd("take_charge", json!({}), &[]),
+        cmd("release_charge", json!({"reason": reason}), &["reason"]),
+        cmd("hand_over_charge", json!({"to": {"type": "string", "description": "the receiving leader's actor id (user:…)"}, "to_unit": {"type": "string"}, "reason": reason}), &["to", "to_unit", "reason"])
     ]})
 }
 

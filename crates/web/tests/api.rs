@@ -419,6 +419,16 @@ async fn the_whole_statutory_journey_over_http() {
         json!({"command": "instruct", "text": "请依法依规做好解释工作"}),
     )
     .await;
+    // 包案 through the same endpoint: the leader above takes personal charge, once.
+    let view = t
+        .ok_action(&t.leader, &case, json!({"command": "take_charge"}))
+        .await;
+    assert_eq!(view["state"]["in_charge"][0]["unit"], "44-xfj");
+    let (status, err) = t
+        .action(&t.leader, &case, json!({"command": "take_charge"}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    assert_eq!(err["error"]["code"], "not_allowed");
     let view = t
         .ok_action(
             &t.rereviewer,
@@ -444,8 +454,8 @@ async fn the_whole_statutory_journey_over_http() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let events = events.as_array().unwrap();
-    // submit … decide_rereview: 18 events, each with its chain hash.
-    assert_eq!(events.len(), 18);
+    // submit … decide_rereview with one 包案: 19 events, each with its chain hash.
+    assert_eq!(events.len(), 19);
     assert!(
         events
             .iter()
@@ -943,6 +953,9 @@ async fn openapi_lists_every_route_and_error_code() {
         "merge_into",
         "add_note",
         "instruct",
+        "take_charge",
+        "release_charge",
+        "hand_over_charge",
     ] {
         assert!(
             documented.contains(&name),

@@ -8,6 +8,7 @@
 //! come from the catalogue in [`i18n`].
 
 pub mod assets;
+pub mod domain_text;
 pub mod i18n;
 pub mod portal;
 pub mod staff;

@@ -14,6 +14,7 @@ pub mod case;
 pub mod forms;
 pub mod inbox;
 pub mod intake;
+pub mod leader;
 
 use axum::Router;
 use axum::extract::{Form, OriginalUri, Query, State};
@@ -47,7 +48,7 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/cases/{id}/documents/{kind}", get(case::document))
         .route("/staff/cases/{id}/attachments/{n}", get(case::attachment))
         .route("/staff/units", get(admin::unit_search))
-        .route("/staff/leader", get(admin::leader))
+        .route("/staff/leader", get(leader::page))
         .route("/staff/admin", get(admin::admin))
         .route("/staff/admin/users", post(admin::add_user))
         .route("/staff/admin/users", get(administration::users))
@@ -255,6 +256,7 @@ pub fn url_encode(s: &str) -> String {
 
 /// An application error as an HTML page (404 for what is out of scope, 403, 409…).
 pub fn app_error_page(ctx: Ctx, err: ApiError) -> Response {
+    let err = super::domain_text::localize(ctx.lang, err);
     let key = match err.status {
         StatusCode::NOT_FOUND => "error.not_found.title",
         StatusCode::FORBIDDEN => "staff.forbidden.title",

@@ -51,6 +51,8 @@ pub const ACTIONS: &[&str] = &[
     "link",
     "instruct",
     "add_note",
+    "take_charge",
+    "release_charge",
 ];
 
 /// The relations a recorded link may have (as the domain's `LinkRelation` names them).
@@ -97,6 +99,8 @@ fn probe(name: &str, bureau: &str) -> Option<Command> {
         "merge_into" => json!({"command": name, "into": "probe", "reason": "duplicate"}),
         "link" => json!({"command": name, "to": "probe", "relation": "same_issue"}),
         "instruct" | "add_note" => json!({"command": name, "text": r}),
+        "take_charge" => json!({"command": name}),
+        "release_charge" => json!({"command": name, "reason": r}),
         _ => return None,
     };
     serde_json::from_value(v).ok()
@@ -315,6 +319,7 @@ fn action_fields(ctx: &Ctx, name: &str, state: &huiyin_domain::case::CaseState) 
                 .options(opts(ctx, "link", LINK_RELATIONS)),
         ],
         "instruct" | "add_note" => vec![text("text", ctx.t("staff.act.f.text"))],
+        "release_charge" => vec![text("reason", ctx.t("staff.act.f.reason"))],
         _ => Vec::new(),
     };
     let mut fields = Fields(f);
@@ -454,6 +459,13 @@ pub struct CasePage {
     pub units_found: Vec<(String, String, String)>,
     pub unit_q: String,
     pub unit_region: String,
+    /// The unit picker's kind filter (a `huiyin_org::UnitKind` code, or empty for any).
+    pub unit_kind: String,
+    pub unit_kinds: Vec<(String, String)>,
+    /// 包案领导: the leaders in personal charge of the case.
+    pub in_charge: Vec<ChargeRow>,
+    /// Why an action that the page does not offer (any more) failed.
+    pub unoffered_errors: Vec<String>,
     pub notice: Option<String>,
 }
 
@@ -492,6 +504,32 @@ fn reply_check_rows(ctx: &Ctx, s: &huiyin_domain::case::CaseState) -> Vec<ReplyC
                 .collect(),
         })
         .collect()
+}
+
+/// A leader in charge of the case (包案领导), as the case page shows them.
+pub struct ChargeRow {
+    pub name: String,
+    pub unit: String,
+    pub since: String,
+    pub is_me: bool,
+}
+
+/// The unit kinds the unit picker filters by, from the organisation catalogue.
+pub fn unit_kind_options(ctx: &Ctx) -> Vec<(String, String)> {
+    huiyin_org::UnitKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.as_str().to_string(),
+                ctx.t(&format!("unit_kind.{}", k.as_str())).to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The kind filter as typed: a known kind code, or nothing.
+pub fn known_kind(kind: &str) -> Option<String> {
+    huiyin_org::UnitKind::parse(kind.trim()).map(|k| k.as_str().to_string())
 }
 
 pub struct OpinionView {
@@ -615,6 +653,11 @@ fn event_detail(ctx: &Ctx, kind: &EventKind, names: &HashMap<String, String>) ->
         }
         EventKind::NoteAdded { text } | EventKind::Instructed { text } => text.to_string(),
         EventKind::Submitted { .. } | EventKind::Accepted { .. } => String::new(),
+        EventKind::ChargeTaken { unit: u, .. } => u.as_ref().map(unit).unwrap_or_default(),
+        EventKind::ChargeReleased { reason, .. } => reason.to_string(),
+        EventKind::ChargeHandedOver {
+            to_unit, reason, ..
+        } => format!("→ {} · {reason}", unit(to_unit)),
     }
 }
 
@@ -626,6 +669,9 @@ pub struct CaseQuery {
     pub unit_region: String,
     #[serde(default)]
     pub done: String,
+    /// The unit picker's kind filter (the same name the htmx fragment takes).
+    #[serde(default)]
+    pub kind: String,
 }
 
 /// What a failed or special render adds to the page.
@@ -688,6 +734,12 @@ pub async fn build(
         None => (None, None),
     };
     let mut failed = failed;
+    // An action that is no longer offered (another person acted, or the user may not take
+    // it) still says why it failed, above the forms.
+    let unoffered_errors = match (&failed_name, &failed) {
+        (Some(n), Some((_, errors))) if !available.contains(n) => errors.clone(),
+        _ => Vec::new(),
+    };
     // The step that moves the case on is opened first: once registered, routing (a second
     // registration only corrects the first).
     let primary = available
@@ -696,6 +748,16 @@ pub async fn build(
         .find(|n| !(s.stage == Stage::Registered && *n == "register"))
         .filter(|n| !matches!(*n, "add_note" | "instruct" | "link"));
     let rules = state.app.rules();
+        })
+        .collect()
+}
+
+        .filter(|n| {
+            !matches!(
+                *n,
+                "add_note" | "instruct" | "link" | "take_charge" | "release_charge"
+            )
+        });
     let actions: Vec<ActionForm> = available
         .iter()
         .map(|name| {
@@ -872,7 +934,7 @@ pub async fn build(
                     name: extra.query.unit_q.trim().chars().take(50).collect(),
                     region: Some(extra.query.unit_region.trim().to_string())
                         .filter(|r| r.chars().all(|c| c.is_ascii_digit())),
-                    kind: None,
+                    kind: known_kind(&extra.query.kind),
                     limit: 20,
                 },
             )
@@ -883,6 +945,18 @@ pub async fn build(
     } else {
         Vec::new()
     };
+    let in_charge = state
+        .app
+        .charge_views(s)
+        .await?
+        .into_iter()
+        .map(|c| ChargeRow {
+            is_me: c.leader == actor.id.as_str(),
+            name: c.name,
+            unit: c.unit_name.or(c.unit).unwrap_or_default(),
+            since: show_time(c.since),
+        })
+        .collect();
     Ok(CasePage {
         id: id.to_string(),
         version: s.version,
@@ -914,6 +988,10 @@ pub async fn build(
         units_found,
         unit_q: extra.query.unit_q,
         unit_region: extra.query.unit_region,
+        unit_kind: known_kind(&extra.query.kind).unwrap_or_default(),
+        unit_kinds: unit_kind_options(&ctx),
+        in_charge,
+        unoffered_errors,
         notice: (extra.query.done == "1").then(|| ctx.t("staff.case.done").to_string()),
         chrome: signed.chrome(&ctx, "inbox"),
         ctx,
@@ -1128,6 +1206,7 @@ pub async fn act(
         Ok(()) => Redirect::to(&format!("{here}?done=1")).into_response(),
         Err(err) if err.status.is_server_error() => app_error_page(ctx, err),
         Err(err) => {
+            let err = crate::pages::domain_text::localize(ctx.lang, err);
             let status = if err.status == StatusCode::BAD_REQUEST && fields.has_errors() {
                 StatusCode::UNPROCESSABLE_ENTITY
             } else {

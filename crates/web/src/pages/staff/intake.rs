@@ -347,6 +347,7 @@ pub async fn submit(
         }
         Err(err) if err.status.is_server_error() => app_error_page(ctx, err),
         Err(err) => {
+            let err = crate::pages::domain_text::localize(page.ctx.lang, err);
             let mut groups: Vec<&mut Fields> = vec![
                 &mut page.how,
                 &mut page.person,

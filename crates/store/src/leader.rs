@@ -1,0 +1,221 @@
+//! The leader's view (领导): cases awaiting a leader's instruction (待阅批), cases instructed,
+//! and the cases a leader has taken personal charge of (包案). Each list is one query that
+//! takes the caller's [`Scope`], on two small tables the write transaction keeps in step with
+//! the events (`case_instructed`, `case_charges`, migration 11).
+
+use huiyin_domain::access::{Scope, region_range};
+use huiyin_domain::case::CaseState;
+use sqlx::AnyConnection;
+
+use crate::db::{Backend, Store};
+use crate::read::{SUMMARY_COLUMNS, summary_from_row};
+use crate::write::{Val, exec_rows, values_list};
+use crate::{CaseSummary, Result, StoreError, to_ms};
+
+/// Which list of the leader's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaderList {
+    /// Open cases in scope that no leader has instructed yet (待阅批).
+    AwaitingInstruction,
+    /// Open cases in scope with at least one instruction.
+    Instructed,
+}
+
+/// The events that change the leader's view's tables.
+pub fn is_leadership_event(kind: &str) -> bool {
+    matches!(
+        kind,
+        "instructed" | "charge_taken" | "charge_released" | "charge_handed_over"
+    )
+}
+
+/// Rewrites the leadership rows of `states` (cases whose events in this transaction include
+/// an instruction or a change of charge).
+pub(crate) async fn write_leadership(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    states: &[&CaseState],
+) -> Result<()> {
+    if states.is_empty() {
+        return Ok(());
+    }
+    let list = values_list(backend, states.len(), 1);
+    let mut delete = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DELETE FROM case_charges WHERE case_id IN ({list})"
+    )));
+    for s in states {
+        delete = delete.bind(s.id.as_str().to_string());
+    }
+    delete.execute(&mut *conn).await?;
+    let charges: Vec<Val> = states
+        .iter()
+        .flat_map(|s| {
+            s.in_charge.iter().flat_map(|l| {
+                [
+                    Val::S(s.id.as_str().to_string()),
+                    Val::S(l.leader.as_str().to_string()),
+                    Val::N(l.unit.as_ref().map(|u| u.as_str().to_string())),
+                    Val::I(to_ms(l.since)),
+                ]
+            })
+        })
+        .collect();
+    if !charges.is_empty() {
+        exec_rows(
+            conn,
+            backend,
+            4,
+            charges,
+            |values| {
+                format!(
+                    "INSERT INTO case_charges (case_id, leader_id, unit_id, since_ms)
+                     VALUES {values}"
+                )
+            },
+            "case charges",
+        )
+        .await?;
+    }
+    let instructed: Vec<Val> = states
+        .iter()
+        .filter(|s| s.instructions > 0)
+        .flat_map(|s| {
+            [
+                Val::S(s.id.as_str().to_string()),
+                Val::I(i64::from(s.instructions)),
+            ]
+        })
+        .collect();
+    if !instructed.is_empty() {
+        exec_rows(
+            conn,
+            backend,
+            2,
+            instructed,
+            |values| {
+                format!(
+                    "INSERT INTO case_instructed (case_id, instructions) VALUES {values}
+                     ON CONFLICT (case_id) DO UPDATE SET instructions = excluded.instructions"
+                )
+            },
+            "case instructions",
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The `WHERE` part that keeps a query on `cases c` inside `scope`; pushes its values.
+fn scope_clause(scope: &Scope, binds: &mut Vec<String>) -> String {
+    match scope {
+        Scope::All => "1 = 1".into(),
+        Scope::Nothing => "1 = 0".into(),
+        Scope::Limited { units, regions } => {
+            let mut mark = |v: String| {
+                binds.push(v);
+                format!("${}", binds.len())
+            };
+            let mut parts = Vec::new();
+            if !units.is_empty() {
+                let marks: Vec<String> =
+                    units.iter().map(|u| mark(u.as_str().to_string())).collect();
+                parts.push(format!(
+                    "c.id IN (SELECT case_id FROM case_units WHERE unit_id IN ({}))",
+                    marks.join(", ")
+                ));
+            }
+            for region in regions {
+                let (low, high) = region_range(region.as_str());
+                let mut part = format!("(c.region >= {}", mark(low));
+                if let Some(high) = high {
+                    part += &format!(" AND c.region < {}", mark(high));
+                }
+                parts.push(part + ")");
+            }
+            if parts.is_empty() {
+                "1 = 0".into()
+            } else {
+                format!("({})", parts.join(" OR "))
+            }
+        }
+    }
+}
+
+fn columns_of(prefix: &str) -> String {
+    SUMMARY_COLUMNS
+        .split(',')
+        .map(|c| format!("{prefix}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// One list of the leader's view: open cases in `scope`, most urgent first.
+    pub async fn leader_list(
+        &self,
+        list: LeaderList,
+        scope: &Scope,
+        limit: u32,
+    ) -> Result<Vec<CaseSummary>> {
+        let mut binds = Vec::new();
+        let within = scope_clause(scope, &mut binds);
+        let test = match list {
+            LeaderList::AwaitingInstruction => "NOT EXISTS",
+            LeaderList::Instructed => "EXISTS",
+        };
+        let sql = format!(
+            "SELECT {} FROM cases c WHERE c.is_open = 1 AND {within}
+               AND {test} (SELECT 1 FROM case_instructed i WHERE i.case_id = c.id)
+             ORDER BY c.next_due_at, c.id LIMIT {}",
+            columns_of("c"),
+            i64::from(limit.clamp(1, 500))
+        );
+        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    /// The cases `leader` is in charge of (包案), within `scope`: open ones first, each group
+    /// most urgent first.
+    pub async fn cases_in_charge(
+        &self,
+        leader: &str,
+        scope: &Scope,
+        limit: u32,
+    ) -> Result<Vec<CaseSummary>> {
+        let mut binds = vec![leader.to_string()];
+        let within = scope_clause(scope, &mut binds);
+        let sql = format!(
+            "SELECT {} FROM case_charges cc JOIN cases c ON c.id = cc.case_id
+             WHERE cc.leader_id = $1 AND {within}
+             ORDER BY c.is_open DESC, c.next_due_at, c.id LIMIT {}",
+            columns_of("c"),
+            i64::from(limit.clamp(1, 500))
+        );
+        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    /// The leaders in charge of a case as the view's table holds them (for checks that the
+    /// table follows the case).
+    pub async fn charges_of(&self, case_id: &str) -> Result<Vec<(String, Option<String>)>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT leader_id, unit_id FROM case_charges WHERE case_id = $1
+             ORDER BY since_ms, leader_id",
+        )
+        .bind(case_id.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::from)?;
+        Ok(rows)
+    }
+}

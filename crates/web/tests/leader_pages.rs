@@ -1,0 +1,244 @@
+//! The leader's view and 包案 through the real router (SQLite, or PostgreSQL when
+//! HUIYIN_TEST_DATABASE_URL is set): the awaiting, in-charge and instructed lists within the
+//! leader's scope, instructing and taking charge by form, the case page's 包案领导, who may and
+//! may not take charge, releasing and handing over.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::T;
+use huiyin_domain::case::{Actor, Command, Role};
+use huiyin_domain::ids::{ActorId, CaseId, UnitId};
+use huiyin_domain::values::Reason;
+
+/// The part of the leader's page holding one list (`awaiting`, `in-charge`, `instructed`).
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no list {id} in page"));
+    let rest = &page[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}
+
+async fn setup() -> T {
+    let t = T::start().await;
+    t.unit(
+        "45-xfj",
+        "广西壮族自治区信访局",
+        "petition_bureau",
+        "45",
+        "0-xfj",
+    )
+    .await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    t
+}
+
+#[tokio::test]
+async fn the_leader_view_lists_awaiting_in_charge_and_instructed_cases_in_scope() {
+    let t = setup().await;
+    let sheng = t.named_user("lingdao", "王省长", "44-xfj", "leader").await;
+    t.named_user("rs.lingdao", "李局长", "4406-rs", "leader")
+        .await;
+    t.named_user("gx.lingdao", "赵主任", "45-xfj", "leader")
+        .await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    let a = t.intake(&reg, &reg_csrf, "路灯损坏待修").await;
+    let b = t.intake(&reg, &reg_csrf, "小区积水严重").await;
+    t.register_and_route(&reg, &reg_csrf, &a, "4406-zj").await;
+
+    let (lead, csrf) = t.login("lingdao").await;
+    let page = t.get("/staff/leader", &lead).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let awaiting = section(&page.body, "awaiting");
+    assert!(awaiting.contains("路灯损坏待修") && awaiting.contains("小区积水严重"));
+    assert!(awaiting.contains(&format!("/staff/cases/{a}#act-instruct")));
+    assert!(!section(&page.body, "in-charge").contains("/staff/cases/"));
+    assert!(!section(&page.body, "instructed").contains("/staff/cases/"));
+
+    // 阅批 on A: it moves from awaiting to instructed.
+    let res = t
+        .act(
+            &lead,
+            &csrf,
+            &a,
+            "instruct",
+            &[("text", "请依法依规尽快处理")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    // 包案 on B (the leader's unit is above the receiving bureau).
+    let case_b = t.get(&format!("/staff/cases/{b}"), &lead).await;
+    assert!(
+        case_b.body.contains("id=\"act-take_charge\""),
+        "{}",
+        case_b.body
+    );
+    assert!(case_b.body.contains("尚无领导包案"));
+    let res = t.act(&lead, &csrf, &b, "take_charge", &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    let page = t.get("/staff/leader", &lead).await;
+    let awaiting = section(&page.body, "awaiting");
+    assert!(!awaiting.contains("路灯损坏待修") && awaiting.contains("小区积水严重"));
+    assert!(section(&page.body, "instructed").contains("路灯损坏待修"));
+    let in_charge = section(&page.body, "in-charge");
+    assert!(in_charge.contains("小区积水严重") && !in_charge.contains("路灯损坏待修"));
+
+    // The case page names the leader in charge (包案领导).
+    let case_b = t.get(&format!("/staff/cases/{b}"), &lead).await;
+    let side = section(&case_b.body, "in-charge");
+    assert!(
+        side.contains("王省长") && side.contains("广东省信访局"),
+        "{side}"
+    );
+    assert!(!case_b.body.contains("id=\"act-take_charge\""));
+    assert!(case_b.body.contains("id=\"act-release_charge\""));
+    let stored = t.app.store().charges_of(&b).await.unwrap();
+    assert_eq!(stored, vec![(sheng.clone(), Some("44-xfj".to_string()))]);
+
+    // A leader of a sibling department sees the region's cases but may not take charge.
+    let (rs, rs_csrf) = t.login("rs.lingdao").await;
+    let page = t.get("/staff/leader", &rs).await;
+    assert!(section(&page.body, "awaiting").contains("小区积水严重"));
+    assert!(!section(&page.body, "in-charge").contains("/staff/cases/"));
+    let case_b = t.get(&format!("/staff/cases/{b}"), &rs).await;
+    assert_eq!(case_b.status, StatusCode::OK);
+    assert!(!case_b.body.contains("id=\"act-take_charge\""));
+    // The page offers it no form; a forged post is refused with the reason.
+    let version = t
+        .app
+        .store()
+        .case(&CaseId::new(b.clone()))
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+        .version
+        .to_string();
+    let res = t
+        .post(
+            &format!("/staff/cases/{b}/act"),
+            &rs,
+            &[
+                ("_csrf", &rs_csrf),
+                ("_action", "take_charge"),
+                ("_version", &version),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert!(res.body.contains("只有办理单位或其上级单位的领导可以包案"));
+    assert_eq!(t.app.store().charges_of(&b).await.unwrap().len(), 1);
+
+    // Another province's leader sees none of them.
+    let (gx, _) = t.login("gx.lingdao").await;
+    let page = t.get("/staff/leader", &gx).await;
+    assert!(!page.body.contains("小区积水严重") && !page.body.contains("路灯损坏待修"));
+
+    // Releasing the charge empties the list and the case page's 包案领导.
+    let res = t
+        .act(
+            &lead,
+            &csrf,
+            &b,
+            "release_charge",
+            &[("reason", "已协调解决")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = t.get("/staff/leader", &lead).await;
+    assert!(!section(&page.body, "in-charge").contains("/staff/cases/"));
+    assert!(t.app.store().charges_of(&b).await.unwrap().is_empty());
+    let case_b = t.get(&format!("/staff/cases/{b}"), &lead).await;
+    assert!(case_b.body.contains("尚无领导包案"));
+    assert!(
+        case_b.body.contains("解除包案"),
+        "the timeline shows the release"
+    );
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn charge_is_handed_over_only_to_a_leader_who_could_take_it() {
+    let t = setup().await;
+    let sheng = t.named_user("lingdao", "王省长", "44-xfj", "leader").await;
+    let zj = t
+        .named_user("zj.lingdao", "陈局长", "4406-zj", "leader")
+        .await;
+    let rs = t
+        .named_user("rs.lingdao", "李局长", "4406-rs", "leader")
+        .await;
+    let handler = t
+        .named_user("zj.banli", "刘办理", "4406-zj", "handler")
+        .await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    let a = t.intake(&reg, &reg_csrf, "路灯损坏待修").await;
+    t.register_and_route(&reg, &reg_csrf, &a, "4406-zj").await;
+    let case = CaseId::new(a.clone());
+    let leader = Actor {
+        id: ActorId::new(sheng.clone()),
+        roles: vec![Role::Leader],
+        unit: Some(UnitId::new("44-xfj")),
+        oversees_case: false,
+        is_case_petitioner: false,
+    };
+    t.app
+        .execute(leader.clone(), case.clone(), Command::TakeCharge, None)
+        .await
+        .unwrap();
+    let hand = |to: &str, unit: &str| Command::HandOverCharge {
+        to: ActorId::new(to),
+        to_unit: UnitId::new(unit),
+        reason: Reason::parse("工作调整").unwrap(),
+    };
+    let code = |e: huiyin_app::AppError| match e {
+        huiyin_app::AppError::Invalid(errors) => errors[0].1.code.to_string(),
+        other => panic!("expected a field error, got {other:?}"),
+    };
+    // Not a leader, a leader of another unit than named, a leader out of reach.
+    let err = t
+        .app
+        .execute(
+            leader.clone(),
+            case.clone(),
+            hand(&handler, "4406-zj"),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "charge_target_not_leader");
+    let err = t
+        .app
+        .execute(leader.clone(), case.clone(), hand(&zj, "4406-rs"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "charge_target_not_leader");
+    let err = t
+        .app
+        .execute(leader.clone(), case.clone(), hand(&rs, "4406-rs"), None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "charge_target_out_of_reach");
+    assert_eq!(t.app.store().charges_of(&a).await.unwrap().len(), 1);
+    // The handling unit's leader takes it over.
+    t.app
+        .execute(leader.clone(), case.clone(), hand(&zj, "4406-zj"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        t.app.store().charges_of(&a).await.unwrap(),
+        vec![(zj.clone(), Some("4406-zj".to_string()))]
+    );
+    let (zj_session, _) = t.login("zj.lingdao").await;
+    let page = t.get("/staff/leader", &zj_session).await;
+    assert!(section(&page.body, "in-charge").contains("路灯损坏待修"));
+    let case_page = t.get(&format!("/staff/cases/{a}"), &zj_session).await;
+    assert!(case_page.body.contains("陈局长"));
+    assert!(
+        case_page.body.contains("移交包案"),
+        "the timeline shows the hand-over"
+    );
+    t.finish().await;
+}

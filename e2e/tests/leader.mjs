@@ -1,0 +1,72 @@
+// The leader's view (领导): a clerk enters a visit; the leader (lingdao) signs in, finds it in
+// 待阅批, instructs (阅批) and takes personal charge (包案); the case page names the leader in
+// charge and the view lists the case as instructed and in the leader's charge — at 1280 px and
+// at 360 px, with screenshots (leader-*.png).
+import { launch, context, shot, test, summary, assert, assertNoHorizontalScroll, BASE, PHONE, DESK } from "../lib.mjs";
+import { signIn, signOut } from "../workbench.mjs";
+
+const browser = await launch();
+
+async function openAction(page, name) {
+  const d = page.locator(`#act-${name}`);
+  if (!(await d.evaluate((el) => el.open))) await d.locator("summary").click();
+  return d;
+}
+
+for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
+  await test(`the leader instructs and takes charge from the leader's view (${tag} px)`, async () => {
+    const ctx = await context(browser, vp);
+    const page = await ctx.newPage();
+    await signIn(page, "dengji");
+    await page.goto(BASE + "/staff/intake");
+    const title = `夜间施工噪音扰民 ${tag}-${Date.now() % 100000}`;
+    await page.getByLabel("来访", { exact: true }).check();
+    await page.getByLabel("姓名", { exact: true }).fill("李秀英");
+    await page.getByLabel("联系电话").fill("13912345678");
+    await page.getByLabel("标题").fill(title);
+    await page.getByLabel("信访内容").fill("小区旁工地连续一个月夜间施工到凌晨，噪音严重影响休息，请求依法处理。");
+    await page.getByLabel("事发地区代码").fill("4406");
+    await page.getByLabel("内容类别").fill("城乡建设");
+    await page.getByRole("button", { name: "登记", exact: true }).click();
+    await page.waitForLoadState();
+    assert((await page.textContent("body")).includes("受理凭证编号"), "no receipt after intake");
+    await signOut(page);
+
+    await signIn(page, "lingdao");
+    await page.getByRole("link", { name: "领导阅批" }).click();
+    await page.waitForURL(/\/staff\/leader/);
+    const awaiting = page.locator("#awaiting");
+    assert((await awaiting.textContent()).includes(title), "the new case is not awaiting instruction");
+    await assertNoHorizontalScroll(page, `leader view ${tag}`);
+    await shot(page, `leader-view-${tag}`);
+
+    await awaiting.getByRole("link", { name: title }).click();
+    await page.waitForURL(/\/staff\/cases\//);
+    const instruct = await openAction(page, "instruct");
+    await instruct.locator("textarea[name=text]").fill("请住建部门会同城管部门三日内核查，依法处理并答复信访人。");
+    await shot(page, `leader-instruct-${tag}`);
+    await instruct.locator("button[type=submit]").click();
+    await page.waitForURL(/done=1/);
+    assert((await page.textContent(".timeline")).includes("领导批示"), "no instruction in the timeline");
+
+    const take = await openAction(page, "take_charge");
+    await take.locator("button[type=submit]").click();
+    await page.waitForURL(/done=1/);
+    const inCharge = await page.textContent("#in-charge");
+    assert(inCharge.includes("领导") && inCharge.includes("本人"), `no leader in charge on the case page: ${inCharge}`);
+    assert(await page.locator("#act-take_charge").count() === 0, "take_charge still offered");
+    await assertNoHorizontalScroll(page, `case ${tag}`);
+    await shot(page, `leader-case-${tag}`);
+
+    await page.goto(BASE + "/staff/leader");
+    assert((await page.textContent("#in-charge")).includes(title), "the case is not in the leader's charge");
+    assert((await page.textContent("#instructed")).includes(title), "the case is not listed as instructed");
+    assert(!(await page.textContent("#awaiting")).includes(title), "the case still awaits instruction");
+    await shot(page, `leader-view-after-${tag}`);
+    assert(ctx.problems.length === 0, ctx.problems.join("\n"));
+    await ctx.close();
+  });
+}
+
+await browser.close();
+process.exit(summary());
