@@ -138,7 +138,7 @@ impl App {
             now: self.now(),
             actor: &target,
             policy: &policy,
-            calendar: self.calendar(),
+            calendar: &self.calendar(),
         };
         match decide(Some(&record.state), case_id, Command::TakeCharge, &ctx) {
             Ok(_) => Ok(()),

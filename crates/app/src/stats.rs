@@ -117,7 +117,7 @@ impl App {
     /// The contributions of one case under its own deadline policy.
     fn stats_entries(&self, state: &CaseState, bureau_region: Option<&RegionCode>) -> Vec<Entry> {
         let policy = self.policy_for(state);
-        let deadlines = state.deadlines(&policy, self.calendar());
+        let deadlines = state.deadlines(&policy, &self.calendar());
         stats::contributions(
             state,
             &CaseContext {

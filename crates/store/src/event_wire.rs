@@ -26,10 +26,10 @@ use serde::de::{
 
 use huiyin_domain::Instant;
 use huiyin_domain::case::{
-    DeclineGround, EventKind, HandlingOpinion, LinkRelation, MergeReason, ReviewOutcome, RouteKind,
-    Satisfaction,
+    DeclineGround, EventKind, HandlingOpinion, LinkRelation, MergeReason, ReplyQuality,
+    ReviewOutcome, RouteKind, Satisfaction,
 };
-use huiyin_domain::ids::{CaseId, UnitId};
+use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{PetitionRecord, StatutoryClass};
 use huiyin_domain::values::{DocumentText, Reason, ReceiptCode};
 
@@ -86,6 +86,8 @@ enum ByTag {
     },
     Replied {
         opinion: HandlingOpinion,
+        #[serde(default)]
+        quality: Option<ReplyQuality>,
     },
     CompletionReportSubmitted {
         report: DocumentText,
@@ -110,6 +112,8 @@ enum ByTag {
     ReviewDecided {
         outcome: ReviewOutcome,
         opinion: HandlingOpinion,
+        #[serde(default)]
+        quality: Option<ReplyQuality>,
     },
     RereviewRequested {
         reason: Reason,
@@ -124,6 +128,8 @@ enum ByTag {
     RereviewDecided {
         outcome: ReviewOutcome,
         opinion: HandlingOpinion,
+        #[serde(default)]
+        quality: Option<ReplyQuality>,
     },
     Withdrawn {
         reason: Reason,
@@ -145,6 +151,20 @@ enum ByTag {
     },
     Instructed {
         text: DocumentText,
+    },
+    ChargeTaken {
+        leader: ActorId,
+        unit: Option<UnitId>,
+    },
+    ChargeReleased {
+        leader: ActorId,
+        reason: Reason,
+    },
+    ChargeHandedOver {
+        from: ActorId,
+        to: ActorId,
+        to_unit: UnitId,
+        reason: Reason,
     },
 }
 
@@ -388,7 +408,10 @@ mod tests {
             EventKind::ExtensionRefused {
                 reason: reason("不同意延期"),
             },
-            EventKind::Replied { opinion: opinion() },
+            EventKind::Replied {
+                opinion: opinion(),
+                quality: None,
+            },
             EventKind::CompletionReportSubmitted {
                 report: doc("已办结，路灯已修复"),
             },
@@ -422,6 +445,7 @@ mod tests {
             EventKind::ReviewDecided {
                 outcome: ReviewOutcome::Uphold,
                 opinion: opinion(),
+                quality: None,
             },
             EventKind::RereviewRequested {
                 reason: reason("不服复查意见"),
@@ -436,6 +460,7 @@ mod tests {
             EventKind::RereviewDecided {
                 outcome: ReviewOutcome::Change,
                 opinion: opinion(),
+                quality: None,
             },
             EventKind::Withdrawn {
                 reason: reason("问题已解决"),
@@ -457,6 +482,20 @@ mod tests {
             },
             EventKind::Instructed {
                 text: doc("请依法依规办理"),
+            },
+            EventKind::ChargeTaken {
+                leader: ActorId::new("leader-1"),
+                unit: Some(UnitId::new("4406-gov")),
+            },
+            EventKind::ChargeReleased {
+                leader: ActorId::new("leader-1"),
+                reason: reason("已协调完毕"),
+            },
+            EventKind::ChargeHandedOver {
+                from: ActorId::new("leader-1"),
+                to: ActorId::new("leader-2"),
+                to_unit: UnitId::new("44-gov"),
+                reason: reason("工作调整"),
             },
         ]
     }

@@ -746,18 +746,13 @@ pub async fn build(
         .iter()
         .copied()
         .find(|n| !(s.stage == Stage::Registered && *n == "register"))
-        .filter(|n| !matches!(*n, "add_note" | "instruct" | "link"));
-    let rules = state.app.rules();
-        })
-        .collect()
-}
-
         .filter(|n| {
             !matches!(
                 *n,
                 "add_note" | "instruct" | "link" | "take_charge" | "release_charge"
             )
         });
+    let rules = state.app.rules();
     let actions: Vec<ActionForm> = available
         .iter()
         .map(|name| {
