@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "attachments",
         include_str!("migrations/0005_attachments.sql"),
     ),
+    (7, "jobs", include_str!("migrations/0007_jobs.sql")),
 ];
 
 impl Store {

@@ -16,6 +16,7 @@ mod auth;
 mod chain;
 mod db;
 mod inbox;
+mod jobs;
 mod org;
 mod read;
 mod text;
@@ -29,6 +30,7 @@ pub use auth::{
 };
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
+pub use jobs::{ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobRecord, NewJob};
 pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
