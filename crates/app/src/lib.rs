@@ -12,6 +12,8 @@ pub mod attachments;
 pub mod auth;
 pub mod crypto;
 pub mod error;
+pub mod jobs;
+pub mod notify;
 pub mod secrets;
 pub mod sms;
 pub mod text;
@@ -88,6 +90,8 @@ pub struct Config {
     pub auth: auth::AuthConfig,
     /// How SMS codes reach petitioners (default: written to the log).
     pub sms: Arc<dyn sms::SmsGateway>,
+    /// Petitioner notices through the outbox: channels, webhooks, retries (issue 6).
+    pub notify: notify::NotifyConfig,
 }
 
 impl Default for Config {
@@ -100,6 +104,7 @@ impl Default for Config {
             cipher: Arc::new(crypto::Keyring::ephemeral()),
             auth: auth::AuthConfig::default(),
             sms: Arc::new(sms::DevSms),
+            notify: notify::NotifyConfig::default(),
         }
     }
 }
@@ -116,6 +121,8 @@ struct Inner {
     writer: writer::Handle,
     /// Duplicate index and suggestion models: derived, rebuilt from the log (see [`text`]).
     text: text::TextIndex,
+    /// Wakes this process's job workers when a commit enqueued jobs.
+    jobs: Arc<jobs::JobSignal>,
 }
 
 /// A new petition as the web layer parsed it.
@@ -149,12 +156,14 @@ pub struct Receipt {
 impl App {
     /// Starts the application (and its writer task) on a migrated store.
     pub fn new(store: Store, config: Config) -> App {
-        let writer = writer::spawn(store.clone(), config.clone());
+        let jobs = Arc::new(jobs::JobSignal::default());
+        let writer = writer::spawn(store.clone(), config.clone(), jobs.clone());
         let inner = Arc::new(Inner {
             store,
             config,
             writer,
             text: text::TextIndex::default(),
+            jobs,
         });
         App { inner }
     }
@@ -178,6 +187,21 @@ impl App {
     /// The deadline policy for a case's place and category.
     pub fn policy_for(&self, state: &CaseState) -> DeadlinePolicy {
         policy_for(&self.inner.config.policies, state)
+    }
+
+    /// Wakes this process's job workers (a commit that enqueued jobs calls it).
+    pub fn job_signal(&self) -> Arc<jobs::JobSignal> {
+        self.inner.jobs.clone()
+    }
+
+    /// The SMS sender.
+    pub fn sms(&self) -> &dyn sms::SmsGateway {
+        self.inner.config.sms.as_ref()
+    }
+
+    /// The notification settings.
+    pub fn notify_config(&self) -> &notify::NotifyConfig {
+        &self.inner.config.notify
     }
 
     pub fn writer_stats(&self) -> WriterStats {

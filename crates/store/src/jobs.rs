@@ -106,6 +106,19 @@ type JobRow = (
     i64,
 );
 
+type ClaimRow = (String, String, String, String, Option<String>, i64, i64);
+
+type DeliveryRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    String,
+);
+
 fn job_record(r: JobRow) -> JobRecord {
     JobRecord {
         id: r.0,
@@ -181,14 +194,13 @@ impl Store {
                           ORDER BY due_at LIMIT $4 {lock})
              RETURNING id, kind, payload, idempotency_key, case_id, attempts, max_attempts"
         );
-        let rows: Vec<(String, String, String, String, Option<String>, i64, i64)> =
-            sqlx::query_as(sqlx::AssertSqlSafe(sql))
-                .bind(now_ms.saturating_add(lease_ms))
-                .bind(worker)
-                .bind(now_ms)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows: Vec<ClaimRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(now_ms.saturating_add(lease_ms))
+            .bind(worker)
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows
             .into_iter()
             .map(|r| ClaimedJob {
@@ -349,14 +361,13 @@ impl Store {
 
     /// A case's delivery log, oldest first.
     pub async fn deliveries_for_case(&self, case_id: &str) -> Result<Vec<DeliveryRecord>> {
-        let rows: Vec<(String, Option<String>, String, String, i64, i64, i64, String)> =
-            sqlx::query_as(
-                "SELECT job_id, case_id, channel, step, attempt, at_ms, ok, detail FROM deliveries
+        let rows: Vec<DeliveryRow> = sqlx::query_as(
+            "SELECT job_id, case_id, channel, step, attempt, at_ms, ok, detail FROM deliveries
                  WHERE case_id = $1 ORDER BY at_ms, id LIMIT 1000",
-            )
-            .bind(case_id)
-            .fetch_all(&self.pool)
-            .await?;
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
         Ok(rows
             .into_iter()
             .map(|r| DeliveryRecord {
@@ -424,7 +435,11 @@ impl Store {
     }
 
     /// The inbox of a petitioner account, newest first.
-    pub async fn inbox_for_account(&self, account_id: &str, limit: i64) -> Result<Vec<InboxMessage>> {
+    pub async fn inbox_for_account(
+        &self,
+        account_id: &str,
+        limit: i64,
+    ) -> Result<Vec<InboxMessage>> {
         let phone: Option<(String,)> =
             sqlx::query_as("SELECT phone_hash FROM petitioner_accounts WHERE id = $1")
                 .bind(account_id)

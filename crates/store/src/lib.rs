@@ -30,8 +30,8 @@ pub use auth::{
 };
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
-pub use jobs::{ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobRecord, NewJob};
 pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
+pub use jobs::{ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobRecord, NewJob};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };

@@ -44,7 +44,13 @@ async fn jobs_enqueued_in_a_write_exist_only_if_it_commits() {
     tx.enqueue(vec![job("a", 0), job("b", 0)]).await.unwrap();
     tx.enqueue(vec![job("a", 0)]).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!(store.enqueue_jobs(&[job("b", 0), job("c", 0)]).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .enqueue_jobs(&[job("b", 0), job("c", 0)])
+            .await
+            .unwrap(),
+        1
+    );
     let counts = store.job_counts().await.unwrap();
     assert_eq!(counts.ready, 3);
     db.cleanup().await.unwrap();
@@ -55,7 +61,11 @@ async fn claims_only_due_jobs_in_due_order_and_leases_them() {
     let db = fresh().await;
     let store = &db.store;
     store
-        .enqueue_jobs(&[job("late", 5_000), job("early", 1_000), job("future", 99_000)])
+        .enqueue_jobs(&[
+            job("late", 5_000),
+            job("early", 1_000),
+            job("future", 99_000),
+        ])
         .await
         .unwrap();
     let got = claim(store, 6_000, 10).await;
@@ -74,7 +84,12 @@ async fn claims_only_due_jobs_in_due_order_and_leases_them() {
     assert_eq!(again[0].attempt, 2);
     // the old holder is fenced out
     assert!(!store.complete_job(&again[0].id, 1, 40_000).await.unwrap());
-    assert!(!store.fail_job(&again[0].id, 1, 40_000, "x", None).await.unwrap());
+    assert!(
+        !store
+            .fail_job(&again[0].id, 1, 40_000, "x", None)
+            .await
+            .unwrap()
+    );
     assert!(store.complete_job(&again[0].id, 2, 40_000).await.unwrap());
     let counts = store.job_counts().await.unwrap();
     assert_eq!((counts.done, counts.ready, counts.running), (2, 1, 0));
@@ -182,7 +197,13 @@ async fn delivery_log_and_inbox_are_kept_per_case_and_key() {
     let log = store.deliveries_for_case("case-1").await.unwrap();
     assert_eq!(log.len(), 2);
     assert!(!log[0].ok && log[1].ok);
-    assert!(store.deliveries_for_case("case-2").await.unwrap().is_empty());
+    assert!(
+        store
+            .deliveries_for_case("case-2")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(
         store
             .put_inbox_message("key-1", "ph", "case-1", "accepted", "已受理", 1)
