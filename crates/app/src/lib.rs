@@ -15,6 +15,8 @@ pub mod crypto;
 pub mod error;
 pub mod leader;
 pub mod rules;
+pub mod jobs;
+pub mod notify;
 pub mod secrets;
 pub mod sms;
 pub mod stats;
@@ -96,6 +98,8 @@ pub struct Config {
     /// [`App::new`] starts them from `policies` and `calendar`, [`App::load_rules`] adds the
     /// stored changes.
     pub rules: rules::LiveRules,
+    /// Petitioner notices through the outbox: channels, webhooks, retries (issue 6).
+    pub notify: notify::NotifyConfig,
 }
 
 impl Default for Config {
@@ -109,6 +113,7 @@ impl Default for Config {
             auth: auth::AuthConfig::default(),
             sms: Arc::new(sms::DevSms),
             rules: rules::LiveRules::default(),
+            notify: notify::NotifyConfig::default(),
         }
     }
 }
@@ -125,6 +130,8 @@ struct Inner {
     writer: writer::Handle,
     /// Duplicate index and suggestion models: derived, rebuilt from the log (see [`text`]).
     text: text::TextIndex,
+    /// Wakes this process's job workers when a commit enqueued jobs.
+    jobs: Arc<jobs::JobSignal>,
 }
 
 /// A new petition as the web layer parsed it.
@@ -161,12 +168,14 @@ impl App {
         let mut config = config;
         config.rules =
             rules::LiveRules::new(rules::Rules::base(config.policies.clone(), config.calendar));
-        let writer = writer::spawn(store.clone(), config.clone());
+        let jobs = Arc::new(jobs::JobSignal::default());
+        let writer = writer::spawn(store.clone(), config.clone(), jobs.clone());
         let inner = Arc::new(Inner {
             store,
             config,
             writer,
             text: text::TextIndex::default(),
+            jobs,
         });
         App { inner }
     }
@@ -196,6 +205,21 @@ impl App {
     /// The deadline policy for a case's place and category.
     pub fn policy_for(&self, state: &CaseState) -> DeadlinePolicy {
         self.inner.config.rules.current().policy_for(state)
+    }
+
+    /// Wakes this process's job workers (a commit that enqueued jobs calls it).
+    pub fn job_signal(&self) -> Arc<jobs::JobSignal> {
+        self.inner.jobs.clone()
+    }
+
+    /// The SMS sender.
+    pub fn sms(&self) -> &dyn sms::SmsGateway {
+        self.inner.config.sms.as_ref()
+    }
+
+    /// The notification settings.
+    pub fn notify_config(&self) -> &notify::NotifyConfig {
+        &self.inner.config.notify
     }
 
     pub fn writer_stats(&self) -> WriterStats {

@@ -39,6 +39,13 @@ pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SmsError>> + Se
 pub trait SmsGateway: Send + Sync + 'static {
     /// Sends `text` to `phone` (11 digits, no prefix).
     fn send<'a>(&'a self, phone: &'a str, text: &'a str) -> SendFuture<'a>;
+
+    /// Sends a notification that may be retried: `key` is the same on every attempt, for a
+    /// gateway that drops duplicates. The default ignores it.
+    fn send_keyed<'a>(&'a self, phone: &'a str, text: &'a str, key: &'a str) -> SendFuture<'a> {
+        let _ = key;
+        self.send(phone, text)
+    }
 }
 
 /// The development sender: writes the message to the log instead of sending it.
@@ -144,21 +151,38 @@ impl HttpSms {
 
 impl SmsGateway for HttpSms {
     fn send<'a>(&'a self, phone: &'a str, text: &'a str) -> SendFuture<'a> {
+        self.post(phone, text, None)
+    }
+
+    fn send_keyed<'a>(&'a self, phone: &'a str, text: &'a str, key: &'a str) -> SendFuture<'a> {
+        self.post(phone, text, Some(key))
+    }
+}
+
+impl HttpSms {
+    fn post<'a>(&'a self, phone: &'a str, text: &'a str, key: Option<&'a str>) -> SendFuture<'a> {
         Box::pin(async move {
             let timestamp = chrono::Utc::now().timestamp_millis();
-            let body = serde_json::to_vec(&serde_json::json!({
+            let mut json = serde_json::json!({
                 "phone": phone,
                 "text": text,
                 "timestamp": timestamp,
-            }))
-            .map_err(|e| SmsError::Config(e.to_string()))?;
+            });
+            if let Some(key) = key {
+                json["idempotency_key"] = serde_json::Value::String(key.to_string());
+            }
+            let body = serde_json::to_vec(&json).map_err(|e| SmsError::Config(e.to_string()))?;
             let signature = sign(&self.secret, timestamp, &body)?;
-            let response = self
+            let mut request = self
                 .client
                 .post(&self.url)
                 .header("content-type", "application/json")
                 .header(TIMESTAMP_HEADER, timestamp.to_string())
-                .header(SIGNATURE_HEADER, signature)
+                .header(SIGNATURE_HEADER, signature);
+            if let Some(key) = key {
+                request = request.header("idempotency-key", key);
+            }
+            let response = request
                 .body(body)
                 .send()
                 .await

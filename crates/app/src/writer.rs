@@ -119,7 +119,7 @@ impl Handle {
     }
 }
 
-pub(crate) fn spawn(store: Store, config: Config) -> Handle {
+pub(crate) fn spawn(store: Store, config: Config, signal: Arc<crate::jobs::JobSignal>) -> Handle {
     let (tx, mut rx) = mpsc::channel::<Job>(4096);
     let stats = Arc::new(Stats::default());
     let task_stats = stats.clone();
@@ -140,26 +140,40 @@ pub(crate) fn spawn(store: Store, config: Config) -> Handle {
             task_stats
                 .largest
                 .fetch_max(jobs.len() as u64, Ordering::Relaxed);
-            run_batch(&store, &config, jobs).await;
+            if run_batch(&store, &config, jobs).await {
+                signal.notify();
+            }
         }
     });
     Handle { tx, stats }
 }
 
-async fn run_batch(store: &Store, config: &Config, jobs: Vec<Job>) {
+/// Writes a batch and answers its callers; `true` if a commit enqueued queue jobs.
+async fn run_batch(store: &Store, config: &Config, jobs: Vec<Job>) -> bool {
     match write_batch(store, config, &jobs).await {
-        Ok(outcomes) => answer(jobs, outcomes),
+        Ok((outcomes, enqueued)) => {
+            answer(jobs, outcomes);
+            enqueued
+        }
         Err(err) if jobs.len() > 1 => {
             tracing::warn!(error = %err, size = jobs.len(), "batch failed; retrying its commands one by one");
+            let mut any = false;
             for job in jobs {
                 let single = vec![job];
                 match write_batch(store, config, &single).await {
-                    Ok(outcomes) => answer(single, outcomes),
+                    Ok((outcomes, enqueued)) => {
+                        any |= enqueued;
+                        answer(single, outcomes);
+                    }
                     Err(err) => fail(single, err),
                 }
             }
+            any
         }
-        Err(err) => fail(jobs, err),
+        Err(err) => {
+            fail(jobs, err);
+            false
+        }
     }
 }
 
@@ -209,12 +223,13 @@ fn fail(jobs: Vec<Job>, err: StoreError) {
 }
 
 /// Runs every job in one transaction. Client errors (rejections, conflicts seen before
-/// writing) are outcomes; a database error aborts the whole transaction.
+/// writing) are outcomes; a database error aborts the whole transaction. Also says whether
+/// the transaction enqueued queue jobs (notifications).
 async fn write_batch(
     store: &Store,
     config: &Config,
     jobs: &[Job],
-) -> Result<Vec<Outcome>, StoreError> {
+) -> Result<(Vec<Outcome>, bool), StoreError> {
     let mut tx = store.begin_batch().await?;
     // The batch's reads in two statements, not one (or two) per command.
     let mut cases = Vec::new();
@@ -262,8 +277,9 @@ async fn write_batch(
         };
         outcomes.push(outcome);
     }
+    let enqueued = tx.jobs_enqueued() > 0;
     tx.commit().await?;
-    Ok(outcomes)
+    Ok((outcomes, enqueued))
 }
 
 /// The personal-data record stored apart from the log.
@@ -466,6 +482,16 @@ async fn execute(
     let proj = projection(&new_state, &policy, &rules.calendar);
     tx.update_case(&new_state, &proj, before).await?;
     tx.append(&events).await?;
+    let notices = crate::notify::notices_for(
+        &config.notify,
+        &new_state,
+        &events,
+        &policy,
+        config.calendar,
+    );
+    if !notices.is_empty() {
+        tx.enqueue(notices).await?;
+    }
     if let Some((target, target_events)) = target {
         let target_before = target.version;
         let target_policy = rules.policy_for(&target);

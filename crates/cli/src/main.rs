@@ -8,6 +8,7 @@ mod demo;
 mod keys;
 mod org;
 mod users;
+mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,6 +73,11 @@ enum Cmd {
         demo: bool,
         #[command(flatten)]
         auth: users::AuthArgs,
+        #[command(flatten)]
+        jobs: worker::WorkerArgs,
+        /// Do not run the job worker in this process (run `huiyin worker` instead).
+        #[arg(long)]
+        no_worker: bool,
     },
     /// Create or update the database schema.
     Migrate {
@@ -129,6 +135,16 @@ enum Cmd {
         /// How many petitions to generate.
         #[arg(long, default_value_t = 300)]
         petitions: u32,
+    },
+    /// Run only the job worker (notifications): claims due jobs until SIGTERM/Ctrl-C, then
+    /// finishes those in flight. Several may run against one PostgreSQL database.
+    Worker {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        auth: users::AuthArgs,
+        #[command(flatten)]
+        jobs: worker::WorkerArgs,
     },
     /// Statistics counters (形势网上判): `status` (how far behind the event log), `rebuild`
     /// (recount everything from the log), `check` (compare with a recomputation; exits 1 on a
@@ -261,9 +277,12 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             listen,
             demo,
             auth,
+            jobs,
+            no_worker,
         } => {
             let store = data.open().await?;
-            let app = App::new(store, auth.apply(keys::config(&data.data)?)?);
+            let config = jobs.apply(auth.apply(keys::config(&data.data)?)?)?;
+            let app = App::new(store, config);
             // policies, calendar years and categories administrators stored
             app.load_rules().await?;
             if demo {
@@ -273,7 +292,36 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             app.start_text_feeder();
             // statistics counters: derived from the log, caught up every second
             app.start_stats_feeder();
-            serve(app, listen).await?;
+            let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+            let worker = if no_worker {
+                None
+            } else {
+                Some(worker::spawn(&app, &jobs, stop.clone())?)
+            };
+            let served = serve(app.clone(), listen).await;
+            if let Some(task) = worker {
+                stop.notify_one();
+                match task.await {
+                    Ok(report) => tracing::info!(?report, "job worker finished"),
+                    Err(e) => tracing::error!(error = %e, "job worker failed"),
+                }
+            }
+            app.store().close().await;
+            served?;
+        }
+        Cmd::Worker { data, auth, jobs } => {
+            let store = data.open().await?;
+            let config = jobs.apply(auth.apply(keys::config(&data.data)?)?)?;
+            let app = App::new(store, config);
+            app.load_rules().await?;
+            let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+            let task = worker::spawn(&app, &jobs, stop.clone())?;
+            println!("回音 Huiyin: job worker running (Ctrl-C or SIGTERM to stop)");
+            shutdown_signal().await;
+            stop.notify_one();
+            let report = task.await.context("job worker failed")?;
+            println!("{}", serde_json::to_string(&report)?);
+            app.store().close().await;
         }
         Cmd::Migrate { data } => {
             let store = data.open().await?;
@@ -450,7 +498,6 @@ async fn serve(app: App, listen: SocketAddr) -> Result<()> {
     .await
     .context("server failed")?;
     tracing::info!("shutting down: in-flight requests finished");
-    app.store().close().await;
     Ok(())
 }
 

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0005_attachments.sql"),
     ),
     (6, "admin", include_str!("migrations/0006_admin.sql")),
+    (7, "jobs", include_str!("migrations/0007_jobs.sql")),
     (
         11,
         "leadership",

@@ -19,6 +19,7 @@ mod db;
 mod event_wire;
 mod inbox;
 mod leader;
+mod jobs;
 mod org;
 mod read;
 mod stats;
@@ -36,6 +37,7 @@ pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
 pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
 pub use leader::{LeaderList, is_leadership_event};
+pub use jobs::{ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobRecord, NewJob};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };

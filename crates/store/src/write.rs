@@ -35,6 +35,7 @@ pub struct WriteTx {
     head_seq: i64,
     head_hash: String,
     appended: u64,
+    jobs_enqueued: usize,
     deferred: bool,
     pending: Pending,
     /// Rows read ahead by [`WriteTx::prefetch`] (`None`: known not to exist), dropped when
@@ -56,6 +57,8 @@ struct Pending {
     by_key: HashMap<String, (CaseId, String)>,
     /// phone hash, masked phone, case id, time.
     links: Vec<(String, String, String, i64)>,
+    /// Jobs (notifications) the changes of this transaction cause.
+    jobs: Vec<crate::jobs::NewJob>,
 }
 
 impl Pending {
@@ -65,6 +68,7 @@ impl Pending {
             && self.personal.is_empty()
             && self.submissions.is_empty()
             && self.links.is_empty()
+            && self.jobs.is_empty()
     }
 }
 
@@ -205,6 +209,7 @@ impl Store {
             head_seq,
             head_hash,
             appended: 0,
+            jobs_enqueued: 0,
             deferred,
             pending: Pending::default(),
             read_cases: HashMap::new(),
@@ -455,6 +460,19 @@ impl WriteTx {
             now_ms,
         ));
         self.flush_now().await
+    }
+
+    /// Enqueues jobs in this transaction: they exist exactly when the change that causes
+    /// them commits (a known idempotency key is skipped).
+    pub async fn enqueue(&mut self, jobs: Vec<crate::jobs::NewJob>) -> Result<()> {
+        self.jobs_enqueued += jobs.len();
+        self.pending.jobs.extend(jobs);
+        self.flush_now().await
+    }
+
+    /// How many jobs this transaction enqueued (before de-duplication).
+    pub fn jobs_enqueued(&self) -> usize {
+        self.jobs_enqueued
     }
 
     /// Sends the collected writes now (a transaction from [`Store::begin_write`] does this
@@ -766,6 +784,9 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
             "petitioner link",
         )
         .await?;
+    }
+    if !p.jobs.is_empty() {
+        crate::jobs::insert_jobs(conn, backend, &p.jobs).await?;
     }
     if !p.events.is_empty() {
         let values = p

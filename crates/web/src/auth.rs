@@ -153,7 +153,7 @@ pub(crate) fn session_cookie_name(secure: bool) -> &'static str {
     }
 }
 
-fn petitioner_cookie_name(secure: bool) -> &'static str {
+pub(crate) fn petitioner_cookie_name(secure: bool) -> &'static str {
     if secure {
         PETITIONER_COOKIE_SECURE
     } else {

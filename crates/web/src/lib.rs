@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod error;
 pub mod input;
+pub mod jobs;
 pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
@@ -101,6 +102,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/units", get(list_units).post(create_unit))
         .merge(text::routes())
         .merge(stats::routes())
+        .merge(jobs::routes())
         .fallback(not_found_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())

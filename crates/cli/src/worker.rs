@@ -1,0 +1,108 @@
+//! The job worker's options (`huiyin serve` runs a worker unless `--no-worker`; `huiyin worker`
+//! runs only the worker, so several can share one PostgreSQL database).
+
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use huiyin_app::jobs::{Backoff, WorkerOptions};
+use huiyin_app::notify::WebhookTarget;
+use huiyin_app::{App, Config};
+
+#[derive(Args, Clone)]
+pub struct WorkerArgs {
+    /// A webhook that receives every petitioner notice as signed JSON (HMAC-SM3 over the
+    /// timestamp and body; headers x-huiyin-timestamp, x-huiyin-signature, idempotency-key).
+    #[arg(long, env = "HUIYIN_WEBHOOK_URL")]
+    pub webhook_url: Option<String>,
+    /// The webhook's shared secret (from the environment, so it is not visible in `ps`).
+    #[arg(long, env = "HUIYIN_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Notices in English instead of Chinese.
+    #[arg(long)]
+    pub notices_in_english: bool,
+    /// Jobs a worker runs at once.
+    #[arg(long, default_value_t = 64)]
+    pub worker_concurrency: usize,
+    /// Seconds a claimed job is reserved for its worker (a killed worker's jobs run again
+    /// after this).
+    #[arg(long, default_value_t = 60)]
+    pub job_lease_secs: u64,
+    /// The first retry delay in milliseconds (doubling each attempt, with jitter).
+    #[arg(long, default_value_t = 5000)]
+    pub retry_base_ms: u64,
+    /// The longest retry delay in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub retry_max_secs: u64,
+    /// Attempts before a notice becomes a dead letter.
+    #[arg(long, default_value_t = 8)]
+    pub max_attempts: i64,
+    /// Seconds one webhook request may take.
+    #[arg(long, default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
+}
+
+impl WorkerArgs {
+    /// Applies the notification settings.
+    pub fn apply(&self, mut config: Config) -> Result<Config> {
+        if self.max_attempts < 1 {
+            bail!("--max-attempts must be at least 1");
+        }
+        if self.webhook_timeout_secs == 0 {
+            bail!("--webhook-timeout-secs must be at least 1");
+        }
+        match (&self.webhook_url, &self.webhook_secret) {
+            (Some(url), Some(secret)) => {
+                let target = WebhookTarget::new(url, secret.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("webhook settings: {e}"))?;
+                config.notify.webhooks = vec![target];
+            }
+            (Some(_), None) => bail!("--webhook-url needs HUIYIN_WEBHOOK_SECRET"),
+            (None, _) => {}
+        }
+        if self.notices_in_english {
+            config.notify.locale = huiyin_app::notify::Locale::En;
+        }
+        config.notify.max_attempts = self.max_attempts;
+        config.notify.webhook_timeout = Duration::from_secs(self.webhook_timeout_secs);
+        Ok(config)
+    }
+
+    pub fn options(&self) -> Result<WorkerOptions> {
+        if self.worker_concurrency == 0 || self.job_lease_secs == 0 {
+            bail!("--worker-concurrency and --job-lease-secs must be at least 1");
+        }
+        Ok(WorkerOptions {
+            name: format!(
+                "{}-{}",
+                std::env::var("HOSTNAME").unwrap_or_else(|_| "huiyin".into()),
+                std::process::id()
+            ),
+            concurrency: self.worker_concurrency,
+            lease: Duration::from_secs(self.job_lease_secs),
+            backoff: Backoff {
+                base: Duration::from_millis(self.retry_base_ms.max(1)),
+                max: Duration::from_secs(self.retry_max_secs.max(1)),
+            },
+            ..WorkerOptions::default()
+        })
+    }
+}
+
+/// Starts a worker on `app` that stops when `stop` is notified; returns its task.
+pub fn spawn(
+    app: &App,
+    args: &WorkerArgs,
+    stop: std::sync::Arc<tokio::sync::Notify>,
+) -> Result<tokio::task::JoinHandle<huiyin_app::jobs::WorkerReport>> {
+    let options = args.options()?;
+    let handler =
+        huiyin_app::notify::handler(app.notify_config()).map_err(|e| anyhow::anyhow!(e))?;
+    let app = app.clone();
+    Ok(tokio::spawn(async move {
+        huiyin_app::jobs::run_worker(app, handler, options, async move {
+            stop.notified().await;
+        })
+        .await
+    }))
+}
