@@ -18,6 +18,7 @@ mod db;
 mod inbox;
 mod org;
 mod read;
+mod search;
 mod text;
 mod write;
 
@@ -34,6 +35,7 @@ pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };
 pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};
+pub use search::SearchSource;
 pub use write::{Projection, WriteTx};
 
 use chrono::{TimeZone, Utc};
