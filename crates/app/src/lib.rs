@@ -12,6 +12,7 @@ pub mod attachments;
 pub mod auth;
 pub mod crypto;
 pub mod error;
+pub mod search;
 pub mod secrets;
 pub mod sms;
 pub mod text;
@@ -88,6 +89,10 @@ pub struct Config {
     pub auth: auth::AuthConfig,
     /// How SMS codes reach petitioners (default: written to the log).
     pub sms: Arc<dyn sms::SmsGateway>,
+    /// Where the full-text search index lives (`None`: in memory, rebuilt at start).
+    pub search_dir: Option<std::path::PathBuf>,
+    /// The segmenter with the deployment's user dictionaries (default: the shipped one).
+    pub segmenter: Option<&'static huiyin_text::segment::Segmenter>,
 }
 
 impl Default for Config {
@@ -100,6 +105,8 @@ impl Default for Config {
             cipher: Arc::new(crypto::Keyring::ephemeral()),
             auth: auth::AuthConfig::default(),
             sms: Arc::new(sms::DevSms),
+            search_dir: None,
+            segmenter: None,
         }
     }
 }
@@ -116,6 +123,8 @@ struct Inner {
     writer: writer::Handle,
     /// Duplicate index and suggestion models: derived, rebuilt from the log (see [`text`]).
     text: text::TextIndex,
+    /// Full-text search index: derived, fed from the log (see [`search`]).
+    search: search::SearchState,
 }
 
 /// A new petition as the web layer parsed it.
@@ -155,6 +164,7 @@ impl App {
             config,
             writer,
             text: text::TextIndex::default(),
+            search: search::SearchState::default(),
         });
         App { inner }
     }

@@ -9,6 +9,7 @@ pub mod input;
 pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
+pub mod search;
 pub mod text;
 
 use std::net::{IpAddr, SocketAddr};
@@ -99,6 +100,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/audit", get(audit_trail))
         .route("/api/v1/units", get(list_units).post(create_unit))
         .merge(text::routes())
+        .merge(search::routes())
         .fallback(not_found_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())
