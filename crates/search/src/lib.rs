@@ -44,9 +44,15 @@ pub enum SearchError {
     #[error("search index i/o: {0}")]
     Io(String),
     #[error(transparent)]
-    Index(#[from] tantivy::TantivyError),
+    Index(Box<tantivy::TantivyError>),
     #[error(transparent)]
     Store(#[from] huiyin_store::StoreError),
+}
+
+impl From<tantivy::TantivyError> for SearchError {
+    fn from(e: tantivy::TantivyError) -> Self {
+        SearchError::Index(Box::new(e))
+    }
 }
 
 impl SearchError {
