@@ -17,6 +17,7 @@ pub mod leader;
 pub mod rules;
 pub mod jobs;
 pub mod notify;
+pub mod search;
 pub mod secrets;
 pub mod sms;
 pub mod stats;
@@ -100,6 +101,10 @@ pub struct Config {
     pub rules: rules::LiveRules,
     /// Petitioner notices through the outbox: channels, webhooks, retries (issue 6).
     pub notify: notify::NotifyConfig,
+    /// Where the full-text search index lives (`None`: in memory, rebuilt at start).
+    pub search_dir: Option<std::path::PathBuf>,
+    /// The segmenter with the deployment's user dictionaries (default: the shipped one).
+    pub segmenter: Option<&'static huiyin_text::segment::Segmenter>,
 }
 
 impl Default for Config {
@@ -114,6 +119,8 @@ impl Default for Config {
             sms: Arc::new(sms::DevSms),
             rules: rules::LiveRules::default(),
             notify: notify::NotifyConfig::default(),
+            search_dir: None,
+            segmenter: None,
         }
     }
 }
@@ -132,6 +139,8 @@ struct Inner {
     text: text::TextIndex,
     /// Wakes this process's job workers when a commit enqueued jobs.
     jobs: Arc<jobs::JobSignal>,
+    /// Full-text search index: derived, fed from the log (see [`search`]).
+    search: search::SearchState,
 }
 
 /// A new petition as the web layer parsed it.
@@ -176,6 +185,7 @@ impl App {
             writer,
             text: text::TextIndex::default(),
             jobs,
+            search: search::SearchState::default(),
         });
         App { inner }
     }

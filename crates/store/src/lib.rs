@@ -23,6 +23,7 @@ mod jobs;
 mod org;
 mod read;
 mod stats;
+mod search;
 mod text;
 mod write;
 
@@ -43,6 +44,7 @@ pub use org::{
 };
 pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};
 pub use stats::{CounterRow, StatsFeed, day_number as stats_day_number};
+pub use search::SearchSource;
 pub use write::{Projection, WriteTx};
 
 use chrono::{TimeZone, Utc};

@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
 pub mod stats;
+pub mod search;
 pub mod text;
 
 use std::net::{IpAddr, SocketAddr};
@@ -103,6 +104,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(text::routes())
         .merge(stats::routes())
         .merge(jobs::routes())
+        .merge(search::routes())
         .fallback(not_found_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())

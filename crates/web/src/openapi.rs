@@ -216,5 +216,6 @@ pub fn document() -> Value {
     crate::auth::document_paths(&mut doc);
     crate::text::document_paths(&mut doc);
     crate::stats::document_paths(&mut doc);
+    crate::search::document_paths(&mut doc);
     doc
 }

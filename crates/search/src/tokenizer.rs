@@ -1,0 +1,162 @@
+//! The Chinese tokenizer of the index: a small tantivy adapter over `huiyin_text`'s jieba
+//! segmenter (the shipped GB/T 2260 region names plus run-time user dictionaries).
+//!
+//! Text is folded one character at a time before segmentation — traditional → simplified
+//! (繁→简), full-width → half-width, Latin lower-cased — so a query in either script finds
+//! both, and token offsets still point into the original text (snippets highlight what the
+//! person wrote). Punctuation, whitespace and stop words produce no token.
+
+use huiyin_text::normalize::{is_cjk, is_mask_char, to_simplified};
+use huiyin_text::segment::Segmenter;
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+
+/// The name the tokenizer is registered under in the index.
+pub const TOKENIZER: &str = "huiyin_zh";
+
+/// Folds one character for matching: 繁→简, full-width ASCII → ASCII, lower case.
+pub fn fold_char(c: char) -> char {
+    let c = match c as u32 {
+        0xFF01..=0xFF5E => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        0x3000 => ' ',
+        _ => to_simplified(c),
+    };
+    c.to_ascii_lowercase()
+}
+
+/// Whether a token carries meaning (not only punctuation, symbols or spaces).
+fn is_meaningful(word: &str) -> bool {
+    word.chars()
+        .any(|c| c.is_alphanumeric() || is_cjk(c) || is_mask_char(c))
+}
+
+/// The folded text and, for each byte of it, where the character starts in the original.
+fn fold(text: &str) -> (String, Vec<usize>) {
+    let mut folded = String::with_capacity(text.len());
+    let mut origin = Vec::with_capacity(text.len() + 1);
+    for (i, c) in text.char_indices() {
+        let f = fold_char(c);
+        for _ in 0..f.len_utf8() {
+            origin.push(i);
+        }
+        folded.push(f);
+    }
+    origin.push(text.len());
+    (folded, origin)
+}
+
+/// Tokens `(folded text, original byte range)` of `text`, in order, stop words left out.
+pub fn tokens(seg: &Segmenter, text: &str) -> Vec<(String, std::ops::Range<usize>)> {
+    let (folded, origin) = fold(text);
+    let base = folded.as_ptr() as usize;
+    let mut out = Vec::new();
+    for w in seg.words(&folded) {
+        if !is_meaningful(w) || seg.is_stopword(w) {
+            continue;
+        }
+        let start = w.as_ptr() as usize - base;
+        let end = start + w.len();
+        let (Some(&from), Some(&to)) = (origin.get(start), origin.get(end)) else {
+            continue;
+        };
+        out.push((w.to_string(), from..to));
+    }
+    out
+}
+
+/// The tantivy tokenizer over a shared [`Segmenter`].
+#[derive(Clone)]
+pub struct ZhTokenizer {
+    seg: &'static Segmenter,
+    token: Token,
+}
+
+impl ZhTokenizer {
+    pub fn new(seg: &'static Segmenter) -> Self {
+        ZhTokenizer {
+            seg,
+            token: Token::default(),
+        }
+    }
+}
+
+/// The tokens of one text.
+pub struct ZhTokenStream<'a> {
+    tokens: std::vec::IntoIter<(String, std::ops::Range<usize>)>,
+    token: &'a mut Token,
+    position: usize,
+}
+
+impl Tokenizer for ZhTokenizer {
+    type TokenStream<'a> = ZhTokenStream<'a>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> ZhTokenStream<'a> {
+        self.token.reset();
+        ZhTokenStream {
+            tokens: tokens(self.seg, text).into_iter(),
+            token: &mut self.token,
+            position: 0,
+        }
+    }
+}
+
+impl TokenStream for ZhTokenStream<'_> {
+    fn advance(&mut self) -> bool {
+        let Some((text, range)) = self.tokens.next() else {
+            return false;
+        };
+        self.token.text = text;
+        self.token.offset_from = range.start;
+        self.token.offset_to = range.end;
+        self.token.position = self.position;
+        self.token.position_length = 1;
+        self.position += 1;
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.token
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn words(text: &str) -> Vec<String> {
+        tokens(huiyin_text::segment::shared(), text)
+            .into_iter()
+            .map(|(w, _)| w)
+            .collect()
+    }
+
+    #[test]
+    fn traditional_folds_to_simplified_and_punctuation_is_dropped() {
+        let simp = words("小区噪音扰民，夜间施工！");
+        let trad = words("小區噪音擾民，夜間施工！");
+        assert_eq!(simp, trad);
+        assert!(simp.iter().all(|w| !w.contains('，') && !w.contains('!')));
+        assert!(simp.contains(&"噪音".to_string()), "{simp:?}");
+    }
+
+    #[test]
+    fn offsets_point_into_the_original_text() {
+        let text = "ＡＢＣ小區噪音";
+        let seg = huiyin_text::segment::shared();
+        for (w, r) in tokens(seg, text) {
+            let orig = &text[r];
+            let folded: String = orig.chars().map(fold_char).collect();
+            assert_eq!(folded, w);
+        }
+    }
+
+    #[test]
+    fn region_names_are_one_token() {
+        let ws = words("长沙市岳麓区的道路");
+        assert!(ws.contains(&"岳麓区".to_string()), "{ws:?}");
+    }
+}

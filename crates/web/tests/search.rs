@@ -1,0 +1,779 @@
+//! Full-text search end to end (issue 7), on the access fixture of `scope.rs`: for every
+//! actor, the hits, the total, the facet and light counts and the place suggestions of
+//! `GET /api/v1/search` hold exactly the cases the actor may read; the petitioner fields of a
+//! 检举控告 match only for those cleared (Art. 30); bad queries are refused with a stable code.
+//! Runs on SQLite, or PostgreSQL when HUIYIN_TEST_DATABASE_URL is set.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{TimeZone, Utc};
+use http_body_util::BodyExt;
+use huiyin_app::crypto::{DataCipher, Keyring};
+use huiyin_app::{App, Clock, Config};
+use huiyin_domain::case::Role;
+use huiyin_store::UnitRecord;
+use huiyin_store::testing::{TestDb, fresh};
+use huiyin_web::ratelimit::Limit;
+use huiyin_web::{WebConfig, router};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const UNITS: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    (
+        "44-xfj",
+        "广东省信访局",
+        "petition_bureau",
+        "44",
+        Some("0-xfj"),
+    ),
+    (
+        "4406-xfj",
+        "佛山市信访局",
+        "petition_bureau",
+        "4406",
+        Some("44-xfj"),
+    ),
+    (
+        "440604-xfj",
+        "禅城区信访局",
+        "petition_bureau",
+        "440604",
+        Some("4406-xfj"),
+    ),
+    (
+        "440604-zj",
+        "禅城区住建局",
+        "department",
+        "440604",
+        Some("440604-xfj"),
+    ),
+    (
+        "440604-jw",
+        "禅城区纪委监委",
+        "discipline",
+        "440604",
+        Some("440604-xfj"),
+    ),
+    (
+        "440604-gov",
+        "禅城区人民政府",
+        "government",
+        "440604",
+        Some("4406-xfj"),
+    ),
+    (
+        "440604-sj",
+        "禅城区审计室",
+        "department",
+        "440604",
+        Some("440604-xfj"),
+    ),
+    (
+        "440604-tj",
+        "禅城区统计室",
+        "department",
+        "440604",
+        Some("440604-xfj"),
+    ),
+    (
+        "440604001-office",
+        "祖庙街道办事处",
+        "township",
+        "440604001",
+        Some("440604-xfj"),
+    ),
+    (
+        "440605-xfj",
+        "南海区信访局",
+        "petition_bureau",
+        "440605",
+        Some("4406-xfj"),
+    ),
+    (
+        "440605-zj",
+        "南海区住建局",
+        "department",
+        "440605",
+        Some("440605-xfj"),
+    ),
+    (
+        "33-xfj",
+        "浙江省信访局",
+        "petition_bureau",
+        "33",
+        Some("0-xfj"),
+    ),
+    (
+        "3301-xfj",
+        "杭州市信访局",
+        "petition_bureau",
+        "3301",
+        Some("33-xfj"),
+    ),
+    (
+        "3301-zj",
+        "杭州市住建局",
+        "department",
+        "3301",
+        Some("3301-xfj"),
+    ),
+];
+
+/// A case of the fixture: where it arises, who receives and handles it, who petitions.
+struct CaseSpec {
+    key: &'static str,
+    region: &'static str,
+    registrar: &'static str,
+    handler_unit: &'static str,
+    accused: &'static [&'static str],
+    name: &'static str,
+    phone: &'static str,
+    id_card: &'static str,
+}
+
+const CASES: &[CaseSpec] = &[
+    CaseSpec {
+        key: "zj",
+        region: "440604",
+        registrar: "county_registrar",
+        handler_unit: "440604-zj",
+        accused: &[],
+        name: "欧阳秀英",
+        phone: "13912340001",
+        id_card: "11010519491231002X",
+    },
+    // 检举控告 against county 住建, handled by the county 纪委监委.
+    CaseSpec {
+        key: "acc",
+        region: "440604",
+        registrar: "county_registrar",
+        handler_unit: "440604-jw",
+        accused: &["440604-zj"],
+        name: "司马建国",
+        phone: "13912340002",
+        id_card: "440604198001010013",
+    },
+    // 检举控告 against county 住建, sent (wrongly, but it happens) to 住建 itself.
+    CaseSpec {
+        key: "acc_self",
+        region: "440604",
+        registrar: "county_registrar",
+        handler_unit: "440604-zj",
+        accused: &["440604-zj"],
+        name: "诸葛敏",
+        phone: "13912340003",
+        id_card: "440604199002020023",
+    },
+    CaseSpec {
+        key: "town",
+        region: "440604001",
+        registrar: "county_registrar",
+        handler_unit: "440604001-office",
+        accused: &[],
+        name: "上官红梅",
+        phone: "13912340004",
+        id_card: "440604197503030036",
+    },
+    CaseSpec {
+        key: "sib",
+        region: "440605",
+        registrar: "sibling_registrar",
+        handler_unit: "440605-zj",
+        accused: &[],
+        name: "东方明",
+        phone: "13912340005",
+        id_card: "440605198504040042",
+    },
+    CaseSpec {
+        key: "far",
+        region: "3301",
+        registrar: "far_registrar",
+        handler_unit: "3301-zj",
+        accused: &[],
+        name: "慕容雪",
+        phone: "13912340006",
+        id_card: "330102199505050050",
+    },
+];
+
+/// The actors: name, unit, roles.
+const ACTORS: &[(&str, &str, &[Role])] = &[
+    ("county_registrar", "440604-xfj", &[Role::Registrar]),
+    ("county_bureau_head", "440604-xfj", &[Role::UnitHead]),
+    ("zj_handler", "440604-zj", &[Role::Handler]),
+    ("zj_leader", "440604-zj", &[Role::Leader, Role::UnitHead]),
+    ("jw_handler", "440604-jw", &[Role::Handler]),
+    ("jw_head", "440604-jw", &[Role::UnitHead]),
+    ("county_leader", "440604-gov", &[Role::Leader]),
+    ("auditor", "440604-sj", &[Role::Auditor]),
+    ("analyst", "440604-tj", &[Role::Analyst]),
+    ("admin", "440604-xfj", &[Role::Administrator]),
+    ("town_handler", "440604001-office", &[Role::Handler]),
+    ("sibling_registrar", "440605-xfj", &[Role::Registrar]),
+    ("city_registrar", "4406-xfj", &[Role::Registrar]),
+    ("far_registrar", "3301-xfj", &[Role::Registrar]),
+    ("far_handler", "3301-zj", &[Role::Handler]),
+];
+
+/// actor, readable cases, cases whose events it reads, cases whose petitioner it reads.
+type Row = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static [&'static str],
+);
+
+/// The expected table: which cases each actor may read (detail, lists), read events of, and
+/// read the petitioner of. Written out, not computed.
+const EXPECTED: &[Row] = &[
+    // actor,             cases,                                   events,                                  personal
+    (
+        "county_registrar",
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+    ),
+    (
+        "county_bureau_head",
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "town"],
+    ),
+    (
+        "zj_handler",
+        &["zj", "acc_self"],
+        &["zj", "acc_self"],
+        &["zj"],
+    ),
+    (
+        "zj_leader",
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "town"],
+    ),
+    ("jw_handler", &["acc"], &["acc"], &["acc"]),
+    ("jw_head", &["acc"], &["acc"], &["acc"]),
+    (
+        "county_leader",
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "acc", "acc_self", "town"],
+        &["zj", "town"],
+    ),
+    ("auditor", &[], &["zj", "acc", "acc_self", "town"], &[]),
+    ("analyst", &[], &[], &[]),
+    ("admin", &[], &[], &[]),
+    ("town_handler", &["town"], &["town"], &["town"]),
+    ("sibling_registrar", &["sib"], &["sib"], &["sib"]),
+    (
+        "city_registrar",
+        &["zj", "acc", "acc_self", "town", "sib"],
+        &["zj", "acc", "acc_self", "town", "sib"],
+        &["zj", "town", "sib"],
+    ),
+    ("far_registrar", &["far"], &["far"], &["far"]),
+    ("far_handler", &["far"], &["far"], &["far"]),
+];
+
+struct Fixture {
+    router: Router,
+    app: App,
+    db: Option<TestDb>,
+    tokens: BTreeMap<&'static str, String>,
+    /// Case key → case id.
+    cases: BTreeMap<&'static str, String>,
+    /// Case key → masked phone (as lists show it).
+    masked_phone: BTreeMap<&'static str, String>,
+}
+
+async fn call(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, String) {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {token}"));
+    let req = match body {
+        Some(b) => {
+            req = req.header("content-type", "application/json");
+            req.body(Body::from(b.to_string())).unwrap()
+        }
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let resp = router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Percent-encodes the non-ASCII bytes and spaces of a URI (the tests write queries in
+/// Chinese).
+fn encode(uri: &str) -> String {
+    let mut out = String::new();
+    for b in uri.bytes() {
+        if b >= 0x80 || b == b' ' || b == b'"' {
+            out.push_str(&format!("%{b:02X}"));
+        } else {
+            out.push(b as char);
+        }
+    }
+    out
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or(Value::Null)
+}
+
+impl Fixture {
+    async fn start_with(cipher: Arc<dyn DataCipher>) -> Fixture {
+        let db = fresh().await.expect("test database");
+        let store = db.store.clone();
+        for (id, name, kind, region, parent) in UNITS {
+            store
+                .insert_unit(&UnitRecord {
+                    id: (*id).into(),
+                    name: (*name).into(),
+                    kind: (*kind).into(),
+                    region_code: (*region).into(),
+                    parent_id: parent.map(str::to_string),
+                })
+                .await
+                .unwrap();
+        }
+        let start = Utc.with_ymd_and_hms(2025, 3, 12, 2, 0, 0).unwrap();
+        let app = App::new(
+            store,
+            Config {
+                clock: Clock::manual(start),
+                cipher,
+                ..Config::default()
+            },
+        );
+        let mut tokens = BTreeMap::new();
+        for (name, unit, roles) in ACTORS {
+            let token = app
+                .create_token(name, Some(unit), roles, None)
+                .await
+                .unwrap();
+            tokens.insert(*name, token);
+        }
+        let router = router(
+            app.clone(),
+            WebConfig {
+                public_limit: Limit {
+                    burst: 1000.0,
+                    per_second: 1000.0,
+                },
+            },
+        );
+        let mut f = Fixture {
+            router,
+            app,
+            db: Some(db),
+            tokens,
+            cases: BTreeMap::new(),
+            masked_phone: BTreeMap::new(),
+        };
+        for spec in CASES {
+            f.file(spec).await;
+        }
+        f
+    }
+
+    async fn start() -> Fixture {
+        Fixture::start_with(Arc::new(Keyring::ephemeral())).await
+    }
+
+    fn token(&self, actor: &str) -> &str {
+        &self.tokens[actor]
+    }
+
+    async fn get(&self, actor: &str, uri: &str) -> (StatusCode, String) {
+        call(&self.router, "GET", &encode(uri), self.token(actor), None).await
+    }
+
+    /// Submits, registers and routes one case.
+    async fn file(&mut self, spec: &CaseSpec) {
+        let petition = json!({
+            "channel": "mobile_web",
+            "petitioner": {"name": spec.name, "phone": spec.phone, "id_card": spec.id_card},
+            "title": "反映有关单位工作人员问题",
+            "text": format!("{}有关单位工作人员在办理业务中存在违规收费的问题，请依法核查处理。", place_of(spec.key)),
+            "region": spec.region,
+        });
+        let req = Request::builder()
+            .method("POST")
+            .uri("/api/v1/petitions")
+            .header("content-type", "application/json")
+            .body(Body::from(petition.to_string()))
+            .unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::CREATED);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let receipt: Value = serde_json::from_slice(&bytes).unwrap();
+        let case = receipt["case_id"].as_str().unwrap().to_string();
+        let class = if spec.accused.is_empty() {
+            json!({"class": "appeal", "route": "petition_procedure"})
+        } else {
+            json!({"class": "accusation"})
+        };
+        let registrar = self.token(spec.registrar).to_string();
+        let action = |body: Value| {
+            let router = self.router.clone();
+            let registrar = registrar.clone();
+            let case = case.clone();
+            async move {
+                let (status, body) = call(
+                    &router,
+                    "POST",
+                    &format!("/api/v1/cases/{case}/actions"),
+                    &registrar,
+                    Some(body),
+                )
+                .await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+                json_of(&body)
+            }
+        };
+        action(json!({"command": "register", "class": class, "accused": spec.accused})).await;
+        let view = action(
+            json!({"command": "route", "kind": {"kind": "forward"}, "unit": spec.handler_unit}),
+        )
+        .await;
+        let masked = view["state"]["petition"]["petitioner_masked"]["phone"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            masked.contains('*') && !masked.contains(spec.phone),
+            "{masked}"
+        );
+        self.masked_phone.insert(spec.key, masked);
+        self.cases.insert(spec.key, case);
+    }
+
+    async fn finish(mut self) {
+        let report = self.app.store().verify(true).await.unwrap();
+        assert!(report.ok(), "{report:?}");
+        let audit = self.app.store().verify_audit().await.unwrap();
+        assert!(audit.ok(), "{audit:?}");
+        if let Some(db) = self.db.take() {
+            db.cleanup().await.unwrap();
+        }
+    }
+}
+
+/// The place named in each case's text (extracted into the index's place field).
+fn place_of(key: &str) -> &'static str {
+    match key {
+        "town" => "祖庙街道",
+        "sib" => "南海区",
+        "far" => "西湖区",
+        _ => "禅城区",
+    }
+}
+
+fn keys_of(f: &Fixture, body: &Value) -> BTreeSet<&'static str> {
+    body["hits"]
+        .as_array()
+        .unwrap_or(&Vec::new())
+        .iter()
+        .map(|h| {
+            let id = h["case_id"].as_str().unwrap();
+            *f.cases.iter().find(|(_, v)| v.as_str() == id).unwrap().0
+        })
+        .collect()
+}
+
+fn facet_sum(body: &Value, facet: &str) -> u64 {
+    body["facets"][facet]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["count"].as_u64().unwrap())
+        .sum()
+}
+
+#[tokio::test]
+async fn hits_counts_facets_and_suggestions_stay_in_scope() {
+    let f = Fixture::start().await;
+    for (actor, _, _) in ACTORS {
+        let (cases, _, personal) = expected(actor);
+        let (status, body) = f.get(actor, "/api/v1/search?q=违规收费&limit=50").await;
+        if cases.is_empty() {
+            assert_eq!(status, StatusCode::FORBIDDEN, "{actor}: {body}");
+            continue;
+        }
+        assert_eq!(status, StatusCode::OK, "{actor}: {body}");
+        let v = json_of(&body);
+        assert_eq!(keys_of(&f, &v), cases, "{actor}: hits");
+        assert_eq!(
+            v["total"].as_u64().unwrap(),
+            cases.len() as u64,
+            "{actor}: total"
+        );
+        for facet in ["stage", "class", "channel", "unit", "region"] {
+            assert_eq!(
+                facet_sum(&v, facet),
+                cases.len() as u64,
+                "{actor}: facet {facet}"
+            );
+        }
+        let l = &v["lights"];
+        let lights: u64 = ["green", "yellow", "red", "none"]
+            .iter()
+            .map(|k| l[k].as_u64().unwrap())
+            .sum();
+        assert_eq!(lights, cases.len() as u64, "{actor}: lights");
+        // highlights come from the hits' own text
+        assert!(
+            v["hits"][0]["highlights"]
+                .as_array()
+                .is_some_and(|h| !h.is_empty()),
+            "{actor}: no highlight in {body}"
+        );
+        assert_no_leak(&f, actor, "/api/v1/search", &body, &personal);
+        // Filter-only listing (no words) is scoped the same way.
+        let (_, body) = f.get(actor, "/api/v1/search?limit=50&sort=newest").await;
+        assert_eq!(keys_of(&f, &json_of(&body)), cases, "{actor}: browse");
+
+        // The masked contact (last four digits) finds a case only for those who may see
+        // that case's petitioner.
+        for spec in CASES {
+            let last4 = &spec.phone[spec.phone.len() - 4..];
+            let (status, body) = f.get(actor, &format!("/api/v1/search?q={last4}")).await;
+            assert_eq!(status, StatusCode::OK, "{actor}: {body}");
+            let found = keys_of(&f, &json_of(&body));
+            let may = cases.contains(spec.key) && personal.contains(spec.key);
+            assert_eq!(
+                found.contains(spec.key),
+                may,
+                "{actor}: contact of {} matched={}, allowed={may}",
+                spec.key,
+                found.contains(spec.key)
+            );
+            assert!(found.is_subset(&cases), "{actor}: {found:?}");
+        }
+
+        // Place suggestions come only from cases in scope.
+        for (key, place) in [("sib", "南海区"), ("far", "西湖区"), ("town", "祖庙街道")] {
+            let prefix: String = place.chars().take(1).collect();
+            let (status, body) = f
+                .get(actor, &format!("/api/v1/search/places?prefix={prefix}"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{actor}: {body}");
+            assert_eq!(
+                body.contains(place),
+                cases.contains(key),
+                "{actor}: suggestion {place} for {prefix}: {body}"
+            );
+        }
+    }
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn traditional_characters_find_simplified_text_and_filters_narrow() {
+    let f = Fixture::start().await;
+    let (status, body) = f.get("city_registrar", "/api/v1/search?q=違規收費").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json_of(&body)["total"].as_u64().unwrap(), 5);
+    let (_, body) = f
+        .get(
+            "city_registrar",
+            "/api/v1/search?q=违规收费&class=accusation",
+        )
+        .await;
+    assert_eq!(
+        keys_of(&f, &json_of(&body)),
+        BTreeSet::from(["acc", "acc_self"])
+    );
+    let (_, body) = f
+        .get("city_registrar", "/api/v1/search?q=违规收费&region=440605")
+        .await;
+    assert_eq!(keys_of(&f, &json_of(&body)), BTreeSet::from(["sib"]));
+    let (_, body) = f
+        .get("city_registrar", "/api/v1/search?unit=440604-xfj&limit=50")
+        .await;
+    // the subtree of the county bureau: its departments, the 纪委监委 and the town office
+    assert_eq!(
+        keys_of(&f, &json_of(&body)),
+        BTreeSet::from(["zj", "acc", "acc_self", "town"])
+    );
+    let (_, body) = f
+        .get("city_registrar", "/api/v1/search?q=违规收费 -南海区")
+        .await;
+    assert!(!keys_of(&f, &json_of(&body)).contains("sib"), "{body}");
+    let (status, body) = f.get("city_registrar", "/api/v1/search/status").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json_of(&body)["behind_events"].as_i64(), Some(0), "{body}");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn bad_queries_are_refused_with_a_stable_code() {
+    let f = Fixture::start().await;
+    let long = "噪".repeat(300);
+    for (query, code) in [
+        ("q=%22违规".to_string(), "search_syntax"),
+        (format!("q={long}"), "search_query_too_long"),
+        ("q=*".to_string(), "search_wildcard"),
+        ("q=违*规".to_string(), "search_wildcard"),
+        ("q=违规*%20收费*%20单位*".to_string(), "search_wildcard"),
+        ("q=违规&offset=5000".to_string(), "search_page_too_deep"),
+        ("q=违规&limit=1000".to_string(), "search_page_too_deep"),
+        ("q=违规&from=2025-13-40".to_string(), "date_invalid"),
+        ("q=违规&light=purple".to_string(), "light_unknown"),
+        ("q=违规&offset=-1".to_string(), "number_invalid"),
+    ] {
+        let (status, body) = f
+            .get("city_registrar", &format!("/api/v1/search?{query}"))
+            .await;
+        assert!(status.is_client_error(), "{query}: {status} {body}");
+        assert!(body.contains(code), "{query}: {body}");
+    }
+    // a prefix search within the bounds works
+    let (status, body) = f.get("city_registrar", "/api/v1/search?q=违规*").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(json_of(&body)["total"].as_u64().unwrap(), 5, "{body}");
+    f.finish().await;
+}
+
+#[tokio::test]
+async fn a_crash_while_indexing_is_repaired_by_catching_up_or_rebuilding() {
+    use huiyin_app::search::{FaultPlan, SearchError, SearchIndex};
+    let f = Fixture::start().await;
+    let store = f.app.store().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search");
+    let seg = huiyin_text::segment::shared();
+
+    // 1. The first rebuild dies half-way: nothing of it is committed.
+    {
+        let index = SearchIndex::open(Some(&path), seg).unwrap();
+        let crashed = index
+            .rebuild_with(
+                &store,
+                FaultPlan {
+                    crash_after_docs: Some(3),
+                },
+            )
+            .await;
+        assert!(matches!(crashed, Err(SearchError::Crashed)), "{crashed:?}");
+    }
+    // 2. Reopened, it is empty and unfed, so the catch-up rebuilds it completely.
+    {
+        let index = SearchIndex::open(Some(&path), seg).unwrap();
+        assert_eq!(index.fed_seq(), 0);
+        assert_eq!(index.catch_up(&store).await.unwrap(), CASES.len() as u64);
+        let report = index.check(&store).await.unwrap();
+        assert!(report.ok() && report.caught_up, "{report:?}");
+        assert_eq!(report.cases_in_index, CASES.len() as u64);
+    }
+    // 3. A change, then a catch-up that dies before its commit: the checkpoint stays behind
+    //    the change, so the next catch-up re-reads it.
+    let case = f.cases["zj"].clone();
+    let (status, body) = call(
+        &f.router,
+        "POST",
+        &format!("/api/v1/cases/{case}/actions"),
+        f.token("zj_handler"),
+        Some(json!({"command": "add_note", "text": "已电话联系信访人核实停车场收费标准"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    {
+        let index = SearchIndex::open(Some(&path), seg).unwrap();
+        let before = index.fed_seq();
+        let crashed = index
+            .catch_up_with(
+                &store,
+                FaultPlan {
+                    crash_after_docs: Some(0),
+                },
+            )
+            .await;
+        assert!(matches!(crashed, Err(SearchError::Crashed)), "{crashed:?}");
+        assert_eq!(index.fed_seq(), before);
+        let report = index.check(&store).await.unwrap();
+        assert_eq!(report.stale, vec![case.clone()], "{report:?}");
+    }
+    {
+        let index = SearchIndex::open(Some(&path), seg).unwrap();
+        assert_eq!(index.catch_up(&store).await.unwrap(), 1);
+        let report = index.check(&store).await.unwrap();
+        assert!(report.ok() && report.caught_up, "{report:?}");
+    }
+    // 4. The directory deleted (or garbage): rebuilt from the database.
+    std::fs::remove_dir_all(&path).unwrap();
+    {
+        let index = SearchIndex::open(Some(&path), seg).unwrap();
+        index.catch_up(&store).await.unwrap();
+        assert!(index.check(&store).await.unwrap().ok());
+    }
+    std::fs::remove_dir_all(&path).unwrap();
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(path.join("meta.json"), b"{not json").unwrap();
+    {
+        let index = SearchIndex::open(Some(&path), seg).unwrap();
+        index.catch_up(&store).await.unwrap();
+        assert!(index.check(&store).await.unwrap().ok());
+    }
+    // The note is searchable (through the app's own index, caught up before the search).
+    let (status, body) = f.get("zj_handler", "/api/v1/search?q=停车场").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        keys_of(&f, &json_of(&body)),
+        BTreeSet::from(["zj"]),
+        "{body}"
+    );
+    f.finish().await;
+}
+fn expected(
+    actor: &str,
+) -> (
+    BTreeSet<&'static str>,
+    BTreeSet<&'static str>,
+    BTreeSet<&'static str>,
+) {
+    let (_, cases, events, personal) = EXPECTED
+        .iter()
+        .find(|(a, ..)| *a == actor)
+        .unwrap_or_else(|| panic!("{actor} missing from the expected table"));
+    (
+        cases.iter().copied().collect(),
+        events.iter().copied().collect(),
+        personal.iter().copied().collect(),
+    )
+}
+
+/// Asserts that a response body shows no personal field of a case the actor may not see:
+/// never the raw name, phone or ID number (those only come from the personal endpoint), and
+/// for a 检举控告 the actor is not cleared for, not even the masked phone.
+fn assert_no_leak(f: &Fixture, actor: &str, path: &str, body: &str, personal: &BTreeSet<&str>) {
+    for spec in CASES {
+        for secret in [spec.name, spec.phone, spec.id_card] {
+            assert!(
+                !body.contains(secret),
+                "{actor} {path}: response contains {secret} of case {}",
+                spec.key
+            );
+        }
+        if !spec.accused.is_empty() && !personal.contains(spec.key) {
+            let masked = &f.masked_phone[spec.key];
+            assert!(
+                !body.contains(masked.as_str()),
+                "{actor} {path}: shows the masked whistleblower {masked} of {}",
+                spec.key
+            );
+        }
+    }
+}
