@@ -146,6 +146,19 @@ enum Cmd {
         #[command(flatten)]
         jobs: worker::WorkerArgs,
     },
+    /// Rebuild the full-text search index from the database (or, with --check, compare it with
+    /// the database and exit 1 when they differ). Each server keeps its own index under
+    /// <data>/search (or --search-dir).
+    Reindex {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Where the index lives (default <data>/search).
+        #[arg(long, env = "HUIYIN_SEARCH_DIR")]
+        search_dir: Option<PathBuf>,
+        /// Only compare the index with the database (after catching up).
+        #[arg(long)]
+        check: bool,
+    },
     /// Statistics counters (形势网上判): `status` (how far behind the event log), `rebuild`
     /// (recount everything from the log), `check` (compare with a recomputation; exits 1 on a
     /// difference).
@@ -281,7 +294,13 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             no_worker,
         } => {
             let store = data.open().await?;
-            let config = jobs.apply(auth.apply(keys::config(&data.data)?)?)?;
+            let mut config = keys::config(&data.data)?;
+            config.search_dir = Some(
+                std::env::var_os("HUIYIN_SEARCH_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data.data.join("search")),
+            );
+            let config = jobs.apply(auth.apply(config)?)?;
             let app = App::new(store, config);
             // policies, calendar years and categories administrators stored
             app.load_rules().await?;
@@ -292,6 +311,8 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             app.start_text_feeder();
             // statistics counters: derived from the log, caught up every second
             app.start_stats_feeder();
+            // the full-text search index: this server's own, fed from the shared log
+            app.start_search_feeder();
             let stop = std::sync::Arc::new(tokio::sync::Notify::new());
             let worker = if no_worker {
                 None
@@ -454,6 +475,39 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             let store = data.open().await?;
             let app = App::new(store, keys::config(&data.data)?);
             demo::ensure(&app, petitions).await?;
+        }
+        Cmd::Reindex {
+            data,
+            search_dir,
+            check,
+        } => {
+            let store = data.open().await?;
+            let mut config = keys::config(&data.data)?;
+            config.search_dir = Some(search_dir.unwrap_or_else(|| data.data.join("search")));
+            let app = App::new(store, config);
+            let err = |e: huiyin_app::AppError| anyhow::anyhow!("{e}");
+            if check {
+                app.search_catch_up().await.map_err(err)?;
+                let report = app.search_check().await.map_err(err)?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                if !report.ok() {
+                    return Ok(ExitCode::FAILURE);
+                }
+            } else {
+                let started = std::time::Instant::now();
+                let n = app.search_rebuild().await.map_err(err)?;
+                let status = app.search_status().await.map_err(err)?;
+                let secs = started.elapsed().as_secs_f64();
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "indexed": n,
+                        "seconds": secs,
+                        "cases_per_second": if secs > 0.0 { n as f64 / secs } else { 0.0 },
+                        "status": status,
+                    })
+                );
+            }
         }
         Cmd::Stats { data, action } => {
             let store = data.open().await?;

@@ -18,12 +18,12 @@ mod chain;
 mod db;
 mod event_wire;
 mod inbox;
-mod leader;
 mod jobs;
+mod leader;
 mod org;
 mod read;
-mod stats;
 mod search;
+mod stats;
 mod text;
 mod write;
 
@@ -37,14 +37,14 @@ pub use auth::{
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
 pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
-pub use leader::{LeaderList, is_leadership_event};
 pub use jobs::{ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobRecord, NewJob};
+pub use leader::{LeaderList, is_leadership_event};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };
 pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};
-pub use stats::{CounterRow, StatsFeed, day_number as stats_day_number};
 pub use search::SearchSource;
+pub use stats::{CounterRow, StatsFeed, day_number as stats_day_number};
 pub use write::{Projection, WriteTx};
 
 use chrono::{TimeZone, Utc};

@@ -10,8 +10,8 @@ pub mod jobs;
 pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
-pub mod stats;
 pub mod search;
+pub mod stats;
 pub mod text;
 
 use std::net::{IpAddr, SocketAddr};
