@@ -107,8 +107,8 @@ async fn totp_sign_in_refuses_wrong_and_replayed_codes() {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    assert_eq!(res.location.as_deref(), Some("/staff"));
-    // An administrator reads no cases; the administration page is theirs.
+    // An administrator reads no cases: they land on the administration page, which is theirs.
+    assert_eq!(res.location.as_deref(), Some("/staff/admin"));
     assert_eq!(t.get("/staff/admin", &session).await.status, StatusCode::OK);
 
     // A new sign-in: the code already used is refused (no replay), the next one passes.
