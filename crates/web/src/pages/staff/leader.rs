@@ -50,17 +50,19 @@ pub async fn page(
         items.into_iter().map(|i| row_of(&ctx, i, now)).collect()
     };
     let lists = vec![
-        LeaderSection {
-            id: "awaiting",
-            heading: ctx.t("staff.leader.awaiting"),
-            anchor: "#act-instruct",
-            rows: rows(desk.awaiting),
-        },
+        // The leader's own 包案 cases first: a few, and theirs; then what awaits instruction
+        // (often long), most urgent first.
         LeaderSection {
             id: "in-charge",
             heading: ctx.t("staff.leader.in_charge"),
             anchor: "#h-in-charge",
             rows: rows(desk.in_charge),
+        },
+        LeaderSection {
+            id: "awaiting",
+            heading: ctx.t("staff.leader.awaiting"),
+            anchor: "#act-instruct",
+            rows: rows(desk.awaiting),
         },
         LeaderSection {
             id: "instructed",
