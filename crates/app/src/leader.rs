@@ -4,22 +4,62 @@
 use huiyin_domain::access::Scope;
 use huiyin_domain::case::{Actor, CaseState, Command, Ctx, Role, decide};
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
-use huiyin_store::{CaseSummary, LeaderList};
+use huiyin_store::{CaseSummary, LeaderCursor, LeaderList};
 
 use crate::{App, AppError};
 
-/// How many rows each list of the leader's view shows.
-pub const LEADER_ROWS: u32 = 100;
+/// Rows each list shows on the leader's overview (the rest is a link to the whole list).
+pub const LEADER_PREVIEW: u32 = 10;
+/// Rows per page of one whole list.
+pub const LEADER_PAGE: u32 = 50;
 
-/// The leader's view: three lists, each one scoped query.
-#[derive(Debug, Clone, Default)]
-pub struct LeaderDesk {
-    /// Open cases in scope no leader has instructed yet (待阅批).
-    pub awaiting: Vec<CaseSummary>,
+/// The lists of the leader's view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeskList {
     /// Cases this leader is in charge of (包案), open ones first.
-    pub in_charge: Vec<CaseSummary>,
+    InCharge,
+    /// Open cases in scope no leader has instructed yet (待阅批).
+    Awaiting,
     /// Open cases in scope already instructed.
-    pub instructed: Vec<CaseSummary>,
+    Instructed,
+}
+
+impl DeskList {
+    pub const ALL: [DeskList; 3] = [DeskList::InCharge, DeskList::Awaiting, DeskList::Instructed];
+
+    /// The stable code used in links (`?list=…`).
+    pub fn code(self) -> &'static str {
+        match self {
+            DeskList::InCharge => "in-charge",
+            DeskList::Awaiting => "awaiting",
+            DeskList::Instructed => "instructed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeskList> {
+        Self::ALL.into_iter().find(|l| l.code() == s)
+    }
+}
+
+/// One list, or one page of it.
+#[derive(Debug, Clone)]
+pub struct DeskSection {
+    pub list: DeskList,
+    pub rows: Vec<CaseSummary>,
+    /// Cases in the whole list (for 包案: open and closed).
+    pub total: i64,
+    /// For 包案: how many of `total` are open.
+    pub open: i64,
+    /// Where the next page starts, when there is one.
+    pub next: Option<LeaderCursor>,
+}
+
+/// The leader's view: the first rows of each list with its size, each one scoped query.
+#[derive(Debug, Clone)]
+pub struct LeaderDesk {
+    pub in_charge: DeskSection,
+    pub awaiting: DeskSection,
+    pub instructed: DeskSection,
 }
 
 /// A leader in charge of a case, with the name to show.
@@ -41,29 +81,79 @@ fn mask_accusations(items: &mut [CaseSummary]) {
 }
 
 impl App {
-    /// The leader's view for `actor`, within its scope.
+    /// The leader's view for `actor`, within its scope: each list's first rows and size.
     pub async fn leader_desk(&self, actor: &Actor) -> Result<LeaderDesk, AppError> {
         let scope = self.scope_of(actor).await?;
+        Ok(LeaderDesk {
+            in_charge: self
+                .desk_section(actor, &scope, DeskList::InCharge, LEADER_PREVIEW, None)
+                .await?,
+            awaiting: self
+                .desk_section(actor, &scope, DeskList::Awaiting, LEADER_PREVIEW, None)
+                .await?,
+            instructed: self
+                .desk_section(actor, &scope, DeskList::Instructed, LEADER_PREVIEW, None)
+                .await?,
+        })
+    }
+
+    /// One page of one list of the leader's view, after `after` (from the start without).
+    pub async fn leader_page(
+        &self,
+        actor: &Actor,
+        list: DeskList,
+        after: Option<&LeaderCursor>,
+    ) -> Result<DeskSection, AppError> {
+        let scope = self.scope_of(actor).await?;
+        self.desk_section(actor, &scope, list, LEADER_PAGE, after)
+            .await
+    }
+
+    async fn desk_section(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        list: DeskList,
+        limit: u32,
+        after: Option<&LeaderCursor>,
+    ) -> Result<DeskSection, AppError> {
         let store = self.store();
-        let mut desk = LeaderDesk {
-            awaiting: store
-                .leader_list(LeaderList::AwaitingInstruction, &scope, LEADER_ROWS)
-                .await?,
-            in_charge: if matches!(scope, Scope::Nothing) {
-                Vec::new()
-            } else {
-                store
-                    .cases_in_charge(actor.id.as_str(), &scope, LEADER_ROWS)
-                    .await?
-            },
-            instructed: store
-                .leader_list(LeaderList::Instructed, &scope, LEADER_ROWS)
-                .await?,
+        let nothing = matches!(scope, Scope::Nothing);
+        // One row more than shown says whether a next page exists.
+        let (mut rows, total, open) = match list {
+            DeskList::InCharge if nothing => (Vec::new(), 0, 0),
+            DeskList::InCharge => {
+                let rows = store
+                    .cases_in_charge(actor.id.as_str(), scope, limit + 1, after)
+                    .await?;
+                let (total, open) = store.count_in_charge(actor.id.as_str(), scope).await?;
+                (rows, total, open)
+            }
+            DeskList::Awaiting | DeskList::Instructed => {
+                let which = if list == DeskList::Awaiting {
+                    LeaderList::AwaitingInstruction
+                } else {
+                    LeaderList::Instructed
+                };
+                let rows = store.leader_list(which, scope, limit + 1, after).await?;
+                let total = store.leader_count(which, scope).await?;
+                (rows, total, total)
+            }
         };
-        mask_accusations(&mut desk.awaiting);
-        mask_accusations(&mut desk.in_charge);
-        mask_accusations(&mut desk.instructed);
-        Ok(desk)
+        let next = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last().map(LeaderCursor::after)
+        } else {
+            None
+        };
+        mask_accusations(&mut rows);
+        Ok(DeskSection {
+            list,
+            rows,
+            total,
+            open,
+            next,
+        })
     }
 
     /// The leaders in charge of a case with their names (staff accounts) and units.

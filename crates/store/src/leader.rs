@@ -149,60 +149,152 @@ fn columns_of(prefix: &str) -> String {
         .join(", ")
 }
 
+/// Where a page of a leader's list starts: after the row with this sort key (keyset paging, so
+/// a page costs the same however deep it is).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeaderCursor {
+    /// 0 for an open case, 1 for a closed one (only the 包案 list has closed cases).
+    pub closed: i64,
+    /// The row's `next_due_at` ([`crate::NO_DEADLINE_MS`] without a deadline).
+    pub due_ms: i64,
+    pub id: String,
+}
+
+impl LeaderCursor {
+    /// The cursor after `row` in the list's order.
+    pub fn after(row: &CaseSummary) -> Self {
+        LeaderCursor {
+            closed: i64::from(!row.is_open),
+            due_ms: row.next_due_at_ms.unwrap_or(crate::NO_DEADLINE_MS),
+            id: row.id.clone(),
+        }
+    }
+}
+
+fn mark(binds: &mut Vec<LeaderBind>, v: LeaderBind) -> String {
+    binds.push(v);
+    format!("${}", binds.len())
+}
+
+enum LeaderBind {
+    Text(String),
+    Int(i64),
+}
+
 impl Store {
-    /// One list of the leader's view: open cases in `scope`, most urgent first.
-    pub async fn leader_list(
-        &self,
-        list: LeaderList,
-        scope: &Scope,
-        limit: u32,
-    ) -> Result<Vec<CaseSummary>> {
-        let mut binds = Vec::new();
-        let within = scope_clause(scope, &mut binds);
-        let test = match list {
-            LeaderList::AwaitingInstruction => "NOT EXISTS",
-            LeaderList::Instructed => "EXISTS",
-        };
-        let sql = format!(
-            "SELECT {} FROM cases c WHERE c.is_open = 1 AND {within}
-               AND {test} (SELECT 1 FROM case_instructed i WHERE i.case_id = c.id)
-             ORDER BY c.next_due_at, c.id LIMIT {}",
-            columns_of("c"),
-            i64::from(limit.clamp(1, 500))
-        );
+    async fn leader_rows(&self, sql: String, binds: Vec<LeaderBind>) -> Result<Vec<CaseSummary>> {
         // Only fixed fragments and numbered placeholders are concatenated; values are bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in binds {
-            q = q.bind(b);
+            q = match b {
+                LeaderBind::Text(t) => q.bind(t),
+                LeaderBind::Int(i) => q.bind(i),
+            };
         }
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(summary_from_row).collect()
     }
 
+    async fn leader_count_of(&self, sql: String, binds: Vec<LeaderBind>) -> Result<i64> {
+        let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                LeaderBind::Text(t) => q.bind(t),
+                LeaderBind::Int(i) => q.bind(i),
+            };
+        }
+        Ok(q.fetch_one(&self.pool).await?.0)
+    }
+
+    fn list_where(list: LeaderList, scope: &Scope, binds: &mut Vec<String>) -> String {
+        let within = scope_clause(scope, binds);
+        let test = match list {
+            LeaderList::AwaitingInstruction => "NOT EXISTS",
+            LeaderList::Instructed => "EXISTS",
+        };
+        format!(
+            "c.is_open = 1 AND {within}
+               AND {test} (SELECT 1 FROM case_instructed i WHERE i.case_id = c.id)"
+        )
+    }
+
+    /// One list of the leader's view: open cases in `scope`, most urgent first, a page of at
+    /// most `limit` after `after`.
+    pub async fn leader_list(
+        &self,
+        list: LeaderList,
+        scope: &Scope,
+        limit: u32,
+        after: Option<&LeaderCursor>,
+    ) -> Result<Vec<CaseSummary>> {
+        let mut texts = Vec::new();
+        let filter = Self::list_where(list, scope, &mut texts);
+        let mut binds: Vec<LeaderBind> = texts.into_iter().map(LeaderBind::Text).collect();
+        let mut sql = format!("SELECT {} FROM cases c WHERE {filter}", columns_of("c"));
+        if let Some(a) = after {
+            let due = mark(&mut binds, LeaderBind::Int(a.due_ms));
+            let id = mark(&mut binds, LeaderBind::Text(a.id.clone()));
+            sql += &format!(" AND (c.next_due_at, c.id) > ({due}, {id})");
+        }
+        let n = mark(&mut binds, LeaderBind::Int(i64::from(limit.clamp(1, 500))));
+        sql += &format!(" ORDER BY c.next_due_at, c.id LIMIT {n}");
+        self.leader_rows(sql, binds).await
+    }
+
+    /// How many cases one list of the leader's view has in `scope`.
+    pub async fn leader_count(&self, list: LeaderList, scope: &Scope) -> Result<i64> {
+        let mut texts = Vec::new();
+        let filter = Self::list_where(list, scope, &mut texts);
+        let binds = texts.into_iter().map(LeaderBind::Text).collect();
+        self.leader_count_of(
+            format!("SELECT COUNT(*) FROM cases c WHERE {filter}"),
+            binds,
+        )
+        .await
+    }
+
     /// The cases `leader` is in charge of (包案), within `scope`: open ones first, each group
-    /// most urgent first.
+    /// most urgent first; a page of at most `limit` after `after`.
     pub async fn cases_in_charge(
         &self,
         leader: &str,
         scope: &Scope,
         limit: u32,
+        after: Option<&LeaderCursor>,
     ) -> Result<Vec<CaseSummary>> {
-        let mut binds = vec![leader.to_string()];
-        let within = scope_clause(scope, &mut binds);
-        let sql = format!(
+        let mut texts = vec![leader.to_string()];
+        let within = scope_clause(scope, &mut texts);
+        let mut binds: Vec<LeaderBind> = texts.into_iter().map(LeaderBind::Text).collect();
+        let mut sql = format!(
             "SELECT {} FROM case_charges cc JOIN cases c ON c.id = cc.case_id
-             WHERE cc.leader_id = $1 AND {within}
-             ORDER BY c.is_open DESC, c.next_due_at, c.id LIMIT {}",
-            columns_of("c"),
-            i64::from(limit.clamp(1, 500))
+             WHERE cc.leader_id = $1 AND {within}",
+            columns_of("c")
         );
-        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = q.bind(b);
+        if let Some(a) = after {
+            let closed = mark(&mut binds, LeaderBind::Int(a.closed));
+            let due = mark(&mut binds, LeaderBind::Int(a.due_ms));
+            let id = mark(&mut binds, LeaderBind::Text(a.id.clone()));
+            sql += &format!(" AND (1 - c.is_open, c.next_due_at, c.id) > ({closed}, {due}, {id})");
         }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
+        let n = mark(&mut binds, LeaderBind::Int(i64::from(limit.clamp(1, 500))));
+        sql += &format!(" ORDER BY 1 - c.is_open, c.next_due_at, c.id LIMIT {n}");
+        self.leader_rows(sql, binds).await
+    }
+
+    /// How many cases `leader` is in charge of within `scope`, and how many of them are open.
+    pub async fn count_in_charge(&self, leader: &str, scope: &Scope) -> Result<(i64, i64)> {
+        let mut texts = vec![leader.to_string()];
+        let within = scope_clause(scope, &mut texts);
+        let sql = format!(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN c.is_open = 1 THEN 1 ELSE 0 END), 0)
+             FROM case_charges cc
+             JOIN cases c ON c.id = cc.case_id WHERE cc.leader_id = $1 AND {within}"
+        );
+        let mut q = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
+        for t in texts {
+            q = q.bind(t);
+        }
+        Ok(q.fetch_one(&self.pool).await?)
     }
 
     /// The leaders in charge of a case as the view's table holds them (for checks that the

@@ -38,6 +38,8 @@ pub struct CaseSummary {
     pub next_due_at_ms: Option<i64>,
     pub yellow_at_ms: Option<i64>,
     pub version: i64,
+    /// False once the case is closed (终结, withdrawn, merged away…).
+    pub is_open: bool,
 }
 
 /// Which cases a list shows. Lists are ordered by urgency (next deadline, then id) and
@@ -101,7 +103,8 @@ type TokenRow = (
 
 pub(crate) const SUMMARY_COLUMNS: &str =
     "id, receipt, stage, title, current_unit_id, bureau_id, region, channel, class, category,
-     petitioner_masked, received_at, updated_at, next_due_kind, next_due_at, yellow_at, version";
+     petitioner_masked, received_at, updated_at, next_due_kind, next_due_at, yellow_at, version,
+     is_open";
 
 pub(crate) fn summary_from_row(row: &sqlx::any::AnyRow) -> Result<CaseSummary> {
     let due: i64 = row.try_get("next_due_at")?;
@@ -124,6 +127,7 @@ pub(crate) fn summary_from_row(row: &sqlx::any::AnyRow) -> Result<CaseSummary> {
         next_due_at_ms: (due != NO_DEADLINE_MS).then_some(due),
         yellow_at_ms: (yellow != NO_DEADLINE_MS).then_some(yellow),
         version: row.try_get("version")?,
+        is_open: row.try_get::<i64, _>("is_open")? == 1,
     })
 }
 

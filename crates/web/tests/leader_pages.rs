@@ -242,3 +242,166 @@ async fn charge_is_handed_over_only_to_a_leader_who_could_take_it() {
     );
     t.finish().await;
 }
+
+/// The case ids linked from one list section, in page order.
+fn linked_cases(section: &str) -> Vec<String> {
+    section
+        .split("href=\"/staff/cases/")
+        .skip(1)
+        .map(|s| s.split(['#', '"']).next().unwrap().to_string())
+        .collect()
+}
+
+/// The `href` of the link whose text is `label` inside `html`.
+fn link_to(html: &str, label: &str) -> Option<String> {
+    let end = html.find(&format!(">{label}</a>"))?;
+    let start = html[..end].rfind("href=\"")? + "href=\"".len();
+    Some(
+        html[start..end]
+            .split('"')
+            .next()?
+            .replace("&amp;", "&")
+            .replace("&#38;", "&"),
+    )
+}
+
+#[tokio::test]
+async fn a_long_list_shows_its_first_rows_and_pages_through_the_rest_without_gaps() {
+    let t = setup().await;
+    t.named_user("lingdao", "王省长", "44-xfj", "leader").await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    let mut made = Vec::new();
+    for i in 0..62 {
+        let title = format!("第{i}号反映：路灯损坏");
+        let text = format!("第{i}号：小区东门第{i}根路灯已经坏了，晚上出行不便，请尽快维修。");
+        made.push(t.intake_text(&reg, &reg_csrf, &title, &text).await);
+    }
+    let (lead, _) = t.login("lingdao").await;
+
+    // The overview: ten rows, the size, and a link to the whole list.
+    let page = t.get("/staff/leader", &lead).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let awaiting = section(&page.body, "awaiting");
+    assert_eq!(linked_cases(awaiting).len(), 10, "{awaiting}");
+    assert!(awaiting.contains("共 62 件"), "{awaiting}");
+    let all = link_to(awaiting, "查看全部 62 件").expect("a link to the whole list");
+    assert_eq!(all, "/staff/leader?list=awaiting");
+    // The empty lists have no such link.
+    assert!(link_to(section(&page.body, "instructed"), "查看全部 0 件").is_none());
+
+    // The whole list, 50 to a page, then the rest; every case once, most urgent first.
+    let first = t.get(&all, &lead).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let one = section(&first.body, "awaiting");
+    let mut seen = linked_cases(one);
+    assert_eq!(seen.len(), 50);
+    assert!(!first.body.contains("id=\"in-charge\""), "one list only");
+    let next = link_to(one, "下一页").expect("a next page");
+    let second = t.get(&next, &lead).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    let two = section(&second.body, "awaiting");
+    seen.extend(linked_cases(two));
+    assert_eq!(linked_cases(two).len(), 12, "{next}");
+    assert!(link_to(two, "下一页").is_none(), "no third page");
+    assert_eq!(
+        link_to(two, "第一页").as_deref(),
+        Some("/staff/leader?list=awaiting")
+    );
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 62, "no case twice, none missing");
+    let mut expected = made.clone();
+    expected.sort();
+    assert_eq!(sorted, expected);
+
+    // A cursor that is not a number is refused, not a server error.
+    let bad = t
+        .get("/staff/leader?list=awaiting&after_due=x&after_id=y", &lead)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    // An unknown list is the overview.
+    let other = t.get("/staff/leader?list=nope", &lead).await;
+    assert!(other.body.contains("id=\"in-charge\""));
+    t.finish().await;
+}
+
+#[tokio::test]
+async fn the_in_charge_list_pages_open_cases_first_then_closed_ones() {
+    let t = setup().await;
+    let sheng = t.named_user("lingdao", "王省长", "44-xfj", "leader").await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    let leader = Actor {
+        id: ActorId::new(sheng.clone()),
+        roles: vec![Role::Leader],
+        unit: Some(UnitId::new("44-xfj")),
+        oversees_case: false,
+        is_case_petitioner: false,
+    };
+    let petitioner = Actor {
+        id: ActorId::new("petitioner:test"),
+        roles: vec![Role::Petitioner],
+        unit: None,
+        oversees_case: false,
+        is_case_petitioner: true,
+    };
+    let mut closed = Vec::new();
+    for i in 0..7 {
+        let text = format!("第{i}号：小区东门第{i}根路灯已经坏了，晚上出行不便。");
+        let id = t
+            .intake_text(&reg, &reg_csrf, &format!("包案第{i}件"), &text)
+            .await;
+        let case = CaseId::new(id.clone());
+        t.app
+            .execute(leader.clone(), case.clone(), Command::TakeCharge, None)
+            .await
+            .unwrap();
+        if i % 3 == 0 {
+            t.app
+                .execute(
+                    petitioner.clone(),
+                    case,
+                    Command::Withdraw {
+                        reason: Reason::parse("问题已解决").unwrap(),
+                    },
+                    None,
+                )
+                .await
+                .unwrap();
+            closed.push(id);
+        }
+    }
+    let scope = huiyin_domain::access::Scope::All;
+    assert_eq!(
+        t.app.store().count_in_charge(&sheng, &scope).await.unwrap(),
+        (7, 4)
+    );
+    // Pages of three: every case once, the four open ones before the three closed ones.
+    let mut seen: Vec<(bool, String)> = Vec::new();
+    let mut after = None;
+    loop {
+        let page = t
+            .app
+            .store()
+            .cases_in_charge(&sheng, &scope, 3, after.as_ref())
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().map(huiyin_store::LeaderCursor::after);
+        seen.extend(page.into_iter().map(|c| (c.is_open, c.id)));
+        assert!(seen.len() <= 7, "the cursor moves on");
+    }
+    assert_eq!(seen.len(), 7);
+    assert!(seen[..4].iter().all(|(open, _)| *open), "{seen:?}");
+    let mut tail: Vec<String> = seen[4..].iter().map(|(_, id)| id.clone()).collect();
+    tail.sort();
+    closed.sort();
+    assert_eq!(tail, closed);
+    // The page says how many are open.
+    let (lead, _) = t.login("lingdao").await;
+    let page = t.get("/staff/leader", &lead).await;
+    assert!(section(&page.body, "in-charge").contains("共 7 件，未办结 4 件"));
+    t.finish().await;
+}

@@ -1,5 +1,4 @@
-//! The leader's view (领导: cases awaiting instruction, cases instructed) and the
-//! administration area (the organisation tree, deadline policies per jurisdiction, the
+//! The administration overview (the organisation tree, deadline policies per jurisdiction, the
 //! holiday calendar, creating users with their roles), plus the unit picker's search.
 
 use axum::extract::{Form, OriginalUri, Query, State};
@@ -8,13 +7,11 @@ use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, NaiveDate, Weekday};
 use huiyin_domain::access::{Action, authorize};
 use huiyin_domain::case::Role;
-use huiyin_domain::ids::CaseId;
 use huiyin_domain::policy::ClockKind;
-use huiyin_store::{ListFilter, UnitSearch};
+use huiyin_store::UnitSearch;
 use serde::Deserialize;
 
 use super::forms::{Field, Fields, FormData, place_errors};
-use super::inbox::{Row, row_of};
 use super::{Chrome, Signed, app_error_page, signed_in};
 use crate::WebState;
 use crate::error::ApiError;
@@ -61,6 +58,7 @@ pub async fn unit_search(
                 .filter(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit())),
             kind: Some(q.kind.trim().to_string()).filter(|k| !k.is_empty()),
             limit: 20,
+            with_retired: false,
         };
         match state.app.search_units(&signed.actor, &search).await {
             Ok(units) => units
@@ -71,83 +69,6 @@ pub async fn unit_search(
         }
     };
     render(StatusCode::OK, &UnitsFragment { ctx, units_found })
-}
-
-// ---------------------------------------------------------------------------------------------
-// The leader's view
-
-#[derive(askama::Template)]
-#[template(path = "staff/leader.html")]
-struct LeaderPage {
-    ctx: Ctx,
-    chrome: Chrome,
-    awaiting: Vec<Row>,
-    instructed: Vec<Row>,
-}
-
-/// How many of the most urgent cases in scope the leader's view reads.
-const LEADER_ROWS: u32 = 100;
-
-pub async fn leader(
-    State(state): State<WebState>,
-    prefs: Prefs,
-    headers: HeaderMap,
-    OriginalUri(uri): OriginalUri,
-) -> Response {
-    let signed = match signed_in(&state, &headers, uri.path()).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let ctx = signed.ctx(prefs, "/staff/leader");
-    match leader_rows(&state, &signed, &ctx).await {
-        Ok((awaiting, instructed)) => render(
-            StatusCode::OK,
-            &LeaderPage {
-                chrome: signed.chrome(&ctx, "leader"),
-                ctx,
-                awaiting,
-                instructed,
-            },
-        ),
-        Err(e) => app_error_page(ctx, e),
-    }
-}
-
-async fn leader_rows(
-    state: &WebState,
-    signed: &Signed,
-    ctx: &Ctx,
-) -> Result<(Vec<Row>, Vec<Row>), ApiError> {
-    let items = state
-        .app
-        .list_for(
-            &signed.actor,
-            ListFilter {
-                open_only: true,
-                limit: LEADER_ROWS,
-                ..ListFilter::default()
-            },
-        )
-        .await?;
-    let now = state.app.now().timestamp_millis();
-    let mut awaiting = Vec::new();
-    let mut instructed = Vec::new();
-    for item in items {
-        let instructions = state
-            .app
-            .store()
-            .case(&CaseId::new(item.id.clone()))
-            .await
-            .map_err(huiyin_app::AppError::from)?
-            .map_or(0, |c| c.state.instructions);
-        let row = row_of(ctx, item, now);
-        if instructions == 0 {
-            awaiting.push(row);
-        } else {
-            instructed.push(row);
-        }
-    }
-    Ok((awaiting, instructed))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,16 +1,33 @@
-//! The leader's view (领导): cases awaiting instruction (待阅批), the cases this leader has
-//! taken personal charge of (包案), and cases already instructed. Each list is one scoped query
-//! ([`huiyin_app::App::leader_desk`]); the page reads no case one by one.
+//! The leader's view (领导): the cases this leader has taken personal charge of (包案), cases
+//! awaiting instruction (待阅批) and cases already instructed. The overview shows each list's
+//! first rows and size; each list opens whole a page at a time (keyset paging, so a deep page
+//! costs what the first does). Each list is one scoped query
+//! ([`huiyin_app::App::leader_desk`], [`huiyin_app::App::leader_page`]); the page reads no
+//! case one by one.
 
-use axum::extract::{OriginalUri, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use huiyin_app::leader::{DeskList, DeskSection};
+use huiyin_store::LeaderCursor;
+use serde::Deserialize;
 
 use super::inbox::{Row, row_of};
-use super::{Chrome, app_error_page, signed_in};
+use super::{Chrome, app_error_page, signed_in, url_encode};
 use crate::WebState;
 use crate::error::ApiError;
 use crate::pages::{Ctx, Prefs, render};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LeaderQuery {
+    /// One whole list (`in-charge`, `awaiting`, `instructed`); the overview without.
+    #[serde(default)]
+    pub list: String,
+    pub after_closed: Option<i64>,
+    pub after_due: Option<i64>,
+    #[serde(default)]
+    pub after_id: String,
+}
 
 #[derive(askama::Template)]
 #[template(path = "staff/leader_desk.html")]
@@ -18,6 +35,10 @@ struct LeaderDeskPage {
     ctx: Ctx,
     chrome: Chrome,
     lists: Vec<LeaderSection>,
+    /// Showing one whole list (with paging) rather than the overview.
+    single: bool,
+    /// On a later page of one list: the link to its first page.
+    first: Option<String>,
 }
 
 /// One list of the view.
@@ -27,55 +48,124 @@ struct LeaderSection {
     /// Where a row's link lands on the case page.
     anchor: &'static str,
     rows: Vec<Row>,
+    /// The list's size, worded ("共 N 件", for 包案 with how many are open).
+    count: String,
+    /// The link to the whole list (overview) or to the next page (one list).
+    more: Option<(String, String)>,
 }
 
-/// `GET /staff/leader`.
+fn list_link(list: DeskList, after: Option<&LeaderCursor>) -> String {
+    let base = format!("/staff/leader?list={}", list.code());
+    match after {
+        Some(c) => format!(
+            "{base}&after_closed={}&after_due={}&after_id={}",
+            c.closed,
+            c.due_ms,
+            url_encode(&c.id)
+        ),
+        None => base,
+    }
+}
+
+fn section(ctx: &Ctx, s: DeskSection, now: i64, single: bool) -> LeaderSection {
+    let (id, heading, anchor) = match s.list {
+        DeskList::InCharge => ("in-charge", ctx.t("staff.leader.in_charge"), "#h-in-charge"),
+        DeskList::Awaiting => ("awaiting", ctx.t("staff.leader.awaiting"), "#act-instruct"),
+        DeskList::Instructed => ("instructed", ctx.t("staff.leader.instructed"), ""),
+    };
+    let total = s.total.to_string();
+    let count = if s.list == DeskList::InCharge {
+        ctx.tf(
+            "staff.leader.count_open",
+            &[("n", &total), ("open", &s.open.to_string())],
+        )
+    } else {
+        ctx.tf("staff.leader.count", &[("n", &total)])
+    };
+    let more = if single {
+        s.next.as_ref().map(|c| {
+            (
+                list_link(s.list, Some(c)),
+                ctx.t("staff.inbox.next").to_string(),
+            )
+        })
+    } else {
+        (s.total > s.rows.len() as i64).then(|| {
+            (
+                list_link(s.list, None),
+                ctx.tf("staff.leader.all", &[("n", &total)]),
+            )
+        })
+    };
+    LeaderSection {
+        id,
+        heading,
+        anchor,
+        rows: s.rows.into_iter().map(|i| row_of(ctx, i, now)).collect(),
+        count,
+        more,
+    }
+}
+
+/// `GET /staff/leader[?list=…&after_…]`.
 pub async fn page(
     State(state): State<WebState>,
     prefs: Prefs,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
+    Query(q): Query<LeaderQuery>,
 ) -> Response {
-    let signed = match signed_in(&state, &headers, uri.path()).await {
+    let here = uri
+        .path_and_query()
+        .map_or("/staff/leader".to_string(), |p| p.as_str().to_string());
+    let signed = match signed_in(&state, &headers, &here).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let ctx = signed.ctx(prefs, "/staff/leader");
-    let desk = match state.app.leader_desk(&signed.actor).await {
-        Ok(d) => d,
-        Err(e) => return app_error_page(ctx, ApiError::from(e)),
-    };
+    let ctx = signed.ctx(prefs, here);
     let now = state.app.now().timestamp_millis();
-    let rows = |items: Vec<huiyin_store::CaseSummary>| -> Vec<Row> {
-        items.into_iter().map(|i| row_of(&ctx, i, now)).collect()
+    let one = DeskList::parse(&q.list);
+    let after = match (q.after_due, q.after_id.is_empty()) {
+        (Some(due_ms), false) => Some(LeaderCursor {
+            closed: q.after_closed.unwrap_or(0).clamp(0, 1),
+            due_ms,
+            id: q.after_id.chars().take(64).collect(),
+        }),
+        _ => None,
     };
-    let lists = vec![
-        // The leader's own 包案 cases first: a few, and theirs; then what awaits instruction
-        // (often long), most urgent first.
-        LeaderSection {
-            id: "in-charge",
-            heading: ctx.t("staff.leader.in_charge"),
-            anchor: "#h-in-charge",
-            rows: rows(desk.in_charge),
+    let (lists, first) = match one {
+        Some(list) => match state
+            .app
+            .leader_page(&signed.actor, list, after.as_ref())
+            .await
+        {
+            Ok(s) => (
+                vec![section(&ctx, s, now, true)],
+                after.is_some().then(|| list_link(list, None)),
+            ),
+            Err(e) => return app_error_page(ctx, ApiError::from(e)),
         },
-        LeaderSection {
-            id: "awaiting",
-            heading: ctx.t("staff.leader.awaiting"),
-            anchor: "#act-instruct",
-            rows: rows(desk.awaiting),
+        None => match state.app.leader_desk(&signed.actor).await {
+            // The leader's own 包案 cases first: a few, and theirs; then what awaits
+            // instruction (often long), most urgent first.
+            Ok(d) => (
+                vec![
+                    section(&ctx, d.in_charge, now, false),
+                    section(&ctx, d.awaiting, now, false),
+                    section(&ctx, d.instructed, now, false),
+                ],
+                None,
+            ),
+            Err(e) => return app_error_page(ctx, ApiError::from(e)),
         },
-        LeaderSection {
-            id: "instructed",
-            heading: ctx.t("staff.leader.instructed"),
-            anchor: "",
-            rows: rows(desk.instructed),
-        },
-    ];
+    };
     render(
         StatusCode::OK,
         &LeaderDeskPage {
             chrome: signed.chrome(&ctx, "leader"),
+            single: one.is_some(),
             lists,
+            first,
             ctx,
         },
     )
