@@ -1,7 +1,7 @@
 // Administration (系统管理): the administrator signs in with the TOTP secret the demo printed,
 // walks the staff list and one user's page (grants a role through the unit picker), adds a
 // category, sets a local deadline rule and reads the effective policy of a region, and enters
-// a year of the holiday calendar — at 1280 px and at 360 px, with screenshots (admin-*.png).
+// a year of the holiday calendar, adds, renames and retires a unit — at 1280 px and at 360 px, with screenshots (admin-*.png).
 import { readFileSync } from "node:fs";
 import { createHmac } from "node:crypto";
 import { launch, context, shot, test, summary, assert, assertNoHorizontalScroll, BASE, PHONE, DESK } from "../lib.mjs";
@@ -134,6 +134,43 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
     assert((await page.textContent("body")).includes("2027年安排已保存"), "calendar not saved");
     await assertNoHorizontalScroll(page, `calendar ${tag}`);
     await shot(page, `admin-calendar-${tag}`);
+
+    // Units (组织机构): find, add under 禅城区信访局 (a bad region first), rename, retire.
+    await page.goto(BASE + "/staff/admin/units?q=" + encodeURIComponent("禅城"));
+    assert((await page.textContent("table.list")).includes("禅城区"), "the unit search found nothing");
+    await assertNoHorizontalScroll(page, `units ${tag}`);
+    await shot(page, `admin-units-${tag}`);
+    const unitId = `440604-e2e${tag}-${Date.now() % 100000}`;
+    await page.locator("#unit-parent_id").fill("440604-xfj");
+    await page.locator("#unit-id").fill(unitId);
+    await page.locator("#unit-name").fill(`禅城区人民来访接待中心${tag}`);
+    await page.locator("#unit-kind").selectOption("township_office");
+    await page.locator("#unit-region_code").fill("44060x");
+    await page.getByRole("button", { name: "设立单位" }).last().click();
+    await page.waitForLoadState();
+    assert(await page.locator("#unit-region_code-error").count() === 1, "no error next to the region");
+    assert((await page.locator("#unit-name").inputValue()).includes("接待中心"), "the name was not kept");
+    await assertNoHorizontalScroll(page, `units error ${tag}`);
+    await shot(page, `admin-units-error-${tag}`);
+    await page.locator("#unit-region_code").fill("440604");
+    await page.getByRole("button", { name: "设立单位" }).last().click();
+    await page.waitForURL(/done=added/);
+    assert((await page.textContent("main")).includes("单位已设立"), "no notice after adding");
+    await page.locator("#rename-name").fill(`禅城区来访接待中心${tag}`);
+    await page.getByRole("button", { name: "更名" }).click();
+    await page.waitForURL(/done=renamed/);
+    assert((await page.textContent("main")).includes("更名："), "no rename in the history");
+    await assertNoHorizontalScroll(page, `unit ${tag}`);
+    await shot(page, `admin-unit-${tag}`);
+    // Retiring asks first; declining keeps the unit, accepting retires it.
+    page.once("dialog", (d) => d.dismiss());
+    await page.getByRole("button", { name: "撤销单位" }).click();
+    assert(!page.url().includes("done=retired"), "a declined confirmation still posted");
+    page.once("dialog", (d) => d.accept());
+    await page.getByRole("button", { name: "撤销单位" }).click();
+    await page.waitForURL(/done=retired/);
+    assert((await page.textContent("main")).includes("已撤销"), "the unit is not shown as retired");
+    await shot(page, `admin-unit-retired-${tag}`);
 
     // The two refused forms answer 422 on purpose (the browser logs the status).
     const problems = ctx.problems.filter((p) => !p.includes("status of 422"));

@@ -224,12 +224,17 @@ pub fn calendar_year_text(year: i32, days: &[CalendarDay]) -> String {
 }
 
 impl App {
-    async fn require(&self, actor: &Actor, action: Action) -> Result<(), AppError> {
+    pub(crate) async fn require(&self, actor: &Actor, action: Action) -> Result<(), AppError> {
         let principal = self.principal(actor).await?;
         authorize(&principal, action, None).map_err(|d| AppError::Forbidden(d.message().into()))
     }
 
-    fn admin_entry(&self, actor: &Actor, action: &str, detail: serde_json::Value) -> AuditEntry {
+    pub(crate) fn admin_entry(
+        &self,
+        actor: &Actor,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> AuditEntry {
         AuditEntry {
             at_ms: self.now().timestamp_millis(),
             actor: actor.id.to_string(),

@@ -22,6 +22,7 @@ pub mod secrets;
 pub mod sms;
 pub mod stats;
 pub mod text;
+pub mod units;
 pub mod views;
 pub mod workbench;
 mod writer;

@@ -116,6 +116,19 @@ fn print_report(report: &ImportReport) -> Result<()> {
     Ok(())
 }
 
+/// The audit entry of a change made on the command line (the operator has no staff account;
+/// the entry says which command made it).
+fn cli_entry(action: &str, detail: serde_json::Value) -> huiyin_store::AuditEntry {
+    huiyin_store::AuditEntry {
+        at_ms: now_ms(),
+        actor: format!("cli:{action}"),
+        actor_unit: None,
+        action: action.to_string(),
+        case_id: None,
+        detail: detail.to_string(),
+    }
+}
+
 pub async fn run(command: OrgCmd) -> Result<()> {
     match command {
         OrgCmd::Import {
@@ -129,7 +142,11 @@ pub async fn run(command: OrgCmd) -> Result<()> {
                 Some(path) => {
                     let text = std::fs::read_to_string(&path)
                         .with_context(|| format!("无法读取单位文件 {}", path.display()))?;
-                    match store.import_units_csv(&text, now_ms()).await {
+                    let audit = cli_entry(
+                        "org_import_units",
+                        serde_json::json!({"file": path.display().to_string()}),
+                    );
+                    match store.import_units_csv(&text, now_ms(), Some(&audit)).await {
                         Ok(r) => r,
                         Err(OrgImportError::Rejected(e)) => {
                             return Err(anyhow!("{}: {e}", path.display()));
@@ -163,7 +180,11 @@ pub async fn run(command: OrgCmd) -> Result<()> {
         }
         OrgCmd::Rename { data, unit, name } => {
             let store = data.open().await?;
-            if store.rename_unit(&unit, &name, now_ms()).await? {
+            let audit = cli_entry("org_rename", serde_json::json!({"id": unit, "name": name}));
+            if store
+                .rename_unit(&unit, &name, now_ms(), Some(&audit))
+                .await?
+            {
                 println!("{unit} renamed");
             } else {
                 println!("{unit} already has that name");
@@ -171,12 +192,16 @@ pub async fn run(command: OrgCmd) -> Result<()> {
         }
         OrgCmd::Merge { data, unit, into } => {
             let store = data.open().await?;
-            store.merge_unit(&unit, &into, now_ms()).await?;
+            let audit = cli_entry("org_merge", serde_json::json!({"id": unit, "into": into}));
+            store
+                .merge_unit(&unit, &into, now_ms(), Some(&audit))
+                .await?;
             println!("{unit} merged into {into}");
         }
         OrgCmd::Retire { data, unit } => {
             let store = data.open().await?;
-            store.retire_unit(&unit, now_ms()).await?;
+            let audit = cli_entry("org_retire", serde_json::json!({"id": unit}));
+            store.retire_unit(&unit, now_ms(), Some(&audit)).await?;
             println!("{unit} retired");
         }
         OrgCmd::History { data, unit } => {

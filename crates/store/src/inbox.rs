@@ -62,6 +62,8 @@ pub struct UnitSearch {
     pub region: Option<String>,
     pub kind: Option<String>,
     pub limit: u32,
+    /// Also retired and merged units (the administrators' unit list); pickers leave it false.
+    pub with_retired: bool,
 }
 
 fn add(list: &mut Vec<(String, i64)>, key: &str, n: i64) {
@@ -202,7 +204,12 @@ impl Store {
             format!("${}", binds.len())
         };
         let mut sql = format!(
-            "SELECT {UNIT_COLUMNS} FROM units WHERE status = 'active' AND name LIKE {} ESCAPE '\\'",
+            "SELECT {UNIT_COLUMNS} FROM units WHERE {} AND name LIKE {} ESCAPE '\\'",
+            if s.with_retired {
+                "1 = 1"
+            } else {
+                "status = 'active'"
+            },
             mark(either::Bind::Text(like_pattern(s.name.trim())))
         );
         if let Some(region) = s.region.as_deref().filter(|r| !r.is_empty()) {

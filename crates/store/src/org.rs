@@ -13,7 +13,7 @@ use serde::Serialize;
 use sqlx::{Any, Transaction};
 
 use crate::db::{Backend, Store};
-use crate::{Result, StoreError};
+use crate::{AuditEntry, Result, StoreError};
 
 /// Bound parameters per multi-row INSERT. SQLite looks named parameters (`$n`) up linearly
 /// while it prepares a statement, so very wide statements cost quadratic time: about a
@@ -218,6 +218,14 @@ fn history_row(unit_id: &str, at_ms: i64, change: &str, detail: serde_json::Valu
     ]
 }
 
+/// Appends an administrator's audit entry inside the change's transaction.
+async fn audit_on(tx: &mut Transaction<'static, Any>, audit: Option<&AuditEntry>) -> Result<()> {
+    if let Some(entry) = audit {
+        crate::audit::append_on(tx, entry).await?;
+    }
+    Ok(())
+}
+
 const HISTORY_COLUMNS: [&str; 5] = ["id", "unit_id", "at_ms", "change", "detail"];
 
 /// Follows successors from a retired unit to the active one that took over (bounded, so a
@@ -340,10 +348,12 @@ impl Store {
     /// nor in the database, cycles, duplicate ids — and any problem rejects the whole file with
     /// the line numbers; otherwise all rows are written in one transaction (an id that exists
     /// already is updated where it differs, with history).
+    /// With `audit`, the entry is appended in the same transaction.
     pub async fn import_units_csv(
         &self,
         text: &str,
         now_ms: i64,
+        audit: Option<&AuditEntry>,
     ) -> std::result::Result<ImportReport, OrgImportError> {
         let rows = extra::parse_csv(text)?;
         let mut tx = self.pool.begin().await?;
@@ -359,6 +369,7 @@ impl Store {
             |id| units.get(id).map(|u| u.parent_id.clone()),
         )?;
         let counts = apply_units(self.backend, &mut tx, &specs, &units, now_ms, "csv").await?;
+        audit_on(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(ImportReport {
             units_added: counts.0,
@@ -369,8 +380,15 @@ impl Store {
         })
     }
 
-    /// Renames a unit (with history). Returns false if the name is already that.
-    pub async fn rename_unit(&self, id: &str, name: &str, now_ms: i64) -> Result<bool> {
+    /// Renames a unit (with history). Returns false if the name is already that. With
+    /// `audit`, the entry is appended in the same transaction (here and in the changes below).
+    pub async fn rename_unit(
+        &self,
+        id: &str,
+        name: &str,
+        now_ms: i64,
+        audit: Option<&AuditEntry>,
+    ) -> Result<bool> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > extra::MAX_NAME_CHARS {
             return Err(StoreError::Conflict(format!(
@@ -399,13 +417,20 @@ impl Store {
             vec![history_row(id, now_ms, "renamed", detail)],
         )
         .await?;
+        audit_on(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Merges unit `id` into `into`: `id` is retired with `into` as its successor and its
     /// active sub-units move under `into`. Cases keep the unit ids they have.
-    pub async fn merge_unit(&self, id: &str, into: &str, now_ms: i64) -> Result<()> {
+    pub async fn merge_unit(
+        &self,
+        id: &str,
+        into: &str,
+        now_ms: i64,
+        audit: Option<&AuditEntry>,
+    ) -> Result<()> {
         if id == into {
             return Err(StoreError::Conflict("不能把单位合并到它自己".into()));
         }
@@ -475,13 +500,19 @@ impl Store {
             history,
         )
         .await?;
+        audit_on(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Retires a unit that has no active sub-units (merge it instead if its work goes on
     /// elsewhere). Cases keep the unit id.
-    pub async fn retire_unit(&self, id: &str, now_ms: i64) -> Result<()> {
+    pub async fn retire_unit(
+        &self,
+        id: &str,
+        now_ms: i64,
+        audit: Option<&AuditEntry>,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         self.lock_org(&mut tx).await?;
         let unit = Self::org_unit_in(&mut tx, id).await?;
@@ -513,6 +544,7 @@ impl Store {
             vec![history_row(id, now_ms, "retired", serde_json::json!({}))],
         )
         .await?;
+        audit_on(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -539,6 +571,17 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(unit_from_row))
+    }
+
+    /// The units directly below `id` (active and retired), by name.
+    pub async fn children_of(&self, id: &str) -> Result<Vec<OrgUnit>> {
+        let rows: Vec<UnitRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {UNIT_COLUMNS} FROM units WHERE parent_id = $1 ORDER BY name, id LIMIT 1000"
+        )))
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(unit_from_row).collect())
     }
 
     /// The units with these ids (unknown ids are left out), in id order.

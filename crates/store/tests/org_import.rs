@@ -146,21 +146,21 @@ async fn rename_merge_and_retire_keep_history_and_never_delete() {
     s.import_org(&p, 1_000).await.unwrap();
 
     assert!(
-        s.rename_unit("4406-cg", "佛山市城市管理和综合执法局", 2_000)
+        s.rename_unit("4406-cg", "佛山市城市管理和综合执法局", 2_000, None)
             .await
             .unwrap()
     );
     assert!(
-        !s.rename_unit("4406-cg", "佛山市城市管理和综合执法局", 2_001)
+        !s.rename_unit("4406-cg", "佛山市城市管理和综合执法局", 2_001, None)
             .await
             .unwrap()
     );
     assert!(matches!(
-        s.rename_unit("4406-cg", "  ", 2_002).await,
+        s.rename_unit("4406-cg", "  ", 2_002, None).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        s.rename_unit("nope", "x", 2_002).await,
+        s.rename_unit("nope", "x", 2_002, None).await,
         Err(StoreError::NotFound(_))
     ));
 
@@ -174,7 +174,7 @@ async fn rename_merge_and_retire_keep_history_and_never_delete() {
         .filter(|u| u.parent_id.as_deref() == Some("440605-gov"))
         .count();
     assert!(children_before >= 16);
-    s.merge_unit("440605-gov", "440604-gov", 3_000)
+    s.merge_unit("440605-gov", "440604-gov", 3_000, None)
         .await
         .unwrap();
     let old = s.org_unit("440605-gov").await.unwrap().unwrap();
@@ -200,13 +200,17 @@ async fn rename_merge_and_retire_keep_history_and_never_delete() {
     );
     // Merging into a retired unit, into itself or into its own sub-unit is refused.
     assert!(
-        s.merge_unit("440604-jy", "440605-gov", 3_100)
+        s.merge_unit("440604-jy", "440605-gov", 3_100, None)
             .await
             .is_err()
     );
-    assert!(s.merge_unit("440604-jy", "440604-jy", 3_100).await.is_err());
     assert!(
-        s.merge_unit("440604-gov", "440604-jy", 3_100)
+        s.merge_unit("440604-jy", "440604-jy", 3_100, None)
+            .await
+            .is_err()
+    );
+    assert!(
+        s.merge_unit("440604-gov", "440604-jy", 3_100, None)
             .await
             .is_err()
     );
@@ -232,10 +236,10 @@ async fn rename_merge_and_retire_keep_history_and_never_delete() {
     );
 
     // Retiring needs the unit to have no active sub-units.
-    let err = s.retire_unit("4406-gov", 5_000).await.unwrap_err();
+    let err = s.retire_unit("4406-gov", 5_000, None).await.unwrap_err();
     assert!(err.to_string().contains("下级单位"), "{err}");
-    s.retire_unit("4406-nn", 5_000).await.unwrap();
-    assert!(s.retire_unit("4406-nn", 5_001).await.is_err());
+    s.retire_unit("4406-nn", 5_000, None).await.unwrap();
+    assert!(s.retire_unit("4406-nn", 5_001, None).await.is_err());
     let nn = s.org_unit("4406-nn").await.unwrap().unwrap();
     assert_eq!(nn.status, "retired");
     let changes: Vec<String> = s
@@ -268,7 +272,7 @@ async fn a_bad_units_file_is_rejected_whole_with_line_numbers() {
                4406-b,乙,department,4406,4406-a\n\
                4406-c,丙,court,4406,4406-nowhere\n\
                4406-wg,重复,department,4406,4406-gov\n";
-    let err = s.import_units_csv(bad, 2_000).await.unwrap_err();
+    let err = s.import_units_csv(bad, 2_000, None).await.unwrap_err();
     let OrgImportError::Rejected(OrgError::Lines(lines)) = &err else {
         panic!("unexpected {err}");
     };
@@ -277,7 +281,7 @@ async fn a_bad_units_file_is_rejected_whole_with_line_numbers() {
     assert!(err.to_string().contains("第7行"));
 
     let bad = &bad[..bad.rfind("4406-wg,重复").unwrap()];
-    let err = s.import_units_csv(bad, 2_000).await.unwrap_err();
+    let err = s.import_units_csv(bad, 2_000, None).await.unwrap_err();
     let OrgImportError::Rejected(OrgError::Lines(lines)) = &err else {
         panic!("unexpected {err}");
     };
@@ -298,12 +302,12 @@ async fn a_bad_units_file_is_rejected_whole_with_line_numbers() {
     let good = "id,name,kind,region,parent,department\n\
                 4406-wg,佛山市网格化服务管理中心,department,4406,4406-gov,grid\n\
                 440604011-wg,祖庙街道网格站,township_office,440604011,440604011-office,\n";
-    let r = s.import_units_csv(good, 3_000).await.unwrap();
+    let r = s.import_units_csv(good, 3_000, None).await.unwrap();
     assert_eq!(r.units_added, 2);
     let wg = s.org_unit("440604011-wg").await.unwrap().unwrap();
     assert_eq!(wg.level, "township");
     assert_eq!(wg.kind, UnitKind::TownshipOffice.as_str());
-    let r = s.import_units_csv(good, 4_000).await.unwrap();
+    let r = s.import_units_csv(good, 4_000, None).await.unwrap();
     assert!(r.is_noop(), "{r:?}");
     db.cleanup().await.unwrap();
 }

@@ -216,6 +216,7 @@ fn bench(c: &mut Criterion) {
             region: region.map(str::to_string),
             kind: kind.map(str::to_string),
             limit: 20,
+            with_retired: false,
         };
         let found = rt.block_on(store.search_units(&search)).unwrap();
         assert!(!found.is_empty(), "{name} found nothing");

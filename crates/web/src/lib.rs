@@ -691,42 +691,27 @@ async fn create_unit(
         return Err(ApiError::forbidden("只有管理员可以新建单位"));
     }
     let unit: UnitRecord = parse_json(&body)?;
-    huiyin_domain::values::RegionCode::parse(&unit.region_code)
-        .map_err(|e| ApiError::field("region_code", e.code, e.message))?;
-    if unit.id.trim().is_empty() || unit.id.len() > 64 {
-        return Err(ApiError::field(
-            "id",
-            "unit_id_invalid",
-            "单位编号应为1到64个字符",
-        ));
-    }
-    if unit.name.trim().is_empty() {
-        return Err(ApiError::field(
-            "name",
-            "unit_name_required",
-            "请填写单位名称",
-        ));
-    }
-    if let Some(parent) = &unit.parent_id
-        && state
-            .app
-            .store()
-            .unit(parent)
-            .await
-            .map_err(huiyin_app::AppError::from)?
-            .is_none()
-    {
-        return Err(ApiError::field(
-            "parent_id",
-            "unit_parent_unknown",
-            "上级单位不存在",
-        ));
-    }
-    state
+    // The same checks, history and audit entry as the administrators' page.
+    let added = state
         .app
-        .store()
-        .insert_unit(&unit)
-        .await
-        .map_err(huiyin_app::AppError::from)?;
+        .admin_add_unit(
+            &actor,
+            &huiyin_app::units::NewUnit {
+                id: unit.id,
+                name: unit.name,
+                kind: unit.kind,
+                region_code: unit.region_code,
+                parent_id: unit.parent_id.unwrap_or_default(),
+                department: String::new(),
+            },
+        )
+        .await?;
+    let unit = UnitRecord {
+        id: added.id,
+        name: added.name,
+        kind: added.kind,
+        region_code: added.region_code,
+        parent_id: added.parent_id,
+    };
     Ok((StatusCode::CREATED, Json(unit)).into_response())
 }

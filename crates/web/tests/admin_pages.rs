@@ -1110,3 +1110,296 @@ async fn the_shared_taxonomy_imports_when_present() {
     assert!(rules.categories.iter().all(|c| c.level <= 3));
     t.finish().await;
 }
+
+/// The regions the unit tests add units in (adding checks the region is known).
+async fn regions(t: &T) {
+    for (code, name, level, parent) in [
+        ("44", "广东省", "province", None),
+        ("4406", "佛山市", "city", Some("44")),
+        ("440604", "禅城区", "county", Some("4406")),
+        ("4401", "广州市", "city", Some("44")),
+    ] {
+        sqlx::query(
+            "INSERT INTO regions (code, name, level, parent_code, updated_at) VALUES ($1, $2, $3, $4, 0)",
+        )
+        .bind(code)
+        .bind(name)
+        .bind(level)
+        .bind(parent)
+        .execute(t.app.store().pool())
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn units_are_added_renamed_merged_and_retired_with_history_and_audit() {
+    let t = T::start().await;
+    regions(&t).await;
+    t.admin("admin").await;
+    t.user("reg", "4406-xfj", "registrar").await;
+    let admin = t.login("admin").await;
+
+    // The list finds units, retired ones too, and offers the add form.
+    let page = t.get("/staff/admin/units?q=佛山", &admin).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("佛山市人社局") && page.body.contains("id=\"unit-id\""));
+    assert!(
+        !page.body.contains("广东省信访局"),
+        "the name filter applies"
+    );
+
+    // Bad input comes back next to its field with what was entered; nothing is written.
+    let res = t
+        .post(
+            "/staff/admin/units",
+            &admin,
+            &[
+                ("parent_id", "4406-xfj"),
+                ("id", "bad id!"),
+                ("name", "佛山市禅城区信访局"),
+                ("kind", "petition_bureau"),
+                ("region_code", "44060"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains("id=\"unit-id-error\""), "{}", res.body);
+    assert!(res.body.contains("id=\"unit-region_code-error\""));
+    assert!(res.body.contains("value=\"佛山市禅城区信访局\""));
+    assert!(t.app.store().org_unit("bad id!").await.unwrap().is_none());
+    // A region outside the administrator's (佛山) is refused.
+    let res = t
+        .post(
+            "/staff/admin/units",
+            &admin,
+            &[
+                ("parent_id", "4406-xfj"),
+                ("id", "4401-x"),
+                ("name", "广州某局"),
+                ("kind", "department"),
+                ("region_code", "4401"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains("不在本单位所辖区域内"), "{}", res.body);
+
+    // A good unit: redirect to its page, with history and the audit entry.
+    let res = t
+        .post(
+            "/staff/admin/units",
+            &admin,
+            &[
+                ("parent_id", "4406-xfj"),
+                ("id", "440604-xfj"),
+                ("name", "佛山市禅城区信访局"),
+                ("kind", "petition_bureau"),
+                ("region_code", "440604"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert_eq!(
+        res.location.as_deref(),
+        Some("/staff/admin/units/440604-xfj?done=added")
+    );
+    let unit = t.app.store().org_unit("440604-xfj").await.unwrap().unwrap();
+    assert_eq!(unit.level, "county");
+    assert_eq!(unit.parent_id.as_deref(), Some("4406-xfj"));
+    assert!(t.audited("admin_add_unit", "440604-xfj").await);
+    let page = t
+        .get("/staff/admin/units/440604-xfj?done=added", &admin)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("单位已设立"));
+    assert!(page.body.contains("县级") && page.body.contains("佛山市信访局"));
+    // The same id again is refused.
+    let res = t
+        .post(
+            "/staff/admin/units",
+            &admin,
+            &[
+                ("parent_id", "4406-xfj"),
+                ("id", "440604-xfj"),
+                ("name", "又一个"),
+                ("kind", "petition_bureau"),
+                ("region_code", "440604"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("已被使用"));
+
+    // Rename: an empty name is refused next to the field, a good one is kept with history.
+    let res = t
+        .post(
+            "/staff/admin/units/440604-xfj/rename",
+            &admin,
+            &[("name", " ")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(
+        res.body.contains("id=\"rename-name-error\""),
+        "{}",
+        res.body
+    );
+    let res = t
+        .post(
+            "/staff/admin/units/440604-xfj/rename",
+            &admin,
+            &[("name", "佛山市禅城区人民来访接待中心")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(
+        t.audited("admin_rename_unit", "佛山市禅城区人民来访接待中心")
+            .await
+    );
+    let page = t.get("/staff/admin/units/440604-xfj", &admin).await;
+    assert!(
+        page.body
+            .contains("更名：佛山市禅城区信访局 → 佛山市禅城区人民来访接待中心"),
+        "{}",
+        page.body
+    );
+
+    // A unit with an active sub-unit cannot be retired; merging it moves the sub-unit.
+    let res = t
+        .post(
+            "/staff/admin/units",
+            &admin,
+            &[
+                ("parent_id", "440604-xfj"),
+                ("id", "440604-zx"),
+                ("name", "禅城区来访分中心"),
+                ("kind", "township_office"),
+                ("region_code", "440604"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let res = t
+        .post("/staff/admin/units/440604-xfj/retire", &admin, &[])
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains("下级单位"), "{}", res.body);
+    assert!(
+        t.app
+            .store()
+            .org_unit("440604-xfj")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active()
+    );
+    // Merging into its own sub-unit would make a cycle.
+    let res = t
+        .post(
+            "/staff/admin/units/440604-xfj/merge",
+            &admin,
+            &[("into", "440604-zx")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains("id=\"merge-into-error\""), "{}", res.body);
+    let res = t
+        .post(
+            "/staff/admin/units/440604-xfj/merge",
+            &admin,
+            &[("into", "4406-xfj")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let merged = t.app.store().org_unit("440604-xfj").await.unwrap().unwrap();
+    assert!(!merged.is_active());
+    assert_eq!(merged.successor_id.as_deref(), Some("4406-xfj"));
+    let child = t.app.store().org_unit("440604-zx").await.unwrap().unwrap();
+    assert_eq!(child.parent_id.as_deref(), Some("4406-xfj"));
+    assert!(t.audited("admin_merge_unit", "4406-xfj").await);
+    let page = t.get("/staff/admin/units/440604-xfj", &admin).await;
+    assert!(page.body.contains("已并入 4406-xfj") && page.body.contains("现由此单位承接"));
+    assert!(!page.body.contains("/merge\""), "no forms on a merged unit");
+    // The list still shows it, marked.
+    let page = t.get("/staff/admin/units?q=人民来访", &admin).await;
+    assert!(page.body.contains("class=\"retired\"") && page.body.contains("已并入"));
+    // The sub-unit has none below it now: it can be retired.
+    let res = t
+        .post("/staff/admin/units/440604-zx/retire", &admin, &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    assert!(t.audited("admin_retire_unit", "440604-zx").await);
+    assert!(
+        !t.app
+            .store()
+            .org_unit("440604-zx")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active()
+    );
+
+    // A unit above the administrator's region is shown without forms; a forged post is refused.
+    let page = t.get("/staff/admin/units/44-xfj", &admin).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("不在本单位所辖区域内") && !page.body.contains("/rename\""));
+    let res = t
+        .post(
+            "/staff/admin/units/44-xfj/rename",
+            &admin,
+            &[("name", "改名")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+    assert!(
+        res.body.contains("不在本单位所辖区域内"),
+        "the reason is shown"
+    );
+    assert_eq!(
+        t.app
+            .store()
+            .org_unit("44-xfj")
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "广东省信访局"
+    );
+    // An unknown unit is a 404 page.
+    let res = t.get("/staff/admin/units/nope", &admin).await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+
+    // Not an administrator: refused, nothing changed; no CSRF token: refused.
+    let reg = t.login("reg").await;
+    let res = t.get("/staff/admin/units", &reg).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = t
+        .post(
+            "/staff/admin/units/4406-rs/rename",
+            &reg,
+            &[("name", "改名")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = t
+        .send(
+            "POST",
+            "/staff/admin/units/4406-rs/rename",
+            &admin.cookie,
+            Some(form(&[("name", "改名")])),
+        )
+        .await;
+    assert_ne!(res.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        t.app
+            .store()
+            .org_unit("4406-rs")
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "佛山市人社局"
+    );
+    t.finish().await;
+}

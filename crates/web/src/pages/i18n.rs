@@ -111,6 +111,14 @@ static CATALOGUE: LazyLock<HashMap<&'static str, Entry>> = LazyLock::new(|| pars
 
 /// The text for `key` in `lang`. A missing key (which the tests rule out) shows the key itself
 /// rather than failing the page.
+/// The catalogue text, or `None` for a key it does not have (for keys made from data).
+pub fn lookup(lang: Lang, key: &str) -> Option<&'static str> {
+    CATALOGUE.get(key).map(|e| match lang {
+        Lang::Zh => e.zh,
+        Lang::En => e.en,
+    })
+}
+
 pub fn t(lang: Lang, key: &str) -> &'static str {
     match CATALOGUE.get(key) {
         Some(e) => match lang {

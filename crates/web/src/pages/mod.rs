@@ -108,6 +108,11 @@ impl Ctx {
         i18n::t(self.lang, key)
     }
 
+    /// The catalogue text of a key made from data, `None` when there is none.
+    pub fn t_opt(&self, key: &str) -> Option<&'static str> {
+        i18n::lookup(self.lang, key)
+    }
+
     /// The catalogue text with `{name}` placeholders filled.
     pub fn tf(&self, key: &str, args: &[(&str, &str)]) -> String {
         i18n::fill(self.t(key), args)

@@ -15,6 +15,7 @@ pub mod forms;
 pub mod inbox;
 pub mod intake;
 pub mod leader;
+pub mod units_admin;
 
 use axum::Router;
 use axum::extract::{Form, OriginalUri, Query, State};
@@ -89,6 +90,14 @@ pub fn routes() -> Router<WebState> {
             "/staff/admin/policies/delete",
             post(administration::delete_policy),
         )
+        .route(
+            "/staff/admin/units",
+            get(units_admin::list).post(units_admin::add),
+        )
+        .route("/staff/admin/units/{id}", get(units_admin::detail))
+        .route("/staff/admin/units/{id}/rename", post(units_admin::rename))
+        .route("/staff/admin/units/{id}/merge", post(units_admin::merge))
+        .route("/staff/admin/units/{id}/retire", post(units_admin::retire))
         .route(
             "/staff/admin/calendar",
             get(administration::calendar).post(administration::set_calendar),

@@ -28,7 +28,7 @@ const USERS_PER_PAGE: i64 = 20;
 
 /// The signed-in administrator, or the page that says why not.
 #[allow(clippy::result_large_err)]
-async fn administrator(
+pub(super) async fn administrator(
     state: &WebState,
     headers: &HeaderMap,
     prefs: Prefs,
@@ -45,7 +45,7 @@ async fn administrator(
 
 /// Like [`administrator`] for a form: also checks the CSRF token.
 #[allow(clippy::result_large_err)]
-async fn administrator_form(
+pub(super) async fn administrator_form(
     state: &WebState,
     headers: &HeaderMap,
     prefs: Prefs,
@@ -64,7 +64,7 @@ async fn administrator_form(
 
 /// An error answer: server errors as the error page, others as messages for the form.
 #[allow(clippy::result_large_err)]
-fn client_error(ctx: &Ctx, err: ApiError) -> Result<(StatusCode, ApiError), Response> {
+pub(super) fn client_error(ctx: &Ctx, err: ApiError) -> Result<(StatusCode, ApiError), Response> {
     if err.status.is_server_error() {
         return Err(app_error_page(ctx.clone(), err));
     }
@@ -285,6 +285,7 @@ async fn user_page(
             region: None,
             kind: None,
             limit: 20,
+            with_retired: false,
         };
         match state.app.search_units(&signed.actor, &search).await {
             Ok(units) => units

@@ -931,6 +931,7 @@ pub async fn build(
                         .filter(|r| r.chars().all(|c| c.is_ascii_digit())),
                     kind: known_kind(&extra.query.kind),
                     limit: 20,
+                    with_retired: false,
                 },
             )
             .await?
