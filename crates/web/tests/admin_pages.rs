@@ -1168,6 +1168,29 @@ async fn units_are_added_renamed_merged_and_retired_with_history_and_audit() {
     assert!(res.body.contains("id=\"unit-region_code-error\""));
     assert!(res.body.contains("value=\"佛山市禅城区信访局\""));
     assert!(t.app.store().org_unit("bad id!").await.unwrap().is_none());
+    // In English the same refusal is in English.
+    let mut all = vec![("_csrf", admin.csrf.as_str())];
+    all.extend_from_slice(&[
+        ("parent_id", "4406-xfj"),
+        ("id", "bad id!"),
+        ("name", "x"),
+        ("kind", "petition_bureau"),
+        ("region_code", "440604"),
+    ]);
+    let res = t
+        .send(
+            "POST",
+            "/staff/admin/units",
+            &format!("{}; hy_prefs=en.0", admin.cookie),
+            Some(form(&all)),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(
+        res.body.contains("A unit id has 1 to 64 letters"),
+        "{}",
+        res.body
+    );
     // A region outside the administrator's (佛山) is refused.
     let res = t
         .post(

@@ -63,14 +63,19 @@ pub struct FieldMsg {
     pub message: String,
 }
 
-/// The message for a rejected value in the page's language: the catalogue's text for its
-/// code where there is one (English), else the parser's own specific message (Chinese).
+/// The message for a rejected value in the page's language: the parser's own specific message
+/// (Chinese); in English the portal catalogue's text for its code where there is one, else the
+/// domain messages' English ([`super::domain_text::english`]), so an English page never shows
+/// a Chinese rejection.
 pub fn field_message(lang: Lang, code: &str, message: &str) -> String {
+    if lang != Lang::En {
+        return message.to_string();
+    }
     let key = format!("portal.err.{code}");
-    if lang == Lang::En && i18n::has(&key) {
+    if i18n::has(&key) {
         i18n::t(lang, &key).to_string()
     } else {
-        message.to_string()
+        super::domain_text::english(code, message)
     }
 }
 
@@ -118,6 +123,21 @@ pub fn app_error_page(ctx: Ctx, err: &AppError) -> Response {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn an_english_page_gets_english_for_a_code_without_a_portal_text() {
+        let zh = "收到时间不能晚于当前时间";
+        assert_eq!(field_message(Lang::Zh, "invalid_command", zh), zh);
+        assert_eq!(
+            field_message(Lang::En, "invalid_command", zh),
+            "The time received cannot be later than now"
+        );
+        assert_eq!(
+            field_message(Lang::En, "some_new_code", "新的提示"),
+            "新的提示",
+            "unknown everywhere: the specific message rather than nothing"
+        );
+    }
 
     #[test]
     fn dates_are_in_china_time() {

@@ -68,6 +68,7 @@ pub(super) fn client_error(ctx: &Ctx, err: ApiError) -> Result<(StatusCode, ApiE
     if err.status.is_server_error() {
         return Err(app_error_page(ctx.clone(), err));
     }
+    let err = crate::pages::domain_text::localize(ctx.lang, err);
     let status = if err.status == StatusCode::BAD_REQUEST {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
