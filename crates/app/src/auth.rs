@@ -936,6 +936,22 @@ impl App {
         })
     }
 
+    /// The enrolment the sign-in page shows: the pending secret when one was issued already
+    /// (so a mistyped code does not change the secret the person has just added to their
+    /// authenticator), else a new one ([`App::totp_enrol`]).
+    pub async fn totp_enrolment(&self, id: &str) -> Result<TotpEnrolment, AuthError> {
+        let session = self.session(id).await?;
+        let user = self.store().user_by_id(&session.user.id).await?;
+        if let Some(secret) = user.and_then(|u| u.totp_pending.filter(|_| u.totp_secret.is_none()))
+        {
+            return Ok(TotpEnrolment {
+                otpauth_uri: totp::otpauth_uri(TOTP_ISSUER, &session.user.username, &secret),
+                secret,
+            });
+        }
+        self.totp_enrol(id).await
+    }
+
     /// Verifies a TOTP code: confirms a pending enrolment, or passes the second factor of the
     /// session. Wrong codes count towards the lockout.
     pub async fn totp_verify(

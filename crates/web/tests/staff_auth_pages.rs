@@ -87,8 +87,15 @@ async fn totp_sign_in_refuses_wrong_and_replayed_codes() {
     assert!(res.status.is_client_error(), "{}", res.status);
     assert!(res.body.contains("role=\"alert\"") || res.body.contains("class=\"error\""));
     assert!(t.get("/staff", &session).await.status.is_redirection());
-    // The enrolment form shown again carries the secret to use now.
-    let key = secret_of(&res.body);
+    // The enrolment form shown again carries the same secret: the one already added to the
+    // authenticator stays good after a mistyped code (and after reloading the page).
+    assert_eq!(
+        secret_of(&res.body),
+        key,
+        "a wrong code must not change the secret"
+    );
+    let again = t.get("/staff/login/totp", &session).await;
+    assert_eq!(secret_of(&again.body), key);
     // A form without the session's CSRF token is refused before the code is looked at.
     let code = code_now(&t, &key);
     let res = t

@@ -490,7 +490,7 @@ async fn totp_form(
     let (mode, secret, otpauth) = if session.user.totp_enrolled {
         ("totp", String::new(), String::new())
     } else {
-        match state.app.totp_enrol(&id).await {
+        match state.app.totp_enrolment(&id).await {
             Ok(e) => ("enrol", e.secret, e.otpauth_uri),
             Err(e) => return app_error_page(ctx, e.into()),
         }
