@@ -1,6 +1,6 @@
 // The staff workbench: a clerk (登记员) signs in, registers a petition entered at the desk and
 // assigns it (交办) to 佛山市住建局; the unit signs in, accepts and replies with a
-// 信访处理意见书 — at 1280 px and at 360 px, with screenshots (staff-*.png).
+// 信访处理意见书; the clerk finds the case by search — at 1280 px and at 360 px, with screenshots (staff-*.png).
 import { launch, context, shot, test, summary, assert, assertNoHorizontalScroll, BASE, PHONE, DESK } from "../lib.mjs";
 import { signIn, signOut, register, assignToHousingBureau, acceptAndOpenReply } from "../workbench.mjs";
 
@@ -51,6 +51,17 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
     assert((await page.textContent("body")).includes("住房和城乡建设局"), "not routed to 住建局");
     await assertNoHorizontalScroll(page, `case ${tag}`);
     await shot(page, `staff-case-routed-${tag}`);
+
+    // 检索: the clerk finds the case by a word of its text; the word is marked.
+    await page.getByRole("link", { name: "检索" }).click();
+    await page.waitForURL(/\/staff\/search/);
+    await page.locator("#search-q").fill("楼道照明");
+    await page.getByRole("button", { name: "检索", exact: true }).click();
+    await page.waitForURL(/q=/);
+    assert((await page.textContent("#search-hits")).includes(title), "the case is not found by search");
+    assert(await page.locator("#search-hits mark").count() > 0, "no highlighted words");
+    await assertNoHorizontalScroll(page, `search ${tag}`);
+    await shot(page, `staff-search-${tag}`);
     await signOut(page);
 
     // The unit: its head accepts and replies (the opinion is signed by the unit head).

@@ -15,6 +15,7 @@ pub mod forms;
 pub mod inbox;
 pub mod intake;
 pub mod leader;
+pub mod search;
 pub mod units_admin;
 
 use axum::Router;
@@ -50,6 +51,7 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/cases/{id}/attachments/{n}", get(case::attachment))
         .route("/staff/units", get(admin::unit_search))
         .route("/staff/leader", get(leader::page))
+        .route("/staff/search", get(search::page))
         .route("/staff/admin", get(admin::admin))
         .route("/staff/admin/users", post(admin::add_user))
         .route("/staff/admin/users", get(administration::users))
@@ -122,6 +124,8 @@ pub struct Chrome {
     pub can_intake: bool,
     pub is_leader: bool,
     pub is_admin: bool,
+    /// Case work or oversight: the search page.
+    pub can_search: bool,
 }
 
 /// A signed-in staff member with a usable session.
@@ -176,6 +180,15 @@ impl Signed {
                 || self.actor.has(Role::Supervisor)
                 || self.actor.has(Role::UnitHead),
             is_admin: self.actor.has(Role::Administrator) || self.actor.has(Role::Auditor),
+            can_search: [
+                Role::Registrar,
+                Role::Handler,
+                Role::UnitHead,
+                Role::Leader,
+                Role::Supervisor,
+            ]
+            .iter()
+            .any(|r| self.actor.has(*r)),
         }
     }
 
