@@ -79,6 +79,14 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
     await shot(page, `leader-view-after-${tag}`);
     assert(await findInList(page, "instructed", title), "the case is not listed as instructed");
     assert(!(await findInList(page, "awaiting", title)), "the case still awaits instruction");
+
+    // 统计分析: this month's indicators of the leader's region, with the CSV download.
+    await page.getByRole("link", { name: "统计分析" }).click();
+    await page.waitForURL(/\/staff\/stats/);
+    assert((await page.textContent("#stats-table")).includes("信访总量"), "no indicators");
+    assert(await page.locator("a[href^='/staff/stats.csv']").count() === 1, "no CSV link");
+    await assertNoHorizontalScroll(page, `stats ${tag}`);
+    await shot(page, `leader-stats-${tag}`);
     assert(ctx.problems.length === 0, ctx.problems.join("\n"));
     await ctx.close();
   });

@@ -16,6 +16,7 @@ pub mod inbox;
 pub mod intake;
 pub mod leader;
 pub mod search;
+pub mod stats;
 pub mod units_admin;
 
 use axum::Router;
@@ -52,6 +53,8 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/units", get(admin::unit_search))
         .route("/staff/leader", get(leader::page))
         .route("/staff/search", get(search::page))
+        .route("/staff/stats", get(stats::page))
+        .route("/staff/stats.csv", get(stats::csv))
         .route("/staff/admin", get(admin::admin))
         .route("/staff/admin/users", post(admin::add_user))
         .route("/staff/admin/users", get(administration::users))
@@ -126,6 +129,8 @@ pub struct Chrome {
     pub is_admin: bool,
     /// Case work or oversight: the search page.
     pub can_search: bool,
+    /// Case work, analysts and auditors: the statistics page.
+    pub can_stats: bool,
 }
 
 /// A signed-in staff member with a usable session.
@@ -186,6 +191,17 @@ impl Signed {
                 Role::UnitHead,
                 Role::Leader,
                 Role::Supervisor,
+            ]
+            .iter()
+            .any(|r| self.actor.has(*r)),
+            can_stats: [
+                Role::Registrar,
+                Role::Handler,
+                Role::UnitHead,
+                Role::Leader,
+                Role::Supervisor,
+                Role::Analyst,
+                Role::Auditor,
             ]
             .iter()
             .any(|r| self.actor.has(*r)),
