@@ -119,9 +119,19 @@ impl IndexState {
 
     /// Matches of `sig` with their case ids, best first, without `exclude`.
     fn lookup(&self, sig: &Signature, meta: &DocMeta, exclude: &str) -> Vec<(String, Match)> {
-        self.dup
-            .query(sig, meta)
-            .matches
+        self.with_case_ids(self.dup.query(sig, meta).matches, exclude)
+    }
+
+    /// Only the petitioner's own indexed cases related to `sig` (what the repeat check at
+    /// submission reports): scored through the petitioner's own list, so the cost does not
+    /// depend on how many other people sent copies of the text (a campaign of copied letters),
+    /// which matters here because submission holds the write lock.
+    fn lookup_own(&self, sig: &Signature, meta: &DocMeta, exclude: &str) -> Vec<(String, Match)> {
+        self.with_case_ids(self.dup.query_own(sig, meta), exclude)
+    }
+
+    fn with_case_ids(&self, matches: Vec<Match>, exclude: &str) -> Vec<(String, Match)> {
+        matches
             .into_iter()
             .filter_map(|m| {
                 let entry = self.docs.get(m.doc.0 as usize)?.as_ref()?;
@@ -645,7 +655,7 @@ impl App {
             addressee,
         };
         let sig = Signature::of_text(&petition_text(title, text));
-        let matches = read(&self.text().state).lookup(&sig, &meta, "");
+        let matches = read(&self.text().state).lookup_own(&sig, &meta, "");
         let own = self.own_cases(&matches).await?;
         Ok(Self::hints(&own))
     }
@@ -673,7 +683,7 @@ impl App {
         let meta = entry.meta();
         let matches = {
             let mut st = write(&self.text().state);
-            let matches = st.lookup(&sig, &meta, &receipt.case_id);
+            let matches = st.lookup_own(&sig, &meta, &receipt.case_id);
             st.insert(&sig, entry);
             matches
         };

@@ -620,10 +620,97 @@ fn intake_under_load() {
     let _ = seg;
 }
 
+/// `HUIYIN_BENCH_QUICK=campaign`: a mass campaign of copied letters, as the app's
+/// `submit_throughput` bench submits them: `HUIYIN_BENCH_DOCS` (default 20,000) petitions that
+/// are six texts differing only in a serial number, each from its own petitioner to one bureau.
+/// Each petition is a query then an insert (as `App::submit_checked` does under the index's
+/// write lock); signatures are computed before the clock starts. Prints the rate, p50 / p99 /
+/// max per petition for the first and the last thousand (a cost that grows with the cluster
+/// shows as a gap between the two), then how many of 1,000 resubmissions by early petitioners
+/// find their own earlier petition among the matches (重复信访 inside the cluster).
+fn campaign() {
+    let n: usize = std::env::var("HUIYIN_BENCH_DOCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    const TOPICS: [&str; 6] = [
+        "小区冬季供暖温度不达标",
+        "拖欠农民工工资问题",
+        "道路施工夜间噪音扰民",
+        "征地补偿款未按时发放",
+        "学校周边交通安全隐患",
+        "物业公司违规收费",
+    ];
+    let text = |i: usize| {
+        let title = TOPICS[i % TOPICS.len()];
+        format!(
+            "{title}\n{title}。本人居住在本区某街道某小区，自去年十一月以来该问题一直没有得到解决，\
+             多次向社区居委会和相关部门反映，均答复正在协调处理，但至今没有实质进展。\
+             该问题严重影响了本人及家人和周边居民的正常生活，老人和孩子的身体健康也受到影响。\
+             恳请有关部门依法依规尽快调查核实，督促责任单位限期整改，并将处理结果书面答复本人。\
+             附：相关照片、缴费凭证和与物业、社区沟通的记录，如有需要可以随时提供。编号{i}。"
+        )
+    };
+    let meta = |i: usize| DocMeta {
+        petitioner: Some(format!("campaign-{i}")),
+        addressee: Some("4406-xfj".into()),
+    };
+    let sigs: Vec<Signature> = (0..n).map(|i| Signature::of_text(&text(i))).collect();
+    let mut index = DupIndex::new(IndexConfig::default());
+    let mut times = Vec::with_capacity(n);
+    let t0 = Instant::now();
+    for (i, sig) in sigs.iter().enumerate() {
+        let m = meta(i);
+        let t = Instant::now();
+        let v = index.query(sig, &m);
+        let inserted = index.insert(sig, &m);
+        times.push(t.elapsed());
+        black_box((v, inserted.is_ok()));
+    }
+    let total = t0.elapsed();
+    let k = 1000.min(n);
+    let mut first = times[..k].to_vec();
+    let mut last = times[n - k..].to_vec();
+    println!(
+        "campaign: {n} petitions (6 texts + serial number) query+insert in {:.2} s = {:.0} petitions/s; \
+         first {k}: p50 {:?} p99 {:?} max {:?}; last {k}: p50 {:?} p99 {:?} max {:?}; {} bytes",
+        total.as_secs_f64(),
+        n as f64 / total.as_secs_f64(),
+        percentile(&mut first, 0.5),
+        percentile(&mut first, 0.99),
+        percentile(&mut first, 1.0),
+        percentile(&mut last, 0.5),
+        percentile(&mut last, 0.99),
+        percentile(&mut last, 1.0),
+        index.memory_bytes()
+    );
+    // resubmissions by the first 1,000 petitioners (the oldest documents of each cluster)
+    let mut found = 0usize;
+    let mut q = Vec::with_capacity(k);
+    for i in 0..k {
+        let sig = Signature::of_text(&format!("尊敬的领导：{}谢谢！", text(i)));
+        let t = Instant::now();
+        let v = index.query(&sig, &meta(i));
+        q.push(t.elapsed());
+        if v.matches
+            .iter()
+            .any(|m| m.near_copy && m.same_petitioner == Some(true))
+        {
+            found += 1;
+        }
+    }
+    println!(
+        "campaign: {found}/{k} resubmissions by early petitioners found their own petition; query p50 {:?} p99 {:?}",
+        percentile(&mut q, 0.5),
+        percentile(&mut q, 0.99)
+    );
+}
+
 fn main() {
     match std::env::var("HUIYIN_BENCH_QUICK").as_deref() {
         Ok("intake-load") => return intake_under_load(),
         Ok("intake") => return percentiles(),
+        Ok("campaign") => return campaign(),
         Ok(mode) if mode.starts_with("corpus") => return quick_corpus(mode),
         Ok(mode) => return quick(mode),
         Err(_) => {}
