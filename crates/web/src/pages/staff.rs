@@ -253,6 +253,21 @@ fn login_redirect(here: &str) -> Response {
 /// The signed-in staff member, or the way to the sign-in step they still owe: the login
 /// form, the second factor, or the password change.
 #[allow(clippy::result_large_err)]
+/// [`signed_in`] for a page that comes back to where it was (path and query) after signing in;
+/// returns that place too (`fallback` when the request has none).
+pub async fn signed_at(
+    state: &WebState,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    fallback: &str,
+) -> Result<(Signed, String), Response> {
+    let here = uri
+        .path_and_query()
+        .map_or_else(|| fallback.to_string(), |p| p.as_str().to_string());
+    let signed = signed_in(state, headers, &here).await?;
+    Ok((signed, here))
+}
+
 pub async fn signed_in(
     state: &WebState,
     headers: &HeaderMap,

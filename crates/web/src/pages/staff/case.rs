@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::forms::{Field, Fields, FormData, parse_date_end, show_date, show_time};
 use super::inbox::light_word;
-use super::{Chrome, Signed, app_error_page, signed_in};
+use super::{Chrome, Signed, app_error_page, signed_at, signed_in};
 use crate::WebState;
 use crate::error::ApiError;
 use crate::input::parse_json;
@@ -1093,10 +1093,7 @@ pub async fn page(
     Path(id): Path<String>,
     Query(query): Query<CaseQuery>,
 ) -> Response {
-    let here = uri
-        .path_and_query()
-        .map_or(here_of(&id), |p| p.as_str().to_string());
-    let signed = match signed_in(&state, &headers, &here).await {
+    let (signed, here) = match signed_at(&state, &headers, &uri, &here_of(&id)).await {
         Ok(s) => s,
         Err(r) => return r,
     };

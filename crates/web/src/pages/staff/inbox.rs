@@ -11,7 +11,7 @@ use huiyin_store::{CaseSummary, InboxCounts, InboxFilter, NO_DEADLINE_MS};
 use serde::Deserialize;
 
 use super::forms::{Opt, parse_date_end, parse_date_start, show_date_ms, show_time};
-use super::{Chrome, app_error_page, signed_in, url_encode};
+use super::{Chrome, app_error_page, signed_at, url_encode};
 use crate::WebState;
 use crate::error::ApiError;
 use crate::pages::{Ctx, Prefs, render};
@@ -296,10 +296,7 @@ pub async fn page(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<InboxQuery>,
 ) -> Response {
-    let here = uri
-        .path_and_query()
-        .map_or("/staff".to_string(), |p| p.as_str().to_string());
-    let signed = match signed_in(&state, &headers, &here).await {
+    let (signed, here) = match signed_at(&state, &headers, &uri, "/staff").await {
         Ok(s) => s,
         Err(r) => return r,
     };

@@ -13,7 +13,7 @@ use huiyin_store::LeaderCursor;
 use serde::Deserialize;
 
 use super::inbox::{Row, row_of};
-use super::{Chrome, app_error_page, signed_in, url_encode};
+use super::{Chrome, app_error_page, signed_at, url_encode};
 use crate::WebState;
 use crate::error::ApiError;
 use crate::pages::{Ctx, Prefs, render};
@@ -115,10 +115,7 @@ pub async fn page(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<LeaderQuery>,
 ) -> Response {
-    let here = uri
-        .path_and_query()
-        .map_or("/staff/leader".to_string(), |p| p.as_str().to_string());
-    let signed = match signed_in(&state, &headers, &here).await {
+    let (signed, here) = match signed_at(&state, &headers, &uri, "/staff/leader").await {
         Ok(s) => s,
         Err(r) => return r,
     };

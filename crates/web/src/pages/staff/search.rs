@@ -10,7 +10,7 @@ use axum::response::Response;
 use huiyin_app::search::{FacetValue, Highlight, SearchAnswer, SearchHitView};
 
 use super::forms::show_date_ms;
-use super::{Chrome, app_error_page, signed_in, url_encode};
+use super::{Chrome, app_error_page, signed_at, url_encode};
 use crate::WebState;
 use crate::pages::{Ctx, Prefs, render};
 use crate::search::SearchParams;
@@ -215,10 +215,7 @@ pub async fn page(
     OriginalUri(uri): OriginalUri,
     Query(mut p): Query<SearchParams>,
 ) -> Response {
-    let here = uri
-        .path_and_query()
-        .map_or("/staff/search".to_string(), |x| x.as_str().to_string());
-    let signed = match signed_in(&state, &headers, &here).await {
+    let (signed, here) = match signed_at(&state, &headers, &uri, "/staff/search").await {
         Ok(s) => s,
         Err(r) => return r,
     };

@@ -13,7 +13,7 @@ use huiyin_domain::ids::UnitId;
 use huiyin_domain::stats::{Figure, IndicatorConfig, Target, Unit};
 use serde::Deserialize;
 
-use super::{Chrome, Signed, app_error_page, signed_in, url_encode};
+use super::{Chrome, Signed, app_error_page, signed_at, url_encode};
 use crate::WebState;
 use crate::error::ApiError;
 use crate::pages::i18n::Lang;
@@ -213,10 +213,7 @@ pub async fn page(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<StatsQuery>,
 ) -> Response {
-    let here = uri
-        .path_and_query()
-        .map_or("/staff/stats".to_string(), |x| x.as_str().to_string());
-    let signed = match signed_in(&state, &headers, &here).await {
+    let (signed, here) = match signed_at(&state, &headers, &uri, "/staff/stats").await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -380,10 +377,7 @@ pub async fn csv(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<StatsQuery>,
 ) -> Response {
-    let here = uri
-        .path_and_query()
-        .map_or("/staff/stats".to_string(), |x| x.as_str().to_string());
-    let signed = match signed_in(&state, &headers, &here).await {
+    let (signed, here) = match signed_at(&state, &headers, &uri, "/staff/stats").await {
         Ok(s) => s,
         Err(r) => return r,
     };
