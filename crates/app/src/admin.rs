@@ -313,17 +313,6 @@ impl App {
         Ok((user, memberships))
     }
 
-    async fn audit_user_change(
-        &self,
-        actor: &Actor,
-        action: &str,
-        detail: serde_json::Value,
-    ) -> Result<(), AuthError> {
-        let entry = self.admin_entry(actor, action, detail);
-        self.store().append_audit(&entry).await?;
-        Ok(())
-    }
-
     /// Creates a user (see [`App::add_user`]), audited.
     pub async fn admin_add_user(
         &self,
@@ -335,14 +324,15 @@ impl App {
     ) -> Result<CreatedUser, AuthError> {
         self.require(actor, Action::ManageUsers).await?;
         let created = self
-            .add_user(username, display_name, unit, &[role.to_string()], None)
+            .add_user_by(
+                username,
+                display_name,
+                unit,
+                &[role.to_string()],
+                None,
+                Some(actor),
+            )
             .await?;
-        self.audit_user_change(
-            actor,
-            "admin_add_user",
-            serde_json::json!({"username": created.user.username, "unit": unit, "role": role}),
-        )
-        .await?;
         Ok(created)
     }
 
@@ -386,7 +376,7 @@ impl App {
             )));
         }
         let now = self
-            .grant(username, unit.trim(), &[role.to_string()])
+            .grant_by(username, unit.trim(), &[role.to_string()], Some(actor))
             .await
             .map_err(|e| match e {
                 AuthError::App(AppError::NotFound(m)) if m.starts_with("单位") => AuthError::App(
@@ -394,12 +384,6 @@ impl App {
                 ),
                 other => other,
             })?;
-        self.audit_user_change(
-            actor,
-            "admin_grant_role",
-            serde_json::json!({"username": username, "unit": unit.trim(), "role": role, "roles_now": now}),
-        )
-        .await?;
         Ok(now)
     }
 
@@ -420,14 +404,8 @@ impl App {
         self.guard_last_admin(&user, role == admin && !stays_admin)
             .await?;
         let now = self
-            .revoke(&user.username, unit, &[role.to_string()])
+            .revoke_by(&user.username, unit, &[role.to_string()], Some(actor))
             .await?;
-        self.audit_user_change(
-            actor,
-            "admin_revoke_role",
-            serde_json::json!({"username": user.username, "unit": unit, "role": role, "roles_now": now}),
-        )
-        .await?;
         Ok(now)
     }
 
@@ -447,17 +425,8 @@ impl App {
             )));
         }
         self.guard_last_admin(&user, disabled).await?;
-        self.set_user_disabled(&user.username, disabled).await?;
-        self.audit_user_change(
-            actor,
-            if disabled {
-                "admin_disable_user"
-            } else {
-                "admin_enable_user"
-            },
-            serde_json::json!({"username": user.username}),
-        )
-        .await
+        self.set_user_disabled_by(&user.username, disabled, Some(actor))
+            .await
     }
 
     /// Resets a user's password to a generated one that must be changed at the next sign-in
@@ -472,15 +441,9 @@ impl App {
         self.require(actor, Action::ManageUsers).await?;
         let (user, _) = self.admin_user(actor, username).await?;
         let generated = self
-            .reset_password(&user.username, None, reset_totp)
+            .reset_password_by(&user.username, None, reset_totp, Some(actor))
             .await?
             .ok_or_else(|| AuthError::App(AppError::Internal(anyhow::anyhow!("no password"))))?;
-        self.audit_user_change(
-            actor,
-            "admin_reset_password",
-            serde_json::json!({"username": user.username, "reset_totp": reset_totp}),
-        )
-        .await?;
         Ok(generated)
     }
 

@@ -21,7 +21,7 @@ use huiyin_domain::ids::{ActorId, UnitId};
 use huiyin_domain::values::{FieldError, PhoneNumber, ReceiptCode};
 use huiyin_store::{
     MembershipRecord, PetitionerCase, PetitionerSessionRecord, SessionRecord, StoreError,
-    UserRecord,
+    UserChange, UserRecord,
 };
 use rand::Rng;
 use sm3::{Digest, Sm3};
@@ -1013,6 +1013,20 @@ impl App {
         roles: &[String],
         password: Option<&str>,
     ) -> Result<CreatedUser, AuthError> {
+        self.add_user_by(username, display_name, unit, roles, password, None)
+            .await
+    }
+
+    /// [`App::add_user`], with the audit entry of administrator `by` in the same transaction.
+    pub(crate) async fn add_user_by(
+        &self,
+        username: &str,
+        display_name: &str,
+        unit: &str,
+        roles: &[String],
+        password: Option<&str>,
+        by: Option<&Actor>,
+    ) -> Result<CreatedUser, AuthError> {
         let username = parse_username(username).map_err(|e| invalid("username", e))?;
         let display_name = display_name.trim();
         if display_name.is_empty() || display_name.chars().count() > 50 {
@@ -1053,9 +1067,27 @@ impl App {
             created_at_ms: now,
             password_changed_at_ms: now,
         };
-        self.store().insert_user(&user).await?;
         let names: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
-        self.store().set_membership(&user.id, unit, &names).await?;
+        let audit = by.map(|a| {
+            self.admin_entry(
+                a,
+                "admin_add_user",
+                serde_json::json!({"username": username, "unit": unit, "role": names.join(",")}),
+            )
+        });
+        self.store()
+            .change_user(
+                &[
+                    UserChange::Insert(&user),
+                    UserChange::Membership {
+                        user_id: &user.id,
+                        unit_id: unit,
+                        roles: &names,
+                    },
+                ],
+                audit.as_ref(),
+            )
+            .await?;
         tracing::info!(user_id = %user.id, username = %username, unit, "user added");
         Ok(CreatedUser {
             user,
@@ -1078,6 +1110,17 @@ impl App {
         unit: &str,
         roles: &[String],
     ) -> Result<Vec<String>, AuthError> {
+        self.grant_by(username, unit, roles, None).await
+    }
+
+    /// [`App::grant`], with the audit entry of administrator `by` in the same transaction.
+    pub(crate) async fn grant_by(
+        &self,
+        username: &str,
+        unit: &str,
+        roles: &[String],
+        by: Option<&Actor>,
+    ) -> Result<Vec<String>, AuthError> {
         let user = self.user_named(username).await?;
         let add = parse_staff_roles(roles).map_err(|e| invalid("role", e))?;
         if self.store().unit(unit).await?.is_none() {
@@ -1098,8 +1141,22 @@ impl App {
                 current.push(r.as_str().to_string());
             }
         }
+        let audit = by.map(|a| {
+            self.admin_entry(
+                a,
+                "admin_grant_role",
+                serde_json::json!({"username": user.username, "unit": unit, "role": roles.join(","), "roles_now": current}),
+            )
+        });
         self.store()
-            .set_membership(&user.id, unit, &current)
+            .change_user(
+                &[UserChange::Membership {
+                    user_id: &user.id,
+                    unit_id: unit,
+                    roles: &current,
+                }],
+                audit.as_ref(),
+            )
             .await?;
         tracing::info!(user_id = %user.id, unit, roles = %current.join(","), "roles granted");
         Ok(current)
@@ -1111,6 +1168,17 @@ impl App {
         username: &str,
         unit: &str,
         roles: &[String],
+    ) -> Result<Vec<String>, AuthError> {
+        self.revoke_by(username, unit, roles, None).await
+    }
+
+    /// [`App::revoke`], with the audit entry of administrator `by` in the same transaction.
+    pub(crate) async fn revoke_by(
+        &self,
+        username: &str,
+        unit: &str,
+        roles: &[String],
+        by: Option<&Actor>,
     ) -> Result<Vec<String>, AuthError> {
         let user = self.user_named(username).await?;
         let current = self
@@ -1135,8 +1203,22 @@ impl App {
                 .filter(|c| !remove.iter().any(|r| r.as_str() == c))
                 .collect()
         };
+        let audit = by.map(|a| {
+            self.admin_entry(
+                a,
+                "admin_revoke_role",
+                serde_json::json!({"username": user.username, "unit": unit, "role": roles.join(","), "roles_now": remaining}),
+            )
+        });
         self.store()
-            .set_membership(&user.id, unit, &remaining)
+            .change_user(
+                &[UserChange::Membership {
+                    user_id: &user.id,
+                    unit_id: unit,
+                    roles: &remaining,
+                }],
+                audit.as_ref(),
+            )
             .await?;
         tracing::info!(user_id = %user.id, unit, roles = %remaining.join(","), "roles revoked");
         Ok(remaining)
@@ -1144,11 +1226,40 @@ impl App {
 
     /// Disables (or re-enables) a user; disabling ends every session at once.
     pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<(), AuthError> {
+        self.set_user_disabled_by(username, disabled, None).await
+    }
+
+    /// [`App::set_user_disabled`], with the audit entry of administrator `by` in the same
+    /// transaction.
+    pub(crate) async fn set_user_disabled_by(
+        &self,
+        username: &str,
+        disabled: bool,
+        by: Option<&Actor>,
+    ) -> Result<(), AuthError> {
         let user = self.user_named(username).await?;
-        self.store().set_user_disabled(&user.id, disabled).await?;
+        let audit = by.map(|a| {
+            self.admin_entry(
+                a,
+                if disabled {
+                    "admin_disable_user"
+                } else {
+                    "admin_enable_user"
+                },
+                serde_json::json!({"username": user.username}),
+            )
+        });
+        let mut changes = vec![UserChange::Disabled {
+            user_id: &user.id,
+            disabled,
+        }];
         if disabled {
-            self.store().delete_user_sessions(&user.id, None).await?;
+            changes.push(UserChange::EndSessions {
+                user_id: &user.id,
+                keep: None,
+            });
         }
+        self.store().change_user(&changes, audit.as_ref()).await?;
         tracing::info!(user_id = %user.id, disabled, "user disabled flag set");
         Ok(())
     }
@@ -1162,6 +1273,19 @@ impl App {
         password: Option<&str>,
         reset_totp: bool,
     ) -> Result<Option<String>, AuthError> {
+        self.reset_password_by(username, password, reset_totp, None)
+            .await
+    }
+
+    /// [`App::reset_password`], with the audit entry of administrator `by` in the same
+    /// transaction (never the password).
+    pub(crate) async fn reset_password_by(
+        &self,
+        username: &str,
+        password: Option<&str>,
+        reset_totp: bool,
+        by: Option<&Actor>,
+    ) -> Result<Option<String>, AuthError> {
         let user = self.user_named(username).await?;
         let (password, generated) = match password {
             Some(p) => {
@@ -1174,13 +1298,27 @@ impl App {
             }
         };
         let hash = hash_password(&password).await?;
-        self.store()
-            .set_password(&user.id, &hash, generated.is_some(), self.now_ms())
-            .await?;
+        let audit = by.map(|a| {
+            self.admin_entry(
+                a,
+                "admin_reset_password",
+                serde_json::json!({"username": user.username, "reset_totp": reset_totp}),
+            )
+        });
+        let mut changes = vec![UserChange::Password {
+            user_id: &user.id,
+            hash: &hash,
+            must_change: generated.is_some(),
+            now_ms: self.now_ms(),
+        }];
         if reset_totp {
-            self.store().clear_totp(&user.id).await?;
+            changes.push(UserChange::ClearTotp { user_id: &user.id });
         }
-        self.store().delete_user_sessions(&user.id, None).await?;
+        changes.push(UserChange::EndSessions {
+            user_id: &user.id,
+            keep: None,
+        });
+        self.store().change_user(&changes, audit.as_ref()).await?;
         tracing::info!(user_id = %user.id, reset_totp, "password reset");
         Ok(generated)
     }

@@ -119,11 +119,45 @@ fn flag(b: bool) -> i64 {
     i64::from(b)
 }
 
-impl Store {
-    // ---- users ----
+/// One change to a staff account, for [`Store::change_user`]: several of them (and the
+/// administrator's audit entry) are written in one transaction, so an account is never left
+/// half changed and no change is without its audit entry.
+#[derive(Debug, Clone, Copy)]
+pub enum UserChange<'a> {
+    /// A new account.
+    Insert(&'a UserRecord),
+    /// The user's roles in a unit (creating the membership); no roles removes it.
+    Membership {
+        user_id: &'a str,
+        unit_id: &'a str,
+        roles: &'a [String],
+    },
+    /// A new password hash; clears failures and the lock.
+    Password {
+        user_id: &'a str,
+        hash: &'a str,
+        must_change: bool,
+        now_ms: i64,
+    },
+    Disabled {
+        user_id: &'a str,
+        disabled: bool,
+    },
+    /// Removes the second factor (a lost authenticator).
+    ClearTotp {
+        user_id: &'a str,
+    },
+    /// Ends every session of the user except `keep`.
+    EndSessions {
+        user_id: &'a str,
+        keep: Option<&'a str>,
+    },
+}
 
-    pub async fn insert_user(&self, u: &UserRecord) -> Result<()> {
-        sqlx::query(
+/// Runs one change on `conn`; returns the rows it touched.
+async fn apply_user_change(conn: &mut sqlx::AnyConnection, change: &UserChange<'_>) -> Result<u64> {
+    let done = match *change {
+        UserChange::Insert(u) => sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, totp_secret, totp_pending,
                 totp_last_step, must_change_password, failed_logins, locked_until, disabled,
                 created_at, password_changed_at)
@@ -142,9 +176,102 @@ impl Store {
         .bind(flag(u.disabled))
         .bind(u.created_at_ms)
         .bind(u.password_changed_at_ms)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await
-        .map_err(|e| StoreError::from_db(e, &format!("user {} exists already", u.username)))?;
+        .map_err(|e| StoreError::from_db(e, &format!("user {} exists already", u.username)))?,
+        UserChange::Membership {
+            user_id,
+            unit_id,
+            roles,
+        } => {
+            let removed = sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND unit_id = $2")
+                .bind(user_id)
+                .bind(unit_id)
+                .execute(&mut *conn)
+                .await?;
+            if roles.is_empty() {
+                removed
+            } else {
+                sqlx::query("INSERT INTO memberships (user_id, unit_id, roles) VALUES ($1, $2, $3)")
+                    .bind(user_id)
+                    .bind(unit_id)
+                    .bind(roles.join(","))
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| StoreError::from_db(e, "membership exists already"))?
+            }
+        }
+        UserChange::Password {
+            user_id,
+            hash,
+            must_change,
+            now_ms,
+        } => sqlx::query(
+            "UPDATE users SET password_hash = $2, must_change_password = $3,
+                password_changed_at = $4, failed_logins = 0, locked_until = NULL
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(hash)
+        .bind(flag(must_change))
+        .bind(now_ms)
+        .execute(&mut *conn)
+        .await?,
+        UserChange::Disabled { user_id, disabled } => {
+            sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
+                .bind(user_id)
+                .bind(flag(disabled))
+                .execute(&mut *conn)
+                .await?
+        }
+        UserChange::ClearTotp { user_id } => sqlx::query(
+            "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?,
+        UserChange::EndSessions { user_id, keep } => {
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
+                .bind(user_id)
+                .bind(keep.unwrap_or(""))
+                .execute(&mut *conn)
+                .await?
+        }
+    };
+    Ok(done.rows_affected())
+}
+
+impl Store {
+    /// Writes `changes` in order and, with `audit`, the audit entry, in one transaction.
+    /// Returns the rows each change touched.
+    pub async fn change_user(
+        &self,
+        changes: &[UserChange<'_>],
+        audit: Option<&crate::AuditEntry>,
+    ) -> Result<Vec<u64>> {
+        let mut tx = self.pool.begin().await?;
+        let mut rows = Vec::with_capacity(changes.len());
+        for c in changes {
+            rows.push(apply_user_change(&mut tx, c).await?);
+        }
+        if let Some(entry) = audit {
+            crate::audit::append_on(&mut tx, entry).await?;
+        }
+        tx.commit().await?;
+        Ok(rows)
+    }
+
+    async fn change_one(&self, change: UserChange<'_>) -> Result<u64> {
+        Ok(self.change_user(&[change], None).await?[0])
+    }
+}
+
+impl Store {
+    // ---- users ----
+
+    pub async fn insert_user(&self, u: &UserRecord) -> Result<()> {
+        self.change_one(UserChange::Insert(u)).await?;
         Ok(())
     }
 
@@ -176,18 +303,15 @@ impl Store {
         must_change: bool,
         now_ms: i64,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET password_hash = $2, must_change_password = $3,
-                password_changed_at = $4, failed_logins = 0, locked_until = NULL
-             WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(password_hash)
-        .bind(flag(must_change))
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let n = self
+            .change_one(UserChange::Password {
+                user_id,
+                hash: password_hash,
+                must_change,
+                now_ms,
+            })
+            .await?;
+        Ok(n == 1)
     }
 
     /// Counts a failed login. When the count reaches `max_failures`, locks the user until
@@ -231,12 +355,10 @@ impl Store {
     }
 
     pub async fn set_user_disabled(&self, user_id: &str, disabled: bool) -> Result<bool> {
-        let done = sqlx::query("UPDATE users SET disabled = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(flag(disabled))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(self
+            .change_one(UserChange::Disabled { user_id, disabled })
+            .await?
+            == 1)
     }
 
     /// Stores (or clears) a TOTP secret being enrolled.
@@ -264,13 +386,7 @@ impl Store {
 
     /// Removes a user's second factor (an administrator resets a lost authenticator).
     pub async fn clear_totp(&self, user_id: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE users SET totp_secret = NULL, totp_pending = NULL, totp_last_step = NULL
-             WHERE id = $1",
-        )
-        .bind(user_id)
-        .execute(&self.pool)
-        .await?;
+        self.change_one(UserChange::ClearTotp { user_id }).await?;
         Ok(())
     }
 
@@ -316,22 +432,12 @@ impl Store {
         unit_id: &str,
         roles: &[String],
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND unit_id = $2")
-            .bind(user_id)
-            .bind(unit_id)
-            .execute(&mut *tx)
-            .await?;
-        if !roles.is_empty() {
-            sqlx::query("INSERT INTO memberships (user_id, unit_id, roles) VALUES ($1, $2, $3)")
-                .bind(user_id)
-                .bind(unit_id)
-                .bind(roles.join(","))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| StoreError::from_db(e, "membership exists already"))?;
-        }
-        tx.commit().await?;
+        self.change_one(UserChange::Membership {
+            user_id,
+            unit_id,
+            roles,
+        })
+        .await?;
         Ok(())
     }
 
@@ -433,12 +539,8 @@ impl Store {
 
     /// Ends every session of a user except `keep` (after a password change, disable, lock).
     pub async fn delete_user_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
-            .bind(user_id)
-            .bind(keep.unwrap_or(""))
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
+        self.change_one(UserChange::EndSessions { user_id, keep })
+            .await
     }
 
     /// Removes sessions past `now_ms` (absolute) or idle since before `idle_before_ms`, old

@@ -32,7 +32,7 @@ pub use attachments::AttachmentRecord;
 pub use audit::{AuditEntry, AuditRecord, AuditVerifyReport, canonical_audit};
 pub use auth::{
     MembershipRecord, PetitionerCase, PetitionerSessionRecord, SessionRecord, SmsCodeRecord,
-    UserRecord, split_list,
+    UserChange, UserRecord, split_list,
 };
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};

@@ -788,3 +788,94 @@ async fn events_read_back_equal_whatever_the_payload_key_order() {
     assert!(store.verify(true).await.unwrap().ok());
     db.cleanup().await.unwrap();
 }
+
+fn staff_user(id: &str, username: &str) -> huiyin_store::UserRecord {
+    huiyin_store::UserRecord {
+        id: id.into(),
+        username: username.into(),
+        display_name: "测试".into(),
+        password_hash: "x".into(),
+        totp_secret: None,
+        totp_pending: None,
+        totp_last_step: None,
+        must_change_password: false,
+        failed_logins: 0,
+        locked_until_ms: None,
+        disabled: false,
+        created_at_ms: 1,
+        password_changed_at_ms: 1,
+    }
+}
+
+#[tokio::test]
+async fn a_user_change_and_its_audit_entry_are_written_together_or_not_at_all() {
+    use huiyin_store::{AuditEntry, UnitRecord, UserChange};
+    let db = fresh().await;
+    let s = &db.store;
+    s.insert_unit(&UnitRecord {
+        id: "4406-xfj".into(),
+        name: "佛山市信访局".into(),
+        kind: "petition_bureau".into(),
+        region_code: "4406".into(),
+        parent_id: None,
+    })
+    .await
+    .unwrap();
+    let entry = |action: &str| AuditEntry {
+        at_ms: 5,
+        actor: "user:admin".into(),
+        actor_unit: None,
+        action: action.into(),
+        case_id: None,
+        detail: "{}".into(),
+    };
+    let roles = vec!["handler".to_string()];
+    let first = staff_user("u1", "zhang");
+    s.change_user(
+        &[
+            UserChange::Insert(&first),
+            UserChange::Membership {
+                user_id: "u1",
+                unit_id: "4406-xfj",
+                roles: &roles,
+            },
+        ],
+        Some(&entry("admin_add_user")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.memberships("u1").await.unwrap()[0].roles, roles);
+    // A second account with the same login fails at its insert: the role granted in the same
+    // change to the first account is not written, nor is the audit entry.
+    let more = vec!["handler".to_string(), "registrar".to_string()];
+    let twin = staff_user("u2", "zhang");
+    let err = s
+        .change_user(
+            &[
+                UserChange::Membership {
+                    user_id: "u1",
+                    unit_id: "4406-xfj",
+                    roles: &more,
+                },
+                UserChange::Insert(&twin),
+            ],
+            Some(&entry("admin_grant_role")),
+        )
+        .await;
+    assert!(err.is_err());
+    assert_eq!(s.memberships("u1").await.unwrap()[0].roles, roles);
+    assert!(s.user_by_id("u2").await.unwrap().is_none());
+    let actions: Vec<String> = s
+        .audit_entries(None, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.entry.action)
+        .collect();
+    assert_eq!(actions, vec!["admin_add_user".to_string()]);
+    assert!(
+        s.verify_audit().await.unwrap().ok(),
+        "the audit chain stays intact"
+    );
+    db.cleanup().await.unwrap();
+}
