@@ -1210,16 +1210,15 @@ impl App {
                 serde_json::json!({"username": user.username, "unit": unit, "role": roles.join(","), "roles_now": remaining}),
             )
         });
-        self.store()
-            .change_user(
-                &[UserChange::Membership {
-                    user_id: &user.id,
-                    unit_id: unit,
-                    roles: &remaining,
-                }],
-                audit.as_ref(),
-            )
-            .await?;
+        let mut changes = vec![UserChange::Membership {
+            user_id: &user.id,
+            unit_id: unit,
+            roles: &remaining,
+        }];
+        if by.is_some() {
+            changes.push(UserChange::AdministratorRemains);
+        }
+        self.store().change_user(&changes, audit.as_ref()).await?;
         tracing::info!(user_id = %user.id, unit, roles = %remaining.join(","), "roles revoked");
         Ok(remaining)
     }
@@ -1258,6 +1257,9 @@ impl App {
                 user_id: &user.id,
                 keep: None,
             });
+            if by.is_some() {
+                changes.push(UserChange::AdministratorRemains);
+            }
         }
         self.store().change_user(&changes, audit.as_ref()).await?;
         tracing::info!(user_id = %user.id, disabled, "user disabled flag set");

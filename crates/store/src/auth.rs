@@ -152,6 +152,11 @@ pub enum UserChange<'a> {
         user_id: &'a str,
         keep: Option<&'a str>,
     },
+    /// A check, not a change: refuses the whole transaction with [`StoreError::Conflict`] if no
+    /// enabled administrator is left by the changes before it. With an audit entry it runs
+    /// after that entry took the audit chain's head lock, so two administrators removing each
+    /// other at once are serialised and the second sees the first.
+    AdministratorRemains,
 }
 
 /// Runs one change on `conn`; returns the rows it touched.
@@ -231,6 +236,20 @@ async fn apply_user_change(conn: &mut sqlx::AnyConnection, change: &UserChange<'
         .bind(user_id)
         .execute(&mut *conn)
         .await?,
+        UserChange::AdministratorRemains => {
+            let (n,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(DISTINCT m.user_id) FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE u.disabled = 0 AND (',' || m.roles || ',') LIKE '%,administrator,%'",
+            )
+            .fetch_one(&mut *conn)
+            .await?;
+            if n == 0 {
+                return Err(StoreError::Conflict(
+                    "这样改后将没有可用的系统管理员：请先给另一位用户授予管理员角色".into(),
+                ));
+            }
+            return Ok(0);
+        }
         UserChange::EndSessions { user_id, keep } => {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
                 .bind(user_id)
@@ -251,12 +270,14 @@ impl Store {
         audit: Option<&crate::AuditEntry>,
     ) -> Result<Vec<u64>> {
         let mut tx = self.pool.begin().await?;
+        // The entry first: appending it locks the audit chain's head until the commit, which
+        // serialises concurrent audited changes (see `UserChange::AdministratorRemains`).
+        if let Some(entry) = audit {
+            crate::audit::append_on(&mut tx, entry).await?;
+        }
         let mut rows = Vec::with_capacity(changes.len());
         for c in changes {
             rows.push(apply_user_change(&mut tx, c).await?);
-        }
-        if let Some(entry) = audit {
-            crate::audit::append_on(&mut tx, entry).await?;
         }
         tx.commit().await?;
         Ok(rows)

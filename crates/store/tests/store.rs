@@ -873,6 +873,42 @@ async fn a_user_change_and_its_audit_entry_are_written_together_or_not_at_all() 
         .map(|r| r.entry.action)
         .collect();
     assert_eq!(actions, vec!["admin_add_user".to_string()]);
+    // The only administrator cannot lose the role: the check refuses the whole change.
+    let admin = vec!["administrator".to_string()];
+    s.change_user(
+        &[UserChange::Membership {
+            user_id: "u1",
+            unit_id: "4406-xfj",
+            roles: &admin,
+        }],
+        Some(&entry("admin_grant_role")),
+    )
+    .await
+    .unwrap();
+    let none: Vec<String> = Vec::new();
+    let refused = s
+        .change_user(
+            &[
+                UserChange::Membership {
+                    user_id: "u1",
+                    unit_id: "4406-xfj",
+                    roles: &none,
+                },
+                UserChange::AdministratorRemains,
+            ],
+            Some(&entry("admin_revoke_role")),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        s.active_administrators().await.unwrap(),
+        vec!["u1".to_string()]
+    );
+    let actions = s.audit_entries(None, None, 100).await.unwrap();
+    assert_eq!(actions.len(), 2, "the refused change left no entry");
     assert!(
         s.verify_audit().await.unwrap().ok(),
         "the audit chain stays intact"
