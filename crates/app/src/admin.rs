@@ -245,9 +245,45 @@ impl App {
         }
     }
 
+    /// How often a server looks whether another process changed the rules.
+    pub const RULES_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// Reloads the rules if anything was audited since they were last read — every rule
+    /// change is — so a change made through another server process on the same database is
+    /// in force here within [`App::RULES_EVERY`]. Returns whether it reloaded.
+    pub async fn refresh_rules(&self) -> Result<bool, AppError> {
+        use std::sync::atomic::Ordering;
+        let head = self.store().audit_head_seq().await?;
+        if head == self.inner.rules_seen.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        self.load_rules().await?;
+        Ok(true)
+    }
+
+    /// For the server: [`App::refresh_rules`] every [`App::RULES_EVERY`].
+    pub fn start_rules_watch(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let inner = std::sync::Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(Self::RULES_EVERY).await;
+                let Some(inner) = inner.upgrade() else { return };
+                let app = App { inner };
+                if let Err(e) = app.refresh_rules().await {
+                    tracing::warn!(error = %e, "rules: reloading after a change elsewhere failed");
+                }
+            }
+        });
+    }
+
     /// Reads the stored rule changes (policy overrides, calendar years, categories) and puts
     /// them in force over the configured base. Called at start and after every change.
     pub async fn load_rules(&self) -> Result<(), AppError> {
+        // Read before the rules, so a change committed meanwhile is seen by the next refresh.
+        let head = self.store().audit_head_seq().await?;
         let config = &self.inner.config;
         let mut rules = Rules::base(config.policies.clone(), config.calendar);
         for row in self.store().policy_overrides().await? {
@@ -277,6 +313,9 @@ impl App {
         }
         rules.categories = self.store().categories().await?;
         config.rules.replace(rules);
+        self.inner
+            .rules_seen
+            .store(head, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 

@@ -142,6 +142,8 @@ struct Inner {
     jobs: Arc<jobs::JobSignal>,
     /// Full-text search index: derived, fed from the log (see [`search`]).
     search: search::SearchState,
+    /// The audit chain's head when the rules were last read (see [`App::refresh_rules`]).
+    rules_seen: std::sync::atomic::AtomicI64,
 }
 
 /// A new petition as the web layer parsed it.
@@ -187,6 +189,7 @@ impl App {
             text: text::TextIndex::default(),
             jobs,
             search: search::SearchState::default(),
+            rules_seen: std::sync::atomic::AtomicI64::new(-1),
         });
         App { inner }
     }

@@ -311,6 +311,7 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             app.start_text_feeder();
             // statistics counters: derived from the log, caught up every second
             app.start_stats_feeder();
+            app.start_rules_watch();
             // the full-text search index: this server's own, fed from the shared log
             app.start_search_feeder();
             let stop = std::sync::Arc::new(tokio::sync::Notify::new());

@@ -129,6 +129,15 @@ impl WriteTx {
 }
 
 impl Store {
+    /// The sequence number of the newest audit entry (0 for none): a cheap way to tell that
+    /// something audited — such as an administrator's rule change — happened since.
+    pub async fn audit_head_seq(&self) -> Result<i64> {
+        let (seq,): (i64,) = sqlx::query_as("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(seq)
+    }
+
     /// Appends an audit entry in its own short transaction.
     pub async fn append_audit(&self, entry: &AuditEntry) -> Result<i64> {
         let mut tx = self.pool.begin().await?;

@@ -899,6 +899,12 @@ async fn a_local_policy_is_validated_and_used_for_new_deadlines_at_once() {
     assert!(t.audited("admin_delete_policy", "\"4406\"").await);
     let p = t.app.rules().resolve("440604", None);
     assert_eq!(p.limit(ClockKind::RegisterRoute).amount, 15);
+    // Another server process on the same database still has the rule until it looks: its
+    // watch (every few seconds in `huiyin serve`) reloads because the audit head moved.
+    assert_eq!(again.rules().overrides.len(), 1);
+    assert!(again.refresh_rules().await.unwrap());
+    assert!(again.rules().overrides.is_empty());
+    assert!(!again.refresh_rules().await.unwrap(), "nothing new: no reload");
 
     // Not for a non-administrator.
     let res = t
