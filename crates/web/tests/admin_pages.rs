@@ -904,7 +904,10 @@ async fn a_local_policy_is_validated_and_used_for_new_deadlines_at_once() {
     assert_eq!(again.rules().overrides.len(), 1);
     assert!(again.refresh_rules().await.unwrap());
     assert!(again.rules().overrides.is_empty());
-    assert!(!again.refresh_rules().await.unwrap(), "nothing new: no reload");
+    assert!(
+        !again.refresh_rules().await.unwrap(),
+        "nothing new: no reload"
+    );
 
     // Not for a non-administrator.
     let res = t
