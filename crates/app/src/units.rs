@@ -285,7 +285,7 @@ impl App {
         );
         match self
             .store()
-            .import_units_csv(&csv, self.now().timestamp_millis(), Some(&entry))
+            .add_units_csv(&csv, self.now().timestamp_millis(), Some(&entry))
             .await
         {
             Ok(_) => {}

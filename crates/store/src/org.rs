@@ -355,6 +355,29 @@ impl Store {
         now_ms: i64,
         audit: Option<&AuditEntry>,
     ) -> std::result::Result<ImportReport, OrgImportError> {
+        self.units_csv(text, now_ms, audit, false).await
+    }
+
+    /// Like [`Store::import_units_csv`], for new units only: a line whose id exists already
+    /// refuses the file (`unit_duplicate`), checked under the organisation lock, so two
+    /// administrators adding the same id at once cannot turn the second addition into an
+    /// update of the first.
+    pub async fn add_units_csv(
+        &self,
+        text: &str,
+        now_ms: i64,
+        audit: Option<&AuditEntry>,
+    ) -> std::result::Result<ImportReport, OrgImportError> {
+        self.units_csv(text, now_ms, audit, true).await
+    }
+
+    async fn units_csv(
+        &self,
+        text: &str,
+        now_ms: i64,
+        audit: Option<&AuditEntry>,
+        new_only: bool,
+    ) -> std::result::Result<ImportReport, OrgImportError> {
         let rows = extra::parse_csv(text)?;
         let mut tx = self.pool.begin().await?;
         self.lock_org(&mut tx).await?;
@@ -363,6 +386,20 @@ impl Store {
             .await?;
         let regions: HashSet<String> = regions.into_iter().map(|(c,)| c).collect();
         let units = Self::load_units(&mut tx).await?;
+        if new_only {
+            let taken: Vec<extra::LineError> = rows
+                .iter()
+                .filter(|r| units.contains_key(&r.unit.id))
+                .map(|r| extra::LineError {
+                    line: r.line,
+                    code: "unit_duplicate",
+                    message: format!("单位编号 {} 已被使用", r.unit.id),
+                })
+                .collect();
+            if !taken.is_empty() {
+                return Err(OrgImportError::Rejected(OrgError::Lines(taken)));
+            }
+        }
         let specs = extra::validate(
             rows,
             |r| regions.contains(r),

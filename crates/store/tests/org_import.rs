@@ -309,6 +309,16 @@ async fn a_bad_units_file_is_rejected_whole_with_line_numbers() {
     assert_eq!(wg.kind, UnitKind::TownshipOffice.as_str());
     let r = s.import_units_csv(good, 4_000, None).await.unwrap();
     assert!(r.is_noop(), "{r:?}");
+    // Adding (not importing) refuses an id that exists, under the organisation lock, and
+    // writes nothing; an import of the same line would update the unit instead.
+    let again = "id,name,kind,region,parent\n4406-wg,另一个中心,department,4406,4406-gov\n";
+    let err = s.add_units_csv(again, 5_000, None).await.unwrap_err();
+    let OrgImportError::Rejected(OrgError::Lines(lines)) = &err else {
+        panic!("unexpected {err}");
+    };
+    assert_eq!((lines[0].line, lines[0].code), (2, "unit_duplicate"));
+    let wg = s.org_unit("4406-wg").await.unwrap().unwrap();
+    assert_eq!(wg.name, "佛山市网格化服务管理中心");
     db.cleanup().await.unwrap();
 }
 
