@@ -9,7 +9,7 @@
 //! Adding goes through the same checks as `huiyin org import --file` (a one-row units file),
 //! so the command line and the page cannot disagree about what a valid unit is.
 
-use huiyin_domain::access::Action;
+use huiyin_domain::access::{Action, authorize};
 use huiyin_domain::case::Actor;
 use huiyin_domain::values::{FieldError, RegionCode};
 use huiyin_org::extra::{MAX_ID_LEN, MAX_NAME_CHARS};
@@ -67,9 +67,13 @@ fn csv_field(s: &str) -> String {
 }
 
 impl App {
-    /// The principal's region, for the rule that an administrator changes only units inside it.
-    async fn admin_region(&self, actor: &Actor) -> Result<Option<RegionCode>, AppError> {
-        Ok(self.principal(actor).await?.region)
+    /// Checks that `actor` may manage units and returns the region of their unit, for the rule
+    /// that an administrator changes only units inside it (one read of the principal).
+    async fn unit_admin(&self, actor: &Actor) -> Result<Option<RegionCode>, AppError> {
+        let principal = self.principal(actor).await?;
+        authorize(&principal, Action::ManageUnits, None)
+            .map_err(|d| AppError::Forbidden(d.message().into()))?;
+        Ok(principal.region)
     }
 
     fn covers(region: &Option<RegionCode>, unit_region: &str) -> bool {
@@ -107,7 +111,7 @@ impl App {
         kind: &str,
         limit: u32,
     ) -> Result<Vec<OrgUnit>, AppError> {
-        self.require(actor, Action::ManageUnits).await?;
+        self.unit_admin(actor).await?;
         let region = region.trim();
         if !region.is_empty() && RegionCode::parse(region).is_err() {
             return Err(invalid(
@@ -134,7 +138,7 @@ impl App {
 
     /// One unit with its parent, successor, active sub-units and history.
     pub async fn admin_unit(&self, actor: &Actor, id: &str) -> Result<UnitDetail, AppError> {
-        self.require(actor, Action::ManageUnits).await?;
+        let admin_region = self.unit_admin(actor).await?;
         let unit = self.existing_unit(id).await?;
         let store = self.store();
         let parent = match &unit.parent_id {
@@ -153,9 +157,8 @@ impl App {
             .filter(OrgUnit::is_active)
             .collect();
         let history = store.unit_history(&unit.id).await?;
-        let region = self.admin_region(actor).await?;
         Ok(UnitDetail {
-            may_change: Self::covers(&region, &unit.region_code),
+            may_change: Self::covers(&admin_region, &unit.region_code),
             unit,
             parent,
             successor,
@@ -166,7 +169,7 @@ impl App {
 
     /// Adds a unit under an active parent, audited. The id must be new.
     pub async fn admin_add_unit(&self, actor: &Actor, new: &NewUnit) -> Result<OrgUnit, AppError> {
-        self.require(actor, Action::ManageUnits).await?;
+        let admin_region = self.unit_admin(actor).await?;
         let id = new.id.trim();
         let name = new.name.trim();
         let kind = new.kind.trim();
@@ -252,7 +255,6 @@ impl App {
         if !errors.is_empty() {
             return Err(AppError::Invalid(errors));
         }
-        let admin_region = self.admin_region(actor).await?;
         if let Ok(r) = RegionCode::parse(region)
             && !admin_region.as_ref().is_some_and(|a| r.is_within(a))
         {
@@ -317,9 +319,9 @@ impl App {
         id: &str,
         name: &str,
     ) -> Result<bool, AppError> {
-        self.require(actor, Action::ManageUnits).await?;
+        let admin_region = self.unit_admin(actor).await?;
         let unit = self.existing_unit(id).await?;
-        Self::check_covers(&self.admin_region(actor).await?, &unit)?;
+        Self::check_covers(&admin_region, &unit)?;
         let name = name.trim();
         if name.is_empty()
             || name.chars().count() > MAX_NAME_CHARS
@@ -356,7 +358,7 @@ impl App {
         id: &str,
         into: &str,
     ) -> Result<(), AppError> {
-        self.require(actor, Action::ManageUnits).await?;
+        let admin_region = self.unit_admin(actor).await?;
         let unit = self.existing_unit(id).await?;
         let into = into.trim();
         if into.is_empty() {
@@ -373,9 +375,8 @@ impl App {
                 format!("单位 {into} 不存在"),
             ));
         };
-        let region = self.admin_region(actor).await?;
-        Self::check_covers(&region, &unit)?;
-        Self::check_covers(&region, &target)?;
+        Self::check_covers(&admin_region, &unit)?;
+        Self::check_covers(&admin_region, &target)?;
         let entry = self.admin_entry(
             actor,
             "admin_merge_unit",
@@ -397,9 +398,9 @@ impl App {
 
     /// Retires a unit without active sub-units, audited.
     pub async fn admin_retire_unit(&self, actor: &Actor, id: &str) -> Result<(), AppError> {
-        self.require(actor, Action::ManageUnits).await?;
+        let admin_region = self.unit_admin(actor).await?;
         let unit = self.existing_unit(id).await?;
-        Self::check_covers(&self.admin_region(actor).await?, &unit)?;
+        Self::check_covers(&admin_region, &unit)?;
         let entry = self.admin_entry(
             actor,
             "admin_retire_unit",

@@ -58,6 +58,20 @@ impl DataArgs {
     }
 }
 
+/// Where this server's full-text index lives (each server keeps its own).
+#[derive(clap::Args, Debug)]
+struct SearchDirArg {
+    /// The search index directory (default <data>/search).
+    #[arg(long = "search-dir", env = "HUIYIN_SEARCH_DIR")]
+    search_dir: Option<PathBuf>,
+}
+
+impl SearchDirArg {
+    fn dir(self, data: &std::path::Path) -> PathBuf {
+        self.search_dir.unwrap_or_else(|| data.join("search"))
+    }
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the web server (and, with --demo, populate a demonstration system first).
@@ -78,6 +92,8 @@ enum Cmd {
         /// Do not run the job worker in this process (run `huiyin worker` instead).
         #[arg(long)]
         no_worker: bool,
+        #[command(flatten)]
+        search: SearchDirArg,
     },
     /// Create or update the database schema.
     Migrate {
@@ -152,9 +168,8 @@ enum Cmd {
     Reindex {
         #[command(flatten)]
         data: DataArgs,
-        /// Where the index lives (default <data>/search).
-        #[arg(long, env = "HUIYIN_SEARCH_DIR")]
-        search_dir: Option<PathBuf>,
+        #[command(flatten)]
+        search: SearchDirArg,
         /// Only compare the index with the database (after catching up).
         #[arg(long)]
         check: bool,
@@ -292,14 +307,11 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             auth,
             jobs,
             no_worker,
+            search,
         } => {
             let store = data.open().await?;
             let mut config = keys::config(&data.data)?;
-            config.search_dir = Some(
-                std::env::var_os("HUIYIN_SEARCH_DIR")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| data.data.join("search")),
-            );
+            config.search_dir = Some(search.dir(&data.data));
             let config = jobs.apply(auth.apply(config)?)?;
             let app = App::new(store, config);
             // policies, calendar years and categories administrators stored
@@ -479,12 +491,12 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
         }
         Cmd::Reindex {
             data,
-            search_dir,
+            search,
             check,
         } => {
             let store = data.open().await?;
             let mut config = keys::config(&data.data)?;
-            config.search_dir = Some(search_dir.unwrap_or_else(|| data.data.join("search")));
+            config.search_dir = Some(search.dir(&data.data));
             let app = App::new(store, config);
             let err = |e: huiyin_app::AppError| anyhow::anyhow!("{e}");
             if check {

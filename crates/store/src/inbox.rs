@@ -11,7 +11,7 @@ use huiyin_domain::access::region_range;
 use sqlx::Row;
 
 use crate::org::{UNIT_COLUMNS, UnitRow, unit_from_row};
-use crate::read::{SUMMARY_COLUMNS, summary_from_row};
+use crate::read::{Bind, SUMMARY_COLUMNS, summaries};
 use crate::{CaseSummary, OrgUnit, Result, Store};
 
 /// The light of a case's most urgent running deadline at `$now` (a case without a running
@@ -89,14 +89,14 @@ fn like_pattern(s: &str) -> String {
 impl Store {
     /// One page of a unit's inbox, most urgent first. See [`InboxFilter`].
     pub async fn inbox(&self, f: &InboxFilter) -> Result<Vec<CaseSummary>> {
-        let mut binds: Vec<either::Bind> = Vec::new();
-        let mut mark = |b: either::Bind| {
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut mark = |b: Bind| {
             binds.push(b);
             format!("${}", binds.len())
         };
         let mut sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM cases WHERE current_unit_id = {}",
-            mark(either::Bind::Text(f.unit.clone()))
+            mark(Bind::Text(f.unit.clone()))
         );
         if f.open_only {
             sql += " AND is_open = 1";
@@ -108,40 +108,31 @@ impl Store {
             ("category", &f.category),
         ] {
             if let Some(v) = value {
-                sql += &format!(" AND {column} = {}", mark(either::Bind::Text(v.clone())));
+                sql += &format!(" AND {column} = {}", mark(Bind::Text(v.clone())));
             }
         }
         if let Some(light) = &f.light {
-            let now = mark(either::Bind::Int(f.now_ms));
+            let now = mark(Bind::Int(f.now_ms));
             sql += &format!(
                 " AND ({}) = {}",
                 LIGHT_SQL.replace("{now}", &now),
-                mark(either::Bind::Text(light.clone()))
+                mark(Bind::Text(light.clone()))
             );
         }
         if let Some(t) = f.received_from_ms {
-            sql += &format!(" AND received_at >= {}", mark(either::Bind::Int(t)));
+            sql += &format!(" AND received_at >= {}", mark(Bind::Int(t)));
         }
         if let Some(t) = f.received_before_ms {
-            sql += &format!(" AND received_at < {}", mark(either::Bind::Int(t)));
+            sql += &format!(" AND received_at < {}", mark(Bind::Int(t)));
         }
         if let Some((due, id)) = &f.after {
-            let a = mark(either::Bind::Int(*due));
-            let b = mark(either::Bind::Text(id.clone()));
+            let a = mark(Bind::Int(*due));
+            let b = mark(Bind::Text(id.clone()));
             sql += &format!(" AND (next_due_at, id) > ({a}, {b})");
         }
-        let n = mark(either::Bind::Int(i64::from(f.limit.clamp(1, 500))));
+        let n = mark(Bind::Int(i64::from(f.limit.clamp(1, 500))));
         sql += &format!(" ORDER BY next_due_at, id LIMIT {n}");
-        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                either::Bind::Text(t) => q.bind(t),
-                either::Bind::Int(i) => q.bind(i),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
+        summaries(&self.pool, sql, binds).await
     }
 
     /// The counts per filter value over a unit's inbox (open cases, or all with
@@ -198,8 +189,8 @@ impl Store {
     /// The unit picker: active units whose name contains `name`, optionally within a region
     /// and of one kind; higher levels first, then by region and name.
     pub async fn search_units(&self, s: &UnitSearch) -> Result<Vec<OrgUnit>> {
-        let mut binds: Vec<either::Bind> = Vec::new();
-        let mut mark = |v: either::Bind| {
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut mark = |v: Bind| {
             binds.push(v);
             format!("${}", binds.len())
         };
@@ -210,27 +201,27 @@ impl Store {
             } else {
                 "status = 'active'"
             },
-            mark(either::Bind::Text(like_pattern(s.name.trim())))
+            mark(Bind::Text(like_pattern(s.name.trim())))
         );
         if let Some(region) = s.region.as_deref().filter(|r| !r.is_empty()) {
             // A prefix as an index range on region_code (units_region).
             let (low, high) = region_range(region);
-            sql += &format!(" AND region_code >= {}", mark(either::Bind::Text(low)));
+            sql += &format!(" AND region_code >= {}", mark(Bind::Text(low)));
             if let Some(high) = high {
-                sql += &format!(" AND region_code < {}", mark(either::Bind::Text(high)));
+                sql += &format!(" AND region_code < {}", mark(Bind::Text(high)));
             }
         }
         if let Some(kind) = s.kind.as_deref().filter(|k| !k.is_empty()) {
-            sql += &format!(" AND kind = {}", mark(either::Bind::Text(kind.to_string())));
+            sql += &format!(" AND kind = {}", mark(Bind::Text(kind.to_string())));
         }
-        let limit = mark(either::Bind::Int(i64::from(s.limit.clamp(1, 100))));
+        let limit = mark(Bind::Int(i64::from(s.limit.clamp(1, 100))));
         sql += &format!(" ORDER BY length(region_code), region_code, name LIMIT {limit}");
         // Only fixed fragments and numbered placeholders are concatenated; values are bound.
         let mut q = sqlx::query_as::<_, UnitRow>(sqlx::AssertSqlSafe(sql));
         for b in binds {
             q = match b {
-                either::Bind::Text(t) => q.bind(t),
-                either::Bind::Int(i) => q.bind(i),
+                Bind::Text(t) => q.bind(t),
+                Bind::Int(i) => q.bind(i),
             };
         }
         Ok(q.fetch_all(&self.pool)
@@ -238,12 +229,5 @@ impl Store {
             .into_iter()
             .map(unit_from_row)
             .collect())
-    }
-}
-
-mod either {
-    pub enum Bind {
-        Text(String),
-        Int(i64),
     }
 }

@@ -8,7 +8,7 @@ use huiyin_domain::case::CaseState;
 use sqlx::AnyConnection;
 
 use crate::db::{Backend, Store};
-use crate::read::{SUMMARY_COLUMNS, summary_from_row};
+use crate::read::{Bind, SUMMARY_COLUMNS, summaries};
 use crate::write::{Val, exec_rows, values_list};
 use crate::{CaseSummary, Result, StoreError, to_ms};
 
@@ -171,36 +171,18 @@ impl LeaderCursor {
     }
 }
 
-fn mark(binds: &mut Vec<LeaderBind>, v: LeaderBind) -> String {
+fn mark(binds: &mut Vec<Bind>, v: Bind) -> String {
     binds.push(v);
     format!("${}", binds.len())
 }
 
-enum LeaderBind {
-    Text(String),
-    Int(i64),
-}
-
 impl Store {
-    async fn leader_rows(&self, sql: String, binds: Vec<LeaderBind>) -> Result<Vec<CaseSummary>> {
-        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                LeaderBind::Text(t) => q.bind(t),
-                LeaderBind::Int(i) => q.bind(i),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
-    }
-
-    async fn leader_count_of(&self, sql: String, binds: Vec<LeaderBind>) -> Result<i64> {
+    async fn leader_count_of(&self, sql: String, binds: Vec<Bind>) -> Result<i64> {
         let mut q = sqlx::query_as::<_, (i64,)>(sqlx::AssertSqlSafe(sql));
         for b in binds {
             q = match b {
-                LeaderBind::Text(t) => q.bind(t),
-                LeaderBind::Int(i) => q.bind(i),
+                Bind::Text(t) => q.bind(t),
+                Bind::Int(i) => q.bind(i),
             };
         }
         Ok(q.fetch_one(&self.pool).await?.0)
@@ -229,23 +211,23 @@ impl Store {
     ) -> Result<Vec<CaseSummary>> {
         let mut texts = Vec::new();
         let filter = Self::list_where(list, scope, &mut texts);
-        let mut binds: Vec<LeaderBind> = texts.into_iter().map(LeaderBind::Text).collect();
+        let mut binds: Vec<Bind> = texts.into_iter().map(Bind::Text).collect();
         let mut sql = format!("SELECT {} FROM cases c WHERE {filter}", columns_of("c"));
         if let Some(a) = after {
-            let due = mark(&mut binds, LeaderBind::Int(a.due_ms));
-            let id = mark(&mut binds, LeaderBind::Text(a.id.clone()));
+            let due = mark(&mut binds, Bind::Int(a.due_ms));
+            let id = mark(&mut binds, Bind::Text(a.id.clone()));
             sql += &format!(" AND (c.next_due_at, c.id) > ({due}, {id})");
         }
-        let n = mark(&mut binds, LeaderBind::Int(i64::from(limit.clamp(1, 500))));
+        let n = mark(&mut binds, Bind::Int(i64::from(limit.clamp(1, 500))));
         sql += &format!(" ORDER BY c.next_due_at, c.id LIMIT {n}");
-        self.leader_rows(sql, binds).await
+        summaries(&self.pool, sql, binds).await
     }
 
     /// How many cases one list of the leader's view has in `scope`.
     pub async fn leader_count(&self, list: LeaderList, scope: &Scope) -> Result<i64> {
         let mut texts = Vec::new();
         let filter = Self::list_where(list, scope, &mut texts);
-        let binds = texts.into_iter().map(LeaderBind::Text).collect();
+        let binds = texts.into_iter().map(Bind::Text).collect();
         self.leader_count_of(
             format!("SELECT COUNT(*) FROM cases c WHERE {filter}"),
             binds,
@@ -264,21 +246,21 @@ impl Store {
     ) -> Result<Vec<CaseSummary>> {
         let mut texts = vec![leader.to_string()];
         let within = scope_clause(scope, &mut texts);
-        let mut binds: Vec<LeaderBind> = texts.into_iter().map(LeaderBind::Text).collect();
+        let mut binds: Vec<Bind> = texts.into_iter().map(Bind::Text).collect();
         let mut sql = format!(
             "SELECT {} FROM case_charges cc JOIN cases c ON c.id = cc.case_id
              WHERE cc.leader_id = $1 AND {within}",
             columns_of("c")
         );
         if let Some(a) = after {
-            let closed = mark(&mut binds, LeaderBind::Int(a.closed));
-            let due = mark(&mut binds, LeaderBind::Int(a.due_ms));
-            let id = mark(&mut binds, LeaderBind::Text(a.id.clone()));
+            let closed = mark(&mut binds, Bind::Int(a.closed));
+            let due = mark(&mut binds, Bind::Int(a.due_ms));
+            let id = mark(&mut binds, Bind::Text(a.id.clone()));
             sql += &format!(" AND (1 - c.is_open, c.next_due_at, c.id) > ({closed}, {due}, {id})");
         }
-        let n = mark(&mut binds, LeaderBind::Int(i64::from(limit.clamp(1, 500))));
+        let n = mark(&mut binds, Bind::Int(i64::from(limit.clamp(1, 500))));
         sql += &format!(" ORDER BY 1 - c.is_open, c.next_due_at, c.id LIMIT {n}");
-        self.leader_rows(sql, binds).await
+        summaries(&self.pool, sql, binds).await
     }
 
     /// How many cases `leader` is in charge of within `scope`, and how many of them are open.

@@ -131,6 +131,30 @@ pub(crate) fn summary_from_row(row: &sqlx::any::AnyRow) -> Result<CaseSummary> {
     })
 }
 
+/// A value for a numbered placeholder of a query built from fixed fragments.
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Runs a query built from fixed fragments and numbered placeholders (values bound, never
+/// concatenated) and reads its rows as case summaries.
+pub(crate) async fn summaries(
+    pool: &sqlx::AnyPool,
+    sql: String,
+    binds: Vec<Bind>,
+) -> Result<Vec<CaseSummary>> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = match b {
+            Bind::Text(t) => q.bind(t),
+            Bind::Int(i) => q.bind(i),
+        };
+    }
+    let rows = q.fetch_all(pool).await?;
+    rows.iter().map(summary_from_row).collect()
+}
+
 fn event_from_row(row: &sqlx::any::AnyRow) -> Result<StoredEvent> {
     let payload: String = row.try_get("payload")?;
     let kind: EventKind =
@@ -389,10 +413,6 @@ impl Store {
         units: &[huiyin_domain::ids::UnitId],
         regions: &[huiyin_domain::values::RegionCode],
     ) -> Result<Vec<CaseSummary>> {
-        enum Bind {
-            Text(String),
-            Int(i64),
-        }
         let mut binds: Vec<Bind> = Vec::new();
         let mut mark = |b: Bind| {
             binds.push(b);
@@ -461,16 +481,7 @@ impl Store {
              ORDER BY next_due_at, id LIMIT {n}",
             branches.join(" UNION ")
         );
-        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Text(t) => q.bind(t),
-                Bind::Int(i) => q.bind(i),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(summary_from_row).collect()
+        summaries(&self.pool, sql, binds).await
     }
 
     pub async fn count_cases(&self) -> Result<i64> {

@@ -135,12 +135,19 @@ fn day(raw: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()
 }
 
-/// The target and period asked for, with the defaults (the user's region, the month so far).
-async fn resolve(
-    state: &WebState,
-    signed: &Signed,
-    q: &StatsQuery,
-) -> Result<(Target, NaiveDate, NaiveDate, String), ApiError> {
+/// The figures asked for: target and period with their defaults (the user's region, the month
+/// so far), and who asks.
+struct Asked {
+    target: Target,
+    from: NaiveDate,
+    to: NaiveDate,
+    /// The region shown in the form (empty for a unit).
+    region: String,
+    today: NaiveDate,
+    principal: huiyin_domain::access::Principal,
+}
+
+async fn resolve(state: &WebState, signed: &Signed, q: &StatsQuery) -> Result<Asked, ApiError> {
     let today = state
         .app
         .now()
@@ -179,20 +186,26 @@ async fn resolve(
             .map_or_else(|| "0".to_string(), |r| r.as_str().to_string());
         (Target::Region(r.clone()), r)
     };
-    Ok((target, from, to, region))
+    Ok(Asked {
+        target,
+        from,
+        to,
+        region,
+        today,
+        principal,
+    })
 }
 
-async fn report(
-    state: &WebState,
-    signed: &Signed,
-    target: &Target,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<IndicatorReport, ApiError> {
-    let principal = state.app.principal(&signed.actor).await?;
+async fn report(state: &WebState, a: &Asked) -> Result<IndicatorReport, ApiError> {
     Ok(state
         .app
-        .indicators(&principal, target, from, to, &IndicatorConfig::default())
+        .indicators(
+            &a.principal,
+            &a.target,
+            a.from,
+            a.to,
+            &IndicatorConfig::default(),
+        )
         .await?)
 }
 
@@ -243,14 +256,11 @@ pub async fn page(
                 None,
             )
         }
-        Ok((target, from, to, region)) => {
+        Ok(asked) => {
+            let (from, to, today) = (asked.from, asked.to, asked.today);
+            let region = asked.region.clone();
             let unit = q.unit.trim().to_string();
             let presets = {
-                let today = state
-                    .app
-                    .now()
-                    .with_timezone(&super::forms::cst())
-                    .date_naive();
                 let (m0, m1) = month_to_date(today);
                 let last_month_end = m0.pred_opt().unwrap_or(m0);
                 let (lm0, _) = month_to_date(last_month_end);
@@ -281,7 +291,7 @@ pub async fn page(
                 }
                 p
             };
-            match report(&state, &signed, &target, from, to).await {
+            match report(&state, &asked).await {
                 Ok(r) => {
                     let behind = (r.status.behind_events > 0).then(|| {
                         ctx.tf(
@@ -383,7 +393,7 @@ pub async fn csv(
     };
     let ctx = signed.ctx(prefs, here);
     let result = match resolve(&state, &signed, &q).await {
-        Ok((target, from, to, _)) => report(&state, &signed, &target, from, to).await,
+        Ok(asked) => report(&state, &asked).await,
         Err(e) => Err(e),
     };
     let r = match result {
