@@ -101,7 +101,8 @@ enum Cmd {
         data: DataArgs,
     },
     /// Prove the SM3 hash chain of the event log (and, with --projections, that every case's
-    /// stored state equals the replay of its events). Exits 1 on the first broken link.
+    /// stored state equals the replay of its events and its event chunks hold exactly its
+    /// events). Exits 1 on the first broken link.
     Verify {
         #[command(flatten)]
         data: DataArgs,
@@ -381,6 +382,12 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
                     eprintln!(
                         "{} case projection(s) differ from their events",
                         report.projection_mismatches.len()
+                    );
+                }
+                if !report.chunk_mismatches.is_empty() {
+                    eprintln!(
+                        "{} case(s) have event chunks that differ from their events",
+                        report.chunk_mismatches.len()
                     );
                 }
                 return Ok(ExitCode::FAILURE);

@@ -66,10 +66,14 @@ pub struct VerifyReport {
     pub first_broken: Option<(i64, String)>,
     /// Cases whose stored projection differs from the replay of their events.
     pub projection_mismatches: Vec<String>,
+    /// Cases whose event chunks (the copy `events_of` reads) differ from their events.
+    pub chunk_mismatches: Vec<String>,
 }
 
 impl VerifyReport {
     pub fn ok(&self) -> bool {
-        self.first_broken.is_none() && self.projection_mismatches.is_empty()
+        self.first_broken.is_none()
+            && self.projection_mismatches.is_empty()
+            && self.chunk_mismatches.is_empty()
     }
 }

@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0011_leadership.sql"),
     ),
     (12, "stats", include_str!("migrations/0012_stats.sql")),
+    (
+        13,
+        "event_chunks",
+        include_str!("migrations/0013_event_chunks.sql"),
+    ),
 ];
 
 impl Store {
@@ -140,6 +145,9 @@ impl Store {
                 sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
                     .execute(&mut *tx)
                     .await?;
+            }
+            if *version == 13 {
+                crate::event_log::backfill(&mut tx, self.backend).await?;
             }
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

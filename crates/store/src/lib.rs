@@ -16,6 +16,7 @@ mod audit;
 mod auth;
 mod chain;
 mod db;
+mod event_log;
 mod event_wire;
 mod inbox;
 mod jobs;

@@ -1,12 +1,15 @@
 //! Read paths: single cases, event streams, work lists, units, tokens, and chain verification.
 
+use std::collections::BTreeSet;
+
 use huiyin_domain::access::{Scope, region_range};
 use huiyin_domain::case::{CaseState, Event, EventKind, replay};
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use sqlx::Row;
 
 use crate::chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
-use crate::db::{Backend, Store};
+use crate::db::Store;
+use crate::event_log::{EventColumns, expected_bodies};
 use crate::event_wire::{Payload, decode_kind};
 use crate::{NO_DEADLINE_MS, Result, StoreError, from_ms};
 
@@ -202,54 +205,60 @@ impl Store {
 
     /// A case's events in version order.
     ///
-    /// Read as one row: the database writes each event as a JSON array, `[seq, version,
-    /// at_ms, actor, actor_unit, hash, payload]` (the payload is stored JSON, copied as it is),
-    /// and concatenates them, space-separated; they are decoded here in one pass, the payloads
-    /// tag first without serde's buffering (`event_wire`). Fetching them row by row cost ~5 µs
-    /// per event in the driver (each row is copied into an `AnyRow` and, on SQLite, handed
-    /// over from the driver's worker thread), so a case with 1,000 events took 5–10 ms to
-    /// load; this way it is one hand-over.
+    /// Read from the case's event chunks (`event_log`: the wire records of 64 events a row,
+    /// written with the events) and decoded chunk by chunk, the payloads tag first without
+    /// serde's buffering (`event_wire`). The same query reads the highest version in
+    /// `events`; if the chunks do not hold exactly the versions 1..=that one, or one does not
+    /// decode, the events are read row by row instead (and a warning logged): the same result,
+    /// only slower.
     pub async fn events_of(&self, id: &CaseId) -> Result<Vec<StoredEvent>> {
-        let sql = match self.backend {
-            // One `printf` per event instead of a chain of `||` (each of which allocates and
-            // copies the growing string).
-            Backend::Sqlite => {
-                "SELECT COALESCE(group_concat(printf('[%d,%d,%d,%s,%s,%s,%s]', seq, version, at_ms,
-                    json_quote(actor), json_quote(actor_unit), json_quote(hash), payload), ' '), '')
-                 FROM events WHERE case_id = $1"
-            }
-            Backend::Postgres => {
-                "SELECT COALESCE(string_agg('[' || seq || ',' || version || ',' || at_ms || ','
-                    || to_json(actor)::text || ',' || COALESCE(to_json(actor_unit)::text, 'null')
-                    || ',' || to_json(hash)::text || ',' || payload || ']', ' '), '')
-                 FROM events WHERE case_id = $1"
-            }
+        // The chunks as rows (16 for 1,000 events), each with the highest version of the
+        // case's events; concatenating them in the database instead cost more (a growing
+        // value of ~350 KB, copied again by the driver).
+        let chunks: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT body, (SELECT max(version) FROM events WHERE case_id = $1)
+             FROM event_chunks WHERE case_id = $1 ORDER BY chunk",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(last_version) = chunks.first().map(|c| c.1) else {
+            // No chunk: no event, or chunks lost; the rows say which.
+            return self.events_of_by_row(id).await;
         };
-        let (elements,): (String,) = sqlx::query_as(sql)
-            .bind(id.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        let corrupt =
-            |e: serde_json::Error| StoreError::Corrupt(format!("events of case {id}: {e}"));
-        // A payload the tag-first path does not take is decoded the ordinary way, all of them
-        // again: the same result, only slower.
+        // A payload the tag-first path does not take is decoded the ordinary way, the whole
+        // chunk again: the same result, only slower. A chunk neither way reads is a damaged
+        // copy: the rows are read instead.
         type Folded<K> = (i64, u64, i64, String, Option<String>, String, K);
-        let mut rows: Vec<Folded<EventKind>> = match serde_json::Deserializer::from_str(&elements)
-            .into_iter::<Folded<Payload>>()
-            .collect::<serde_json::Result<Vec<_>>>()
-        {
-            Ok(rows) => rows
-                .into_iter()
-                .map(|(s, v, at, a, u, h, Payload(kind))| (s, v, at, a, u, h, kind))
-                .collect(),
-            Err(_) => serde_json::Deserializer::from_str(&elements)
-                .into_iter::<Folded<EventKind>>()
-                .collect::<serde_json::Result<Vec<_>>>()
-                .map_err(corrupt)?,
-        };
-        // An aggregate's input order is not guaranteed; the rows come by the (case, version)
-        // index, so this sort finds them in order.
+        let mut rows: Vec<Folded<EventKind>> = Vec::with_capacity(last_version.max(0) as usize);
+        for (body, _) in &chunks {
+            let fast = serde_json::Deserializer::from_str(body)
+                .into_iter::<Folded<Payload>>()
+                .map(|r| r.map(|(s, v, at, a, u, h, Payload(kind))| (s, v, at, a, u, h, kind)))
+                .collect::<serde_json::Result<Vec<_>>>();
+            let decoded = match fast {
+                Ok(decoded) => decoded,
+                Err(_) => match serde_json::Deserializer::from_str(body)
+                    .into_iter::<Folded<EventKind>>()
+                    .collect::<serde_json::Result<Vec<_>>>()
+                {
+                    Ok(decoded) => decoded,
+                    Err(e) => {
+                        tracing::warn!(case = %id, error = %e, "unreadable event chunk; reading the events row by row");
+                        return self.events_of_by_row(id).await;
+                    }
+                },
+            };
+            rows.extend(decoded);
+        }
+        // Appended in version order; sorted to be sure (one pass when already in order).
         rows.sort_by_key(|r| r.1);
+        let complete = rows.len() as u64 == last_version as u64
+            && rows.iter().zip(1u64..).all(|(r, v)| r.1 == v);
+        if !complete {
+            tracing::warn!(case = %id, "event chunks do not match the events; reading the events row by row");
+            return self.events_of_by_row(id).await;
+        }
         rows.into_iter()
             .map(|(seq, version, at_ms, actor, unit, hash, kind)| {
                 Ok(StoredEvent {
@@ -266,6 +275,18 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// [`Store::events_of`] row by row (the slow, general path).
+    async fn events_of_by_row(&self, id: &CaseId) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "SELECT seq, case_id, version, at_ms, actor, actor_unit, payload, hash
+             FROM events WHERE case_id = $1 ORDER BY version",
+        )
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
     }
 
     /// Events after a global sequence number, for derived readers (search, counters, outbox).
@@ -661,6 +682,7 @@ impl Store {
             head: GENESIS_HASH.to_string(),
             first_broken: None,
             projection_mismatches: Vec::new(),
+            chunk_mismatches: Vec::new(),
         };
         let mut prev = GENESIS_HASH.to_string();
         let mut expected_seq = 1i64;
@@ -719,9 +741,53 @@ impl Store {
         }
         report.head = prev;
         if projections {
+            report.chunk_mismatches = self.verify_chunks().await?;
             report.projection_mismatches = self.verify_projections().await?;
         }
         Ok(report)
+    }
+
+    /// The cases whose event chunks differ from what their events make (`event_log`).
+    async fn verify_chunks(&self) -> Result<Vec<String>> {
+        let mut mismatches = BTreeSet::new();
+        let mut after = String::new();
+        loop {
+            let ids: Vec<(String,)> = sqlx::query_as(
+                "SELECT DISTINCT case_id FROM (SELECT case_id FROM events WHERE case_id > $1
+                 UNION SELECT case_id FROM event_chunks WHERE case_id > $1) c
+                 ORDER BY case_id LIMIT 500",
+            )
+            .bind(after.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            let Some((last,)) = ids.last().cloned() else {
+                break;
+            };
+            let rows: Vec<EventColumns> = sqlx::query_as(
+                "SELECT seq, case_id, version, at_ms, actor, actor_unit, hash, payload FROM events
+                 WHERE case_id > $1 AND case_id <= $2",
+            )
+            .bind(after.as_str())
+            .bind(last.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            let stored: Vec<(String, i64, String)> = sqlx::query_as(
+                "SELECT case_id, chunk, body FROM event_chunks WHERE case_id > $1 AND case_id <= $2",
+            )
+            .bind(after.as_str())
+            .bind(last.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            let mut expected = expected_bodies(&rows);
+            for (case_id, chunk, body) in stored {
+                if expected.remove(&(case_id.clone(), chunk)).as_ref() != Some(&body) {
+                    mismatches.insert(case_id);
+                }
+            }
+            mismatches.extend(expected.into_keys().map(|(case_id, _)| case_id));
+            after = last;
+        }
+        Ok(mismatches.into_iter().collect())
     }
 
     async fn verify_projections(&self) -> Result<Vec<String>> {

@@ -789,6 +789,22 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
         crate::jobs::insert_jobs(conn, backend, &p.jobs).await?;
     }
     if !p.events.is_empty() {
+        let records = p
+            .events
+            .iter()
+            .map(|e| {
+                let record = crate::event_log::wire_record(
+                    e.seq,
+                    e.version,
+                    e.at_ms,
+                    &e.actor,
+                    e.actor_unit.as_deref(),
+                    &e.hash,
+                    &e.payload,
+                );
+                (e.case_id.clone(), e.version, record)
+            })
+            .collect();
         let values = p
             .events
             .into_iter()
@@ -822,6 +838,7 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
             "a version of the case exists already (a stale writer)",
         )
         .await?;
+        crate::event_log::append(conn, backend, records).await?;
     }
     Ok(())
 }

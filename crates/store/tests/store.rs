@@ -778,6 +778,16 @@ async fn events_read_back_equal_whatever_the_payload_key_order() {
         .execute(store.pool())
         .await
         .unwrap();
+    // `events_of` reads the case's event chunks: the same change there.
+    let changed =
+        sqlx::query("UPDATE event_chunks SET body = replace(body, $1, $2) WHERE case_id = $3")
+            .bind(&payload)
+            .bind(&reordered)
+            .bind(a.id.as_str())
+            .execute(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(changed.rows_affected(), 1);
     let after = store.events_of(&a.id).await.unwrap();
     let events = |v: &[huiyin_store::StoredEvent]| -> Vec<(i64, Event, String)> {
         v.iter()
@@ -913,5 +923,184 @@ async fn a_user_change_and_its_audit_entry_are_written_together_or_not_at_all() 
         s.verify_audit().await.unwrap().ok(),
         "the audit chain stays intact"
     );
+    db.cleanup().await.unwrap();
+}
+
+/// A case with `notes` notes after its submission and registration, each in its own
+/// transaction except the last ten, written in one.
+async fn long_case(store: &Store, notes: u32) -> CaseState {
+    let mut state = submit(store, "case-long", &receipt(9), at(4, 9, 0)).await;
+    state = run(
+        store,
+        &state,
+        register(StatutoryClass::Appeal(AppealRoute::PetitionProcedure), None),
+        at(4, 9, 1),
+    )
+    .await;
+    for i in 0..notes.saturating_sub(10) {
+        state = run(
+            store,
+            &state,
+            note(&format!("第{i}次备注")),
+            at(4, 10, i64::from(i)),
+        )
+        .await;
+    }
+    let before = state.version;
+    let mut events = Vec::new();
+    for i in notes.saturating_sub(10)..notes {
+        let (mut e, next) = decide_at(
+            Some(&state),
+            &state.id,
+            note(&format!("第{i}次备注")),
+            at(4, 11, i64::from(i)),
+        );
+        events.append(&mut e);
+        state = next;
+    }
+    let mut tx = store.begin_write().await.unwrap();
+    tx.update_case(&state, &no_deadline(), before)
+        .await
+        .unwrap();
+    tx.append(&events).await.unwrap();
+    tx.commit().await.unwrap();
+    state
+}
+
+/// The events of one case read row by row (`events_after`, not the chunks).
+async fn rows_of(store: &Store, id: &CaseId) -> Vec<(i64, Event, String)> {
+    store
+        .events_after(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| &s.event.case_id == id)
+        .map(|s| (s.seq, s.event, s.hash))
+        .collect()
+}
+
+fn triples(v: &[huiyin_store::StoredEvent]) -> Vec<(i64, Event, String)> {
+    v.iter()
+        .map(|s| (s.seq, s.event.clone(), s.hash.clone()))
+        .collect()
+}
+
+/// `events_of` reads the event chunks (64 events a row); across chunk boundaries, with a
+/// batch that crosses one, it returns exactly the rows of `events`.
+#[tokio::test]
+async fn events_read_from_chunks_equal_the_rows_across_chunk_boundaries() {
+    let db = fresh().await;
+    let store = &db.store;
+    two_cases(store).await;
+    // 2 + 136 events: chunks 0 (1..=64), 1 (65..=128), 2 (129..=138); the batch of the last
+    // ten (129..=138) and the single writes before it.
+    let state = long_case(store, 136).await;
+    assert_eq!(state.version, 138);
+    let read = store.events_of(&state.id).await.unwrap();
+    assert_eq!(read.len(), 138);
+    assert_eq!(triples(&read), rows_of(store, &state.id).await);
+    let (chunks,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM event_chunks WHERE case_id = $1")
+        .bind(state.id.as_str())
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(chunks, 3);
+    let report = store.verify(true).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    db.cleanup().await.unwrap();
+}
+
+/// A chunk that lost a record, or a missing chunk, is read around (the rows of `events`) and
+/// reported by `verify`.
+#[tokio::test]
+async fn a_damaged_or_missing_chunk_is_read_around_and_reported() {
+    let db = fresh().await;
+    let store = &db.store;
+    let (a, b) = two_cases(store).await;
+    let state = long_case(store, 70).await;
+    assert!(store.verify(true).await.unwrap().ok());
+    let good = triples(&store.events_of(&state.id).await.unwrap());
+    // Chunk 1 (versions 65..=72) loses its last record.
+    let (body,): (String,) =
+        sqlx::query_as("SELECT body FROM event_chunks WHERE case_id = $1 AND chunk = 1")
+            .bind(state.id.as_str())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let cut = body.rfind(" [").unwrap();
+    sqlx::query("UPDATE event_chunks SET body = $1 WHERE case_id = $2 AND chunk = 1")
+        .bind(&body[..cut])
+        .bind(state.id.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(triples(&store.events_of(&state.id).await.unwrap()), good);
+    // Case B's only chunk is gone.
+    sqlx::query("DELETE FROM event_chunks WHERE case_id = $1")
+        .bind(b.id.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        triples(&store.events_of(&b.id).await.unwrap()),
+        rows_of(store, &b.id).await
+    );
+    // Case A's chunk is not JSON any more.
+    sqlx::query("UPDATE event_chunks SET body = '[1,garbage' WHERE case_id = $1")
+        .bind(a.id.as_str())
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        triples(&store.events_of(&a.id).await.unwrap()),
+        rows_of(store, &a.id).await
+    );
+    let report = store.verify(true).await.unwrap();
+    assert!(!report.ok());
+    assert!(report.first_broken.is_none(), "the chain itself is intact");
+    assert!(report.projection_mismatches.is_empty());
+    assert_eq!(
+        report.chunk_mismatches,
+        vec![a.id.to_string(), b.id.to_string(), state.id.to_string()]
+    );
+    db.cleanup().await.unwrap();
+}
+
+/// The migration that adds the chunks builds them for the events already stored.
+#[tokio::test]
+async fn the_chunk_migration_backfills_stored_events() {
+    let db = fresh().await;
+    let store = &db.store;
+    let (a, b) = two_cases(store).await;
+    let long = long_case(store, 100).await;
+    let before: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT case_id, chunk, body FROM event_chunks ORDER BY case_id, chunk")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(before.len(), 4);
+    // Back to the schema before migration 13, with the same events.
+    sqlx::query("DROP TABLE event_chunks")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM schema_migrations WHERE version = 13")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(store.migrate().await.unwrap(), vec![13]);
+    let after: Vec<(String, i64, String)> =
+        sqlx::query_as("SELECT case_id, chunk, body FROM event_chunks ORDER BY case_id, chunk")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    assert_eq!(after, before);
+    for id in [&a.id, &b.id, &long.id] {
+        assert_eq!(
+            triples(&store.events_of(id).await.unwrap()),
+            rows_of(store, id).await
+        );
+    }
+    assert!(store.verify(true).await.unwrap().ok());
     db.cleanup().await.unwrap();
 }
