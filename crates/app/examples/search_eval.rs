@@ -192,6 +192,7 @@ async fn main() {
             class: None,
             attachments: Vec::new(),
             also_sent_to: Vec::new(),
+            publish_consent: false,
             proxy: None,
         };
         let actor = Actor {

@@ -372,6 +372,7 @@ impl App {
                 | Command::RequestReview { .. }
                 | Command::RequestRereview { .. }
                 | Command::Withdraw { .. }
+                | Command::WithdrawPublicationConsent
         );
         if !allowed {
             return Err(AppError::Forbidden("信访人不能进行此操作".into()));

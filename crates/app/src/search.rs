@@ -17,7 +17,8 @@ use huiyin_domain::case::Actor;
 use huiyin_domain::ids::CaseId;
 pub use huiyin_search::{
     Caller, ConsistencyReport, FaultPlan, Highlight, HitTexts, LightCounts, LightFilter,
-    SearchError, SearchIndex, SearchRequest, SearchStatus, SortOrder,
+    PUBLIC_MAX_DEPTH, PUBLIC_MAX_LIMIT, SearchError, SearchIndex, SearchRequest, SearchStatus,
+    SortOrder,
 };
 use serde::Serialize;
 
@@ -299,5 +300,99 @@ impl App {
             .into_iter()
             .map(|(value, count)| FacetValue { value, count })
             .collect())
+    }
+}
+
+/// One published reply as the public portal shows it (网上公开): everything masked, no receipt
+/// code, no petitioner, no internal text.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicReplyView {
+    pub title: String,
+    pub category: Option<String>,
+    pub received_at: Instant,
+    pub replied_at: Option<Instant>,
+    /// The organ that replied.
+    pub unit_name: String,
+    /// `support`, `explain`, `not_support`.
+    pub decision: huiyin_domain::case::Decision,
+    /// The petition text, personal data masked.
+    pub text: String,
+    /// 信访请求 / 经查 / 理由 / 依据 of the reply, personal data masked.
+    pub request: String,
+    pub facts: String,
+    pub reasons: String,
+    pub legal_basis: String,
+}
+
+/// A page of the public search.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicSearchAnswer {
+    pub total: usize,
+    pub offset: usize,
+    pub items: Vec<PublicReplyView>,
+}
+
+impl App {
+    /// The public portal's search of published replies: only cases whose petitioner agreed
+    /// to publication (`CaseState::publishable`), searched in their title, text and reply,
+    /// every text masked (`crate::text::mask_personal_data`). Each hit is checked against the
+    /// stored case once more, so a consent withdrawn a moment ago (before the index caught
+    /// up) is never shown.
+    pub async fn public_search(
+        &self,
+        q: &str,
+        sort: SortOrder,
+        offset: usize,
+        limit: usize,
+    ) -> Result<PublicSearchAnswer, AppError> {
+        let index = self.search_index().await?;
+        let (head, _) = self.store().head().await?;
+        if index.fed_seq() < head
+            && let Err(e) = index.try_catch_up(self.store()).await
+        {
+            tracing::warn!(error = %e, "search index: catching up before a public search failed");
+        }
+        let results = {
+            let index = index.clone();
+            let q = q.to_string();
+            tokio::task::spawn_blocking(move || index.search_public(&q, sort, offset, limit))
+                .await
+                .map_err(|e| AppError::Unavailable(format!("search: {e}")))?
+                .map_err(search_error)?
+        };
+        let mask = crate::text::mask_personal_data;
+        let mut items = Vec::with_capacity(results.case_ids.len());
+        for id in results.case_ids {
+            let Some(record) = self.store().case(&CaseId::new(id)).await? else {
+                continue;
+            };
+            let state = record.state;
+            let (true, Some(opinion)) = (state.publishable(), state.opinion.as_ref()) else {
+                continue;
+            };
+            let unit = state.handling_unit().unwrap_or(&state.bureau);
+            let unit_name = match self.store().unit(unit.as_str()).await? {
+                Some(u) => u.name,
+                None => unit.to_string(),
+            };
+            items.push(PublicReplyView {
+                title: mask(state.petition.title.as_str()),
+                category: state.category.clone().or(state.petition.category.clone()),
+                received_at: state.received_at,
+                replied_at: state.replied_at,
+                unit_name,
+                decision: opinion.decision,
+                text: mask(state.petition.text.as_str()),
+                request: mask(opinion.request.as_str()),
+                facts: mask(opinion.facts.as_str()),
+                reasons: mask(opinion.reasons.as_str()),
+                legal_basis: mask(opinion.legal_basis.as_str()),
+            });
+        }
+        Ok(PublicSearchAnswer {
+            total: results.total,
+            offset,
+            items,
+        })
     }
 }

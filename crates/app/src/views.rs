@@ -99,6 +99,8 @@ pub struct PublicView {
     /// Until when the petitioner may ask for review (复查) or re-review (复核).
     pub can_request_review_until: Option<Instant>,
     pub can_request_rereview_until: Option<Instant>,
+    /// 同意公开: the reply may be shown, masked, in the portal's search (withdrawable).
+    pub publish_consent: bool,
 }
 
 pub(crate) fn public_view(app: &App, state: &CaseState, events: &[StoredEvent]) -> PublicView {
@@ -170,5 +172,6 @@ pub(crate) fn public_view(app: &App, state: &CaseState, events: &[StoredEvent]) 
         } else {
             None
         },
+        publish_consent: state.petition.publish_consent,
     }
 }

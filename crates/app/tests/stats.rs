@@ -104,6 +104,7 @@ fn petition(i: u64, region: &str) -> Petition {
         class: None,
         attachments: Vec::new(),
         also_sent_to: Vec::new(),
+        publish_consent: false,
         proxy: None,
     }
 }

@@ -350,6 +350,7 @@ async fn generate(app: App, n: u32) -> Result<()> {
             class: None,
             attachments: Vec::new(),
             also_sent_to: Vec::new(),
+            publish_consent: false,
             proxy: None,
         };
         let receipt = app

@@ -515,6 +515,9 @@ pub enum Command {
     },
     /// The petitioner withdraws (撤回).
     Withdraw { reason: Reason },
+    /// The petitioner withdraws the consent to publish the reply (撤回公开同意); the public
+    /// portal stops showing it.
+    WithdrawPublicationConsent,
     /// 并单: this case is merged into `into`.
     MergeInto { into: CaseId, reason: MergeReason },
     /// The counterpart of [`Command::MergeInto`] on the surviving case.
@@ -562,6 +565,7 @@ impl Command {
             Command::EndHearing { .. } => "end_hearing",
             Command::DecideRereview { .. } => "decide_rereview",
             Command::Withdraw { .. } => "withdraw",
+            Command::WithdrawPublicationConsent => "withdraw_publication_consent",
             Command::MergeInto { .. } => "merge_into",
             Command::Absorb { .. } => "absorb",
             Command::AddNote { .. } => "add_note",
@@ -678,6 +682,8 @@ pub enum EventKind {
     Withdrawn {
         reason: Reason,
     },
+    /// The consent to publish the reply was withdrawn.
+    PublicationConsentWithdrawn {},
     MergedInto {
         into: CaseId,
         reason: MergeReason,
@@ -740,6 +746,7 @@ impl EventKind {
             EventKind::HearingEnded { .. } => "hearing_ended",
             EventKind::RereviewDecided { .. } => "rereview_decided",
             EventKind::Withdrawn { .. } => "withdrawn",
+            EventKind::PublicationConsentWithdrawn {} => "publication_consent_withdrawn",
             EventKind::MergedInto { .. } => "merged_into",
             EventKind::Absorbed { .. } => "absorbed",
             EventKind::NoteAdded { .. } => "note_added",
@@ -799,6 +806,9 @@ impl EventKind {
                 "已出具复核意见书。同一事实和理由的请求不再受理".into()
             }
             EventKind::Withdrawn { .. } => "您已撤回信访事项".into(),
+            EventKind::PublicationConsentWithdrawn {} => {
+                "您已撤回公开同意，答复不再在网上公开".into()
+            }
             EventKind::MergedInto { .. } => "与您的其他相同事项合并办理".into(),
             EventKind::Absorbed { .. } => "相同事项已合并到本件办理".into(),
             _ => String::new(),
@@ -929,6 +939,17 @@ pub struct IssuedReplyCheck {
 }
 
 impl CaseState {
+    /// 网上公开: whether the reply may be shown, with personal data masked, in the public
+    /// portal's search — the petitioner agreed (and has not withdrawn it), a written reply
+    /// (处理意见书) exists, and it is not a 检举控告, whose petitioners are protected (Art. 30)
+    /// whatever they agreed to.
+    pub fn publishable(&self) -> bool {
+        self.petition.publish_consent
+            && self.opinion.is_some()
+            && self.class.or(self.petition.class) != Some(StatutoryClass::Accusation)
+            && !matches!(self.stage, Stage::Merged | Stage::Withdrawn)
+    }
+
     /// Whether an organ still has to act: an open stage, or a 交办 reply whose completion
     /// report is still owed or waits to be checked.
     pub fn awaits_action(&self) -> bool {
@@ -1585,6 +1606,17 @@ fn decide_existing(
                 reason: reason.clone(),
             }
         }
+        Command::WithdrawPublicationConsent => {
+            if !((actor.has(Role::Petitioner) || actor.has(Role::Proxy))
+                && actor.is_case_petitioner)
+            {
+                return Err(forbidden(&command, "只有信访人本人可以撤回公开同意"));
+            }
+            if !state.petition.publish_consent {
+                return Err(Rejection::NotAllowed("本件未同意公开，无需撤回".into()));
+            }
+            EventKind::PublicationConsentWithdrawn {}
+        }
         Command::MergeInto { into, reason } => {
             if !matches!(stage, S::Submitted | S::Registered) {
                 return Err(wrong_stage(&command, state));
@@ -2018,6 +2050,9 @@ pub fn apply_to(s: &mut CaseState, event: &Event) -> Result<(), ReplayError> {
             s.stage = Stage::Concluded;
             s.rereview_outcome = Some(*outcome);
             s.stop_all_timers(at);
+        }
+        EventKind::PublicationConsentWithdrawn {} => {
+            s.petition.publish_consent = false;
         }
         EventKind::Withdrawn { .. } => {
             s.stage = Stage::Withdrawn;

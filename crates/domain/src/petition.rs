@@ -233,6 +233,10 @@ pub struct Petition {
     /// A proxy (代理员) who filed it for the petitioner, with the petitioner's consent recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyFiling>,
+    /// 同意公开: the petitioner agrees that the reply may be published, with personal data
+    /// masked (the public portal's search). Off unless asked for; withdrawable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publish_consent: bool,
 }
 
 /// A filing by a proxy on someone's behalf.
@@ -306,6 +310,7 @@ impl Petition {
             attachments: self.attachments.clone(),
             also_sent_to: self.also_sent_to.clone(),
             proxy: self.proxy.clone(),
+            publish_consent: self.publish_consent,
         }
     }
 }
@@ -337,4 +342,8 @@ pub struct PetitionRecord {
     pub also_sent_to: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyFiling>,
+    /// See [`Petition::publish_consent`]; absent (false) in events written before it existed,
+    /// so their hashes are unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub publish_consent: bool,
 }

@@ -128,6 +128,7 @@ fn petition(anonymous: bool, class: Option<StatutoryClass>) -> PetitionRecord {
         class,
         attachments: Vec::new(),
         also_sent_to: Vec::new(),
+        publish_consent: false,
         proxy: None,
     }
 }

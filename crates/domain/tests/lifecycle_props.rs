@@ -86,6 +86,9 @@ fn petition(anonymous: bool, class: Option<StatutoryClass>) -> PetitionRecord {
         class,
         attachments: Vec::new(),
         also_sent_to: Vec::new(),
+        // Named petitioners agree to publication, anonymous ones do not: both paths of
+        // `WithdrawPublicationConsent` come up.
+        publish_consent: !anonymous,
         proxy: None,
     }
 }
@@ -409,6 +412,8 @@ fn command(kind: usize, arg: u32, now: Instant) -> Command {
                 Command::Withdraw {
                     reason: reason("不再反映"),
                 }
+            } else if arg % 8 == 1 {
+                Command::WithdrawPublicationConsent
             } else {
                 Command::AddNote {
                     text: doc("内部备注"),
@@ -487,7 +492,8 @@ fn fitting_actor(command: &Command, s: &CaseState, spec: &ActorSpec) -> Actor {
         | Command::Rate { .. }
         | Command::RequestReview { .. }
         | Command::RequestRereview { .. }
-        | Command::Withdraw { .. } => Actor {
+        | Command::Withdraw { .. }
+        | Command::WithdrawPublicationConsent => Actor {
             id: ActorId::new("petitioner"),
             roles: vec![Role::Petitioner],
             unit: None,

@@ -8,16 +8,19 @@
 //!   masked petitioner, places, category, units; scope, filter and facet terms);
 //! - [`index`]: the on-disk index with its checkpoint, catch-up, rebuild and consistency
 //!   check;
+//! - [`public`]: the portal's search of published replies (consenting cases only);
 //! - [`query`]: scoped search with filters, facets, light counts, sort, highlights, place
 //!   suggestions; bad input refused with a reason.
 #![forbid(unsafe_code)]
 
 pub mod index;
+pub mod public;
 pub mod query;
 pub mod schema;
 pub mod tokenizer;
 
 pub use index::{ConsistencyReport, FaultPlan, SearchIndex, SearchStatus};
+pub use public::{PUBLIC_MAX_DEPTH, PUBLIC_MAX_LIMIT, PublicResults};
 pub use query::{
     Caller, Highlight, Hit, HitTexts, LightCounts, LightFilter, SearchRequest, SearchResults,
     SortOrder,

@@ -181,14 +181,14 @@ impl SearchResults {
 
 /// One parsed piece of the query.
 #[derive(Debug, Clone, PartialEq)]
-enum Piece {
+pub(crate) enum Piece {
     Word(String),
     Phrase(String),
     Prefix(String),
 }
 
 /// Splits the query into pieces; `Err` names the problem.
-fn parse(q: &str) -> Result<Vec<(bool, Piece)>, SearchError> {
+pub(crate) fn parse(q: &str) -> Result<Vec<(bool, Piece)>, SearchError> {
     let chars = q.chars().count();
     if chars > MAX_QUERY_CHARS {
         return Err(SearchError::QueryTooLong {
@@ -248,14 +248,14 @@ fn parse(q: &str) -> Result<Vec<(bool, Piece)>, SearchError> {
     Ok(out)
 }
 
-fn term_query(field: Field, text: &str) -> Box<dyn Query> {
+pub(crate) fn term_query(field: Field, text: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, text),
         IndexRecordOption::WithFreqs,
     ))
 }
 
-fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
+pub(crate) fn filter(q: Box<dyn Query>) -> (Occur, Box<dyn Query>) {
     (Occur::Must, Box::new(ConstScoreQuery::new(q, 0.0)))
 }
 
@@ -678,7 +678,11 @@ impl SearchIndex {
         })
     }
 
-    fn case_id(&self, searcher: &Searcher, addr: DocAddress) -> Result<String, SearchError> {
+    pub(crate) fn case_id(
+        &self,
+        searcher: &Searcher,
+        addr: DocAddress,
+    ) -> Result<String, SearchError> {
         let doc: TantivyDocument = searcher.doc(addr)?;
         Ok(doc
             .get_first(self.fields.id)

@@ -14,7 +14,7 @@ use tantivy::schema::{
 use crate::tokenizer::TOKENIZER;
 
 /// Bumped when the schema or the tokenizer changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The fields, resolved once.
 #[derive(Debug, Clone, Copy)]
@@ -56,6 +56,8 @@ pub struct Fields {
     pub next_due_at: Field,
     pub yellow_at: Field,
     pub facets: Field,
+    /// `1` when the reply may be shown in the public portal (`CaseState::publishable`).
+    pub public: Field,
 }
 
 /// The schema.
@@ -99,6 +101,7 @@ pub fn schema() -> (Schema, Fields) {
         next_due_at: b.add_i64_field("next_due_at", INDEXED | FAST),
         yellow_at: b.add_i64_field("yellow_at", INDEXED | FAST),
         facets: b.add_facet_field("facets", FacetOptions::default()),
+        public: b.add_text_field("public", STRING),
     };
     (b.build(), fields)
 }
@@ -254,6 +257,7 @@ pub fn document(
             d.add_text(f.accused, u.as_str());
         }
     }
+    d.add_text(f.public, if s.publishable() { "1" } else { "0" });
     d.add_i64(f.received_at, s.received_at.timestamp_millis());
     d.add_i64(f.updated_at, s.updated_at.timestamp_millis());
     d.add_i64(f.next_due_at, src.next_due_at_ms.unwrap_or(NO_DEADLINE));

@@ -134,6 +134,7 @@ enum ByTag {
     Withdrawn {
         reason: Reason,
     },
+    PublicationConsentWithdrawn {},
     MergedInto {
         into: CaseId,
         reason: MergeReason,
@@ -351,6 +352,7 @@ mod tests {
             class: Some(StatutoryClass::Suggestion),
             attachments: Vec::new(),
             also_sent_to: vec!["4406-gaj".into()],
+            publish_consent: false,
             proxy: None,
         };
         vec![
@@ -465,6 +467,7 @@ mod tests {
             EventKind::Withdrawn {
                 reason: reason("问题已解决"),
             },
+            EventKind::PublicationConsentWithdrawn {},
             EventKind::MergedInto {
                 into: CaseId::new("c-2"),
                 reason: MergeReason::Duplicate,

@@ -61,6 +61,7 @@ fn petition() -> PetitionRecord {
         class: None,
         attachments: Vec::new(),
         also_sent_to: Vec::new(),
+        publish_consent: false,
         proxy: None,
     }
 }

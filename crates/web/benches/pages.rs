@@ -60,6 +60,7 @@ async fn setup() -> (Router, String, String, huiyin_store::testing::TestDb) {
                     class: None,
                     attachments: vec![],
                     also_sent_to: vec![],
+                    publish_consent: false,
                     proxy: None,
                 },
                 idempotency_key: None,

@@ -107,6 +107,7 @@ fn bench(c: &mut Criterion) {
                 class: None,
                 attachments: Vec::new(),
                 also_sent_to: Vec::new(),
+                publish_consent: false,
                 proxy: None,
             };
             let r = app

@@ -110,6 +110,9 @@ pub struct PetitionInput {
     #[serde(default)]
     pub attachments: Vec<AttachmentMeta>,
     pub proxy: Option<ProxyInput>,
+    /// 同意公开: the reply may be published with personal data masked.
+    #[serde(default)]
+    pub publish_consent: bool,
     /// Staff entry only: when a letter or visit was received.
     pub received_at: Option<Instant>,
 }
@@ -265,6 +268,7 @@ impl PetitionInput {
             attachments: self.attachments,
             also_sent_to: self.also_sent_to,
             proxy,
+            publish_consent: self.publish_consent,
         };
         if let Err(errors) = petition.validate() {
             return Err(ApiError::fields(

@@ -169,7 +169,7 @@ impl FromRequestParts<WebState> for Staff {
     }
 }
 
-fn limited(state: &WebState, ip: IpAddr) -> Result<(), ApiError> {
+pub(crate) fn limited(state: &WebState, ip: IpAddr) -> Result<(), ApiError> {
     if state.public_limit.check(ip) {
         Ok(())
     } else {

@@ -196,6 +196,7 @@ pub fn document() -> Value {
                     "class": {"$ref": "#/components/schemas/StatutoryClass"},
                     "also_sent_to": {"type": "array", "items": {"type": "string"}},
                     "proxy": {"type": "object", "properties": {"consent": {"type": "string"}}},
+                    "publish_consent": {"type": "boolean", "default": false, "description": "同意公开: the reply may be published, personal data masked (never for 检举控告); withdrawable"},
                     "received_at": {"type": "string", "format": "date-time", "description": "Staff entry only"}
                 }},
                 "Receipt": {"type": "object", "properties": {

@@ -9,7 +9,8 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use chrono::NaiveDate;
 use huiyin_app::search::{
-    FacetValue, LightFilter, SearchAnswer, SearchRequest, SearchStatus, SortOrder,
+    FacetValue, LightFilter, PublicSearchAnswer, SearchAnswer, SearchRequest, SearchStatus,
+    SortOrder,
 };
 use serde::Deserialize;
 
@@ -22,6 +23,42 @@ pub fn routes() -> Router<WebState> {
         .route("/api/v1/search", get(search))
         .route("/api/v1/search/places", get(places))
         .route("/api/v1/search/status", get(status))
+        .route("/api/v1/public/search", get(public_search))
+}
+
+/// The query string of the public search.
+#[derive(Debug, Default, Deserialize)]
+pub struct PublicSearchParams {
+    #[serde(default)]
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub offset: Option<String>,
+    pub limit: Option<String>,
+}
+
+impl PublicSearchParams {
+    /// The words, order, offset and page size, checked.
+    pub fn parts(&self) -> Result<(String, SortOrder, usize, usize), ApiError> {
+        Ok((
+            self.q.clone().unwrap_or_default(),
+            sort_order(&self.sort)?,
+            number("offset", &self.offset, 0)?,
+            number("limit", &self.limit, 10)?,
+        ))
+    }
+}
+
+/// 网上公开: the published replies (petitioner consent, masked), for anyone; rate-limited.
+async fn public_search(
+    State(state): State<WebState>,
+    crate::ClientIp(ip): crate::ClientIp,
+    Query(params): Query<PublicSearchParams>,
+) -> Result<Json<PublicSearchAnswer>, ApiError> {
+    crate::limited(&state, ip)?;
+    let (q, sort, offset, limit) = params.parts()?;
+    Ok(Json(
+        state.app.public_search(&q, sort, offset, limit).await?,
+    ))
 }
 
 /// The query string of a search; every value is read as text and checked here, so a bad
@@ -47,6 +84,20 @@ pub struct SearchParams {
     pub sort: Option<String>,
     pub offset: Option<String>,
     pub limit: Option<String>,
+}
+
+/// `relevance` (default), `newest` or `oldest`.
+fn sort_order(v: &Option<String>) -> Result<SortOrder, ApiError> {
+    match nonempty(v).as_deref() {
+        None | Some("relevance") => Ok(SortOrder::Relevance),
+        Some("newest") => Ok(SortOrder::Newest),
+        Some("oldest") => Ok(SortOrder::Oldest),
+        Some(_) => Err(ApiError::field(
+            "sort",
+            "sort_unknown",
+            "排序应为 relevance、newest 或 oldest",
+        )),
+    }
 }
 
 fn nonempty(v: &Option<String>) -> Option<String> {
@@ -140,18 +191,7 @@ impl SearchParams {
                 )
             })?),
         };
-        let sort = match nonempty(&self.sort).as_deref() {
-            None | Some("relevance") => SortOrder::Relevance,
-            Some("newest") => SortOrder::Newest,
-            Some("oldest") => SortOrder::Oldest,
-            Some(_) => {
-                return Err(ApiError::field(
-                    "sort",
-                    "sort_unknown",
-                    "排序应为 relevance、newest 或 oldest",
-                ));
-            }
-        };
+        let sort = sort_order(&self.sort)?;
         let open_only = match nonempty(&self.open).as_deref() {
             None | Some("false") | Some("0") => false,
             Some("true") | Some("1") => true,
@@ -255,6 +295,16 @@ pub fn document_paths(doc: &mut serde_json::Value) {
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}}
             ],
             "responses": with_errors(json!({"200": {"description": "{total, offset, hits: [{case_id, receipt, title, stage, class, category, current_unit_id, region, received_at, petitioner_masked, score, highlights: [{field, fragment, highlighted: [[start, end]]}]}], facets: {stage|class|channel|rating|category|unit|region: [{value, count}]}, lights: {green, yellow, red, none}, index: SearchStatus}"}}), &[401, 403, 422, 503])
+        }},
+        "/api/v1/public/search": {"get": {
+            "summary": "网上公开: published replies, for anyone (rate-limited). Only cases whose petitioner agreed to publication (`publish_consent` at submission, withdrawable) and that have a written reply, never 检举控告; searched in title, text and reply only; every text personal-data masked; no receipt code or petitioner.",
+            "parameters": [
+                s("q", "Words (max 200 characters); empty: the newest"),
+                s("sort", "relevance (default) | newest | oldest"),
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 199}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 20, "default": 10}}
+            ],
+            "responses": with_errors(json!({"200": {"description": "{total, offset, items: [{title, category, received_at, replied_at, unit_name, decision, text, request, facts, reasons, legal_basis}]}"}}), &[422, 429, 503])
         }},
         "/api/v1/search/places": {"get": {
             "summary": "Search-as-you-type for the place filter: place names starting with `prefix` among the caller's cases only, most frequent first",

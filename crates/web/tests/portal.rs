@@ -716,3 +716,128 @@ async fn home_explains_rights_channels_and_courts() {
     assert!(body.contains("method=\"post\""));
     t.db.cleanup().await.unwrap();
 }
+
+/// 网上公开 through the portal: the consent ticked at the "ask" step travels through the
+/// remaining steps; the replied case then appears, masked, on `/replies` and in
+/// `GET /api/v1/public/search`, a case without consent never does, and withdrawing the consent
+/// on the tracking page takes it out.
+#[tokio::test]
+async fn a_reply_is_published_only_with_consent_and_until_withdrawn() {
+    let t = start().await;
+    let reg = staff("user:reg", "4406-xfj", &[Role::Registrar]);
+    let handler = staff("user:h", "4406-zj", &[Role::Handler, Role::UnitHead]);
+    let mut creds = Vec::new();
+    for publish in [true, false] {
+        let (_, body) = get(&t.router, "/submit", None).await;
+        let id = hidden(&body, "draft");
+        let mut f = draft(&id, "ask", "next");
+        if publish {
+            f.push(("publish", "1"));
+        }
+        let (status, body) = post(&t.router, "/submit", &f, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(hidden(&body, "publish"), if publish { "1" } else { "" });
+        let mut f = draft(&id, "review", "submit");
+        if publish {
+            f.push(("publish", "1"));
+        }
+        let (_, body) = post(&t.router, "/submit", &f, None).await;
+        let (code, secret) = receipt_of(&body);
+        let case = t
+            .app
+            .store()
+            .case_by_receipt(&code.replace('-', ""))
+            .await
+            .unwrap()
+            .unwrap()
+            .0;
+        for (actor, command) in [
+            (
+                reg.clone(),
+                Command::Register {
+                    class: StatutoryClass::Appeal(AppealRoute::PetitionProcedure),
+                    category: None,
+                    accused: vec![],
+                },
+            ),
+            (
+                reg.clone(),
+                Command::Route {
+                    kind: RouteKind::Forward,
+                    unit: UnitId::new("4406-zj"),
+                },
+            ),
+            (handler.clone(), Command::Accept),
+            (
+                handler.clone(),
+                Command::Reply {
+                    opinion: HandlingOpinion {
+                        request: doc("请求修复路灯"),
+                        facts: doc("经查，路灯线路老化，已电话告知13912345678"),
+                        reasons: doc("属于市政维护范围"),
+                        legal_basis: doc("《城市道路管理条例》"),
+                        decision: Decision::Support,
+                    },
+                },
+            ),
+        ] {
+            t.app
+                .execute(actor, case.clone(), command, None)
+                .await
+                .unwrap();
+        }
+        creds.push((code, secret));
+    }
+    let (status, body) = get(&t.router, "/replies?q=%E8%B7%AF%E7%81%AF", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("共 1 件"), "{body}");
+    assert!(body.contains("小区路灯不亮"), "{body}");
+    assert!(body.contains("佛山市住建局"), "{body}");
+    assert!(body.contains("139****5678"), "{body}");
+    assert!(
+        !body.contains("13912345678") && !body.contains("张三"),
+        "{body}"
+    );
+    let (status, json) = get(
+        &t.router,
+        "/api/v1/public/search?q=%E8%B7%AF%E7%81%AF",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["total"], 1, "{json}");
+    assert!(
+        !json.contains("13912345678") && !json.contains("张三"),
+        "{json}"
+    );
+    assert!(v["items"][0].get("receipt_code").is_none());
+    // A bad query: a message next to the field, a stable code in the API.
+    let (status, body) = get(&t.router, "/replies?q=%22", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body.contains("id=\"e-q\""), "{body}");
+    let (status, json) = get(&t.router, "/api/v1/public/search?q=a&limit=50", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert!(json.contains("search_page_too_deep"), "{json}");
+
+    // The petitioner without consent sees no withdraw form; the one with it withdraws.
+    let no = [
+        ("receipt_code", creds[1].0.as_str()),
+        ("secret", creds[1].1.as_str()),
+    ];
+    let (_, body) = post(&t.router, "/track", &no, None).await;
+    assert!(!body.contains("action=\"/track/unpublish\""), "{body}");
+    let yes = [
+        ("receipt_code", creds[0].0.as_str()),
+        ("secret", creds[0].1.as_str()),
+    ];
+    let (_, body) = post(&t.router, "/track", &yes, None).await;
+    assert!(body.contains("action=\"/track/unpublish\""), "{body}");
+    let (status, body) = post(&t.router, "/track/unpublish", &yes, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("已撤回公开同意"), "{body}");
+    assert!(!body.contains("action=\"/track/unpublish\""), "{body}");
+    let (_, body) = get(&t.router, "/replies?q=%E8%B7%AF%E7%81%AF", None).await;
+    assert!(body.contains("共 0 件"), "{body}");
+    t.db.cleanup().await.unwrap();
+}

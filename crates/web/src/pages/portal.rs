@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod regions;
+pub mod replies;
 pub mod submit;
 pub mod track;
 
@@ -38,6 +39,8 @@ pub fn routes() -> Router<WebState> {
         .route("/track", get(track::form).post(track::lookup))
         .route("/track/rate", axum::routing::post(track::rate))
         .route("/track/review", axum::routing::post(track::review))
+        .route("/track/unpublish", axum::routing::post(track::unpublish))
+        .route("/replies", get(replies::page))
 }
 
 #[derive(askama::Template)]

@@ -110,7 +110,7 @@ impl Step {
             Step::Who => &["identity", "name", "phone", "id_card", "address", "consent"],
             Step::What => &["title", "text"],
             Step::Where => &["region"],
-            Step::Ask => &["ask"],
+            Step::Ask => &["ask", "publish"],
             Step::Files | Step::Review => &[],
         }
     }
@@ -131,12 +131,14 @@ pub struct Draft {
     pub text: String,
     pub region: String,
     pub ask: String,
+    /// "1" when the petitioner agrees to publication of the reply (同意公开), else empty.
+    pub publish: String,
 }
 
 impl Draft {
-    const FIELDS: [&'static str; 10] = [
+    const FIELDS: [&'static str; 11] = [
         "identity", "name", "phone", "id_card", "address", "consent", "title", "text", "region",
-        "ask",
+        "ask", "publish",
     ];
 
     pub fn from_form(form: &FormData) -> Draft {
@@ -152,6 +154,9 @@ impl Draft {
         if d.identity != "anonymous" {
             d.identity = "named".into();
         }
+        if d.publish != "1" {
+            d.publish.clear();
+        }
         d
     }
 
@@ -166,6 +171,7 @@ impl Draft {
             "title" => &mut self.title,
             "text" => &mut self.text,
             "region" => &mut self.region,
+            "publish" => &mut self.publish,
             _ => &mut self.ask,
         }
     }
@@ -181,6 +187,7 @@ impl Draft {
             "title" => &self.title,
             "text" => &self.text,
             "region" => &self.region,
+            "publish" => &self.publish,
             _ => &self.ask,
         }
     }
@@ -856,6 +863,7 @@ async fn confirm(
         class: None,
         attachments: uploads.iter().map(attachments::meta).collect(),
         also_sent_to: Vec::new(),
+        publish_consent: d.publish == "1",
         proxy,
     };
     let submitted = state

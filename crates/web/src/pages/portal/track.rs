@@ -68,6 +68,8 @@ pub struct TrackPage {
     pub unit: String,
     pub comment: String,
     pub reason: String,
+    /// The petitioner agreed to publication of the reply (and may withdraw it).
+    pub publish_consent: bool,
 }
 
 impl TrackPage {
@@ -101,12 +103,14 @@ impl TrackPage {
             unit: String::new(),
             comment: String::new(),
             reason: String::new(),
+            publish_consent: false,
         }
     }
 
     fn fill(&mut self, view: &PublicView, now: huiyin_domain::Instant) {
         let lang = self.ctx.lang;
         self.found = true;
+        self.publish_consent = view.publish_consent;
         self.title = view.title.clone();
         self.stage = self
             .ctx
@@ -420,6 +424,24 @@ pub async fn rate(
             ),
             _ => BuildResult::Invalid(errors),
         }
+    })
+    .await
+}
+
+/// `POST /track/unpublish`: withdraw the consent to publish the reply (撤回公开同意).
+pub async fn unpublish(
+    State(state): State<WebState>,
+    ClientIp(ip): ClientIp,
+    prefs: Prefs,
+    req: axum::extract::Request,
+) -> Response {
+    let ctx = Ctx::new(prefs, "/track");
+    let form = read(req).await;
+    act(&state, ctx, ip, &form, |_, _, _| {
+        BuildResult::Command(
+            Box::new(Command::WithdrawPublicationConsent),
+            "portal.track.unpublished",
+        )
     })
     .await
 }

@@ -652,7 +652,9 @@ fn event_detail(ctx: &Ctx, kind: &EventKind, names: &HashMap<String, String>) ->
             format!("{} → {to}", ctx.t(&format!("link.{}", relation.as_str())))
         }
         EventKind::NoteAdded { text } | EventKind::Instructed { text } => text.to_string(),
-        EventKind::Submitted { .. } | EventKind::Accepted { .. } => String::new(),
+        EventKind::Submitted { .. }
+        | EventKind::Accepted { .. }
+        | EventKind::PublicationConsentWithdrawn {} => String::new(),
         EventKind::ChargeTaken { unit: u, .. } => u.as_ref().map(unit).unwrap_or_default(),
         EventKind::ChargeReleased { reason, .. } => reason.to_string(),
         EventKind::ChargeHandedOver {
