@@ -778,7 +778,7 @@ impl SegmentCollector for LightSegmentCollector {
         let c = &mut self.counts;
         if due < self.now {
             c.red += 1;
-        } else if due >= NO_DEADLINE {
+        } else if due == NO_DEADLINE {
             c.none += 1;
         } else if self.yellow.first(doc).unwrap_or(NO_DEADLINE) <= self.now {
             c.yellow += 1;
