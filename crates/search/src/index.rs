@@ -6,7 +6,7 @@
 //! is idempotent). A missing, unreadable or older-schema index directory is rebuilt.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use huiyin_store::{SearchSource, Store};
 use huiyin_text::segment::Segmenter;
@@ -22,8 +22,12 @@ use crate::tokenizer::{TOKENIZER, ZhTokenizer};
 const FEED_PAGE: u32 = 2000;
 /// Cases read per rebuild page.
 const REBUILD_PAGE: u32 = 2000;
-/// The writer's memory budget (tantivy's minimum per thread is 15 MB).
-const WRITER_BUDGET: usize = 64_000_000;
+/// The writer's memory budget per indexing thread (tantivy's minimum is 15 MB).
+const WRITER_BUDGET_PER_THREAD: usize = 64_000_000;
+/// Indexing threads at most (each segments and files the documents given to it).
+const WRITER_THREADS: usize = 4;
+/// Below this many cases a batch is segmented on the calling thread.
+const PARALLEL_FROM: usize = 64;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Checkpoint {
@@ -79,7 +83,7 @@ pub struct FaultPlan {
 pub(crate) struct Writer {
     pub(crate) writer: IndexWriter<TantivyDocument>,
     pub(crate) fed_seq: i64,
-    units: UnitTree,
+    units: Arc<UnitTree>,
     units_loaded: bool,
 }
 
@@ -92,6 +96,8 @@ pub struct SearchIndex {
     pub(crate) writer: tokio::sync::Mutex<Writer>,
     fed: Mutex<i64>,
     dir: Option<PathBuf>,
+    /// Threads that segment documents.
+    threads: usize,
 }
 
 fn open_or_create(dir: Option<&Path>) -> Result<(Index, i64), SearchError> {
@@ -145,7 +151,10 @@ impl SearchIndex {
             .tokenizers()
             .register(TOKENIZER, ZhTokenizer::new(seg));
         let (_, fields) = schema();
-        let writer = index.writer_with_num_threads(1, WRITER_BUDGET)?;
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let writer_threads = threads.clamp(1, WRITER_THREADS);
+        let writer = index
+            .writer_with_num_threads(writer_threads, writer_threads * WRITER_BUDGET_PER_THREAD)?;
         let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -158,11 +167,12 @@ impl SearchIndex {
             writer: tokio::sync::Mutex::new(Writer {
                 writer,
                 fed_seq,
-                units: UnitTree::default(),
+                units: Arc::new(UnitTree::default()),
                 units_loaded: false,
             }),
             fed: Mutex::new(fed_seq),
             dir: dir.map(Path::to_path_buf),
+            threads,
         })
     }
 
@@ -202,21 +212,42 @@ impl SearchIndex {
 
     async fn load_units(store: &Store, w: &mut Writer) -> Result<(), SearchError> {
         let units = store.units().await?;
-        w.units.units = units
-            .into_iter()
-            .map(|u| (u.id, (u.name, u.parent_id)))
-            .collect();
+        w.units = Arc::new(UnitTree {
+            units: units
+                .into_iter()
+                .map(|u| (u.id, (u.name, u.parent_id)))
+                .collect(),
+        });
         w.units_loaded = true;
         Ok(())
     }
 
-    fn index_sources(
+    /// Builds the documents of `sources` (place extraction segments title and text) on every
+    /// core, off the async threads; the writer's threads then segment the text fields.
+    async fn documents(
+        &self,
+        sources: Vec<SearchSource>,
+        units: Arc<UnitTree>,
+    ) -> Result<Vec<TantivyDocument>, SearchError> {
+        let fields = self.fields;
+        let seg = self.seg;
+        let threads = self.threads;
+        tokio::task::spawn_blocking(move || {
+            build_documents(&fields, &sources, &units, seg, threads)
+        })
+        .await
+        .map_err(|e| SearchError::Io(format!("indexing task: {e}")))?
+    }
+
+    /// Adds the documents (each replacing the case's earlier one); `false` when the fault
+    /// plan's budget ran out (nothing of this batch after that point is added).
+    fn add_documents(
         &self,
         w: &mut Writer,
-        sources: &[SearchSource],
+        docs: Vec<(String, TantivyDocument)>,
         budget: &mut Option<u64>,
     ) -> Result<bool, SearchError> {
-        for src in sources {
+        for (id, doc) in docs {
             if let Some(left) = budget {
                 if *left == 0 {
                     return Ok(false);
@@ -224,11 +255,24 @@ impl SearchIndex {
                 *left -= 1;
             }
             w.writer
-                .delete_term(Term::from_field_text(self.fields.id, src.state.id.as_str()));
-            w.writer
-                .add_document(document(&self.fields, src, &w.units, self.seg))?;
+                .delete_term(Term::from_field_text(self.fields.id, &id));
+            w.writer.add_document(doc)?;
         }
         Ok(true)
+    }
+
+    async fn index_sources(
+        &self,
+        w: &mut Writer,
+        sources: Vec<SearchSource>,
+        budget: &mut Option<u64>,
+    ) -> Result<bool, SearchError> {
+        let ids: Vec<String> = sources
+            .iter()
+            .map(|s| s.state.id.as_str().to_string())
+            .collect();
+        let docs = self.documents(sources, w.units.clone()).await?;
+        self.add_documents(w, ids.into_iter().zip(docs).collect(), budget)
     }
 
     fn commit(&self, w: &mut Writer, seq: i64) -> Result<(), SearchError> {
@@ -299,11 +343,12 @@ impl SearchIndex {
             if unknown {
                 Self::load_units(store, w).await?;
             }
-            if !self.index_sources(w, &sources, &mut budget)? {
+            let count = sources.len() as u64;
+            if !self.index_sources(w, sources, &mut budget).await? {
                 w.writer.rollback()?;
                 return Err(SearchError::Crashed);
             }
-            n += sources.len() as u64;
+            n += count;
             self.commit(w, last)?;
         }
     }
@@ -333,19 +378,26 @@ impl SearchIndex {
         Self::load_units(store, w).await?;
         w.writer.delete_all_documents()?;
         let mut budget = plan.crash_after_docs;
-        let mut after: Option<String> = None;
         let mut n = 0;
-        loop {
-            let page = store
-                .search_sources_after(after.as_deref(), REBUILD_PAGE)
-                .await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.state.id.as_str().to_string());
-            if !self.index_sources(w, &page, &mut budget)? {
+        // A pipeline: while one page is segmented on the blocking threads, the next is read
+        // from the database (and its state JSON parsed).
+        let mut page = store.search_sources_after(None, REBUILD_PAGE).await?;
+        while let Some(last) = page.last() {
+            let after = last.state.id.as_str().to_string();
+            let ids: Vec<String> = page
+                .iter()
+                .map(|s| s.state.id.as_str().to_string())
+                .collect();
+            let (docs, next) = tokio::join!(
+                self.documents(page, w.units.clone()),
+                store.search_sources_after(Some(&after), REBUILD_PAGE)
+            );
+            n += ids.len() as u64;
+            if !self.add_documents(w, ids.into_iter().zip(docs?).collect(), &mut budget)? {
                 w.writer.rollback()?;
                 return Err(SearchError::Crashed);
             }
-            n += page.len() as u64;
+            page = next?;
         }
         self.commit(w, head)?;
         Ok(n)
@@ -409,4 +461,41 @@ impl SearchIndex {
         report.caught_up = self.fed_seq() >= head;
         Ok(report)
     }
+}
+
+/// The documents of `sources`, in order, built on up to `threads` threads.
+fn build_documents(
+    fields: &Fields,
+    sources: &[SearchSource],
+    units: &UnitTree,
+    seg: &Segmenter,
+    threads: usize,
+) -> Result<Vec<TantivyDocument>, SearchError> {
+    if threads < 2 || sources.len() < PARALLEL_FROM {
+        return Ok(sources
+            .iter()
+            .map(|src| document(fields, src, units, seg))
+            .collect());
+    }
+    let chunk = sources.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = sources
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|src| document(fields, src, units, seg))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(sources.len());
+        for worker in workers {
+            let docs = worker
+                .join()
+                .map_err(|_| SearchError::Io("an indexing thread panicked".into()))?;
+            out.extend(docs);
+        }
+        Ok(out)
+    })
 }

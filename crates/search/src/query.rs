@@ -7,14 +7,15 @@ use std::ops::Bound;
 use huiyin_domain::access::{Principal, Scope, UnitKind};
 use huiyin_domain::case::Role;
 use serde::Serialize;
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Collector, Count, FacetCollector, SegmentCollector, TopDocs};
+use tantivy::columnar::Column;
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, ConstScoreQuery, Occur, PhrasePrefixQuery, PhraseQuery,
-    Query, QueryClone, RangeQuery, TermQuery, TermSetQuery,
+    Query, RangeQuery, TermQuery, TermSetQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Term, Value};
 use tantivy::snippet::SnippetGenerator;
-use tantivy::{DocAddress, Order, Searcher, TantivyDocument};
+use tantivy::{DocAddress, DocId, Order, Score, Searcher, SegmentReader, TantivyDocument};
 
 use crate::SearchError;
 use crate::index::SearchIndex;
@@ -331,27 +332,15 @@ impl SearchIndex {
             Scope::All => Ok(None),
             Scope::Nothing => Err(SearchError::Forbidden),
             Scope::Limited { units, regions } => {
-                let mut any: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-                if !units.is_empty() {
-                    any.push((
-                        Occur::Should,
-                        Box::new(TermSetQuery::new(
-                            units
-                                .iter()
-                                .map(|u| Term::from_field_text(f.units_on, u.as_str())),
-                        )),
-                    ));
-                }
-                if !regions.is_empty() {
-                    any.push((
-                        Occur::Should,
-                        Box::new(TermSetQuery::new(
-                            regions
-                                .iter()
-                                .map(|r| Term::from_field_text(f.region, r.as_str())),
-                        )),
-                    ));
-                }
+                // One term query per unit and region (a scope has one or two): their posting
+                // lists are skipped through alongside the words, where a term set would first
+                // mark every case of the region (all of them for a province) on each search.
+                let any: Vec<(Occur, Box<dyn Query>)> = units
+                    .iter()
+                    .map(|u| term_query(f.units_on, u.as_str()))
+                    .chain(regions.iter().map(|r| term_query(f.region, r.as_str())))
+                    .map(|q| (Occur::Should, q))
+                    .collect();
                 Ok(Some(Box::new(BooleanQuery::new(any))))
             }
         }
@@ -597,33 +586,36 @@ impl SearchIndex {
             r.sort
         };
         let top = TopDocs::with_limit(limit).and_offset(r.offset);
-        let (addrs, total, counts): (Vec<(f32, DocAddress)>, usize, _) = match sort {
-            SortOrder::Relevance => {
-                let (hits, total, counts) =
-                    searcher.search(&query, &(top.order_by_score(), Count, facets))?;
-                (hits, total, counts)
-            }
-            SortOrder::Newest | SortOrder::Oldest => {
-                let order = if sort == SortOrder::Newest {
-                    Order::Desc
-                } else {
-                    Order::Asc
-                };
-                let (hits, total, counts) = searcher.search(
-                    &query,
-                    &(
-                        top.order_by_fast_field::<i64>("received_at", order),
-                        Count,
-                        facets,
-                    ),
-                )?;
-                (
-                    hits.into_iter().map(|(_, a)| (0.0, a)).collect(),
-                    total,
-                    counts,
-                )
-            }
-        };
+        // Hits, total, facets and lights in one pass over the matching documents.
+        let lights = LightCollector { now: r.now_ms };
+        let (addrs, total, counts, lights): (Vec<(f32, DocAddress)>, usize, _, LightCounts) =
+            match sort {
+                SortOrder::Relevance => {
+                    searcher.search(&query, &(top.order_by_score(), Count, facets, lights))?
+                }
+                SortOrder::Newest | SortOrder::Oldest => {
+                    let order = if sort == SortOrder::Newest {
+                        Order::Desc
+                    } else {
+                        Order::Asc
+                    };
+                    let (hits, total, counts, lights) = searcher.search(
+                        &query,
+                        &(
+                            top.order_by_fast_field::<i64>("received_at", order),
+                            Count,
+                            facets,
+                            lights,
+                        ),
+                    )?;
+                    (
+                        hits.into_iter().map(|(_, a)| (0.0, a)).collect(),
+                        total,
+                        counts,
+                        lights,
+                    )
+                }
+            };
         let mut hits = Vec::with_capacity(addrs.len());
         for (score, addr) in addrs {
             hits.push(Hit {
@@ -647,21 +639,6 @@ impl SearchIndex {
                 .collect();
             facet_map.insert(name.to_string(), values);
         }
-        let lights = {
-            let count = |light| -> Result<u64, SearchError> {
-                let q = BooleanQuery::new(vec![
-                    (Occur::Must, query.box_clone()),
-                    filter(self.light_clause(light, r.now_ms)),
-                ]);
-                Ok(searcher.search(&q, &Count)? as u64)
-            };
-            LightCounts {
-                green: count(LightFilter::Green)?,
-                yellow: count(LightFilter::Yellow)?,
-                red: count(LightFilter::Red)?,
-                none: count(LightFilter::None)?,
-            }
-        };
         let mut snippets = Vec::new();
         for field in [f.title, f.text, f.reply] {
             let mut generator = SnippetGenerator::create(&searcher, &query, field)?;
@@ -746,6 +723,76 @@ impl SearchIndex {
         out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(limit.clamp(1, 20));
         Ok(out)
+    }
+}
+
+/// Counts the matching documents by light from the `next_due_at` and `yellow_at` fast fields,
+/// in the same pass as the hits (the same partition as [`SearchIndex::light_clause`]: red
+/// when the deadline has passed, none without a deadline, yellow from the yellow mark on,
+/// green before it).
+struct LightCollector {
+    now: i64,
+}
+
+struct LightSegmentCollector {
+    now: i64,
+    due: Column<i64>,
+    yellow: Column<i64>,
+    counts: LightCounts,
+}
+
+impl Collector for LightCollector {
+    type Fruit = LightCounts;
+    type Child = LightSegmentCollector;
+
+    fn for_segment(
+        &self,
+        _segment: u32,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<LightSegmentCollector> {
+        Ok(LightSegmentCollector {
+            now: self.now,
+            due: reader.fast_fields().i64("next_due_at")?,
+            yellow: reader.fast_fields().i64("yellow_at")?,
+            counts: LightCounts::default(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<LightCounts>) -> tantivy::Result<LightCounts> {
+        let mut all = LightCounts::default();
+        for f in fruits {
+            all.green += f.green;
+            all.yellow += f.yellow;
+            all.red += f.red;
+            all.none += f.none;
+        }
+        Ok(all)
+    }
+}
+
+impl SegmentCollector for LightSegmentCollector {
+    type Fruit = LightCounts;
+
+    fn collect(&mut self, doc: DocId, _score: Score) {
+        let due = self.due.first(doc).unwrap_or(NO_DEADLINE);
+        let c = &mut self.counts;
+        if due < self.now {
+            c.red += 1;
+        } else if due == NO_DEADLINE {
+            c.none += 1;
+        } else if self.yellow.first(doc).unwrap_or(NO_DEADLINE) <= self.now {
+            c.yellow += 1;
+        } else {
+            c.green += 1;
+        }
+    }
+
+    fn harvest(self) -> LightCounts {
+        self.counts
     }
 }
 

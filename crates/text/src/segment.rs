@@ -4,7 +4,7 @@
 //! words and the place-name heuristics used by hotspots.
 
 use std::io::BufRead;
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 use jieba_rs::Jieba;
 use rustc_hash::FxHashSet;
@@ -92,6 +92,20 @@ const NOT_PLACES: &[&str] = &[
     "公园", "市场", "道路", "马路", "公路", "出路", "思路", "一路", "城乡", "县城", "主城", "省市",
     "区县", "乡镇", "村民", "政府", "上市", "超市", "门市", "广场", "楼盘",
 ];
+
+/// The last characters of [`PLACE_SUFFIXES`]: a word ending otherwise is no suffix place, which
+/// spares most words the scans below (place extraction looks at every word of every text the
+/// search index segments).
+static SUFFIX_ENDS: LazyLock<FxHashSet<char>> = LazyLock::new(|| {
+    PLACE_SUFFIXES
+        .iter()
+        .filter_map(|s| s.chars().next_back())
+        .collect()
+});
+static GENERIC_PLACE_SET: LazyLock<FxHashSet<&'static str>> =
+    LazyLock::new(|| GENERIC_PLACE_WORDS.iter().copied().collect());
+static NOT_PLACE_SET: LazyLock<FxHashSet<&'static str>> =
+    LazyLock::new(|| NOT_PLACES.iter().copied().collect());
 
 /// Segments normalised text into words; cheap to share (`&Segmenter` is `Sync`).
 pub struct Segmenter {
@@ -285,7 +299,14 @@ impl Segmenter {
         if self.places.contains(word) {
             return true;
         }
-        if NOT_PLACES.contains(&word) {
+        if !word
+            .chars()
+            .next_back()
+            .is_some_and(|c| SUFFIX_ENDS.contains(&c))
+        {
+            return false;
+        }
+        if NOT_PLACE_SET.contains(word) {
             return false;
         }
         let n = word.chars().count();
@@ -308,7 +329,7 @@ impl Segmenter {
 
     /// Generic place words (小区, 花园 …) that name a place only together with the words before.
     fn is_generic_place_word(word: &str) -> bool {
-        GENERIC_PLACE_WORDS.contains(&word)
+        GENERIC_PLACE_SET.contains(word)
     }
 
     /// Place names mentioned in normalised text, in order of appearance, deduplicated.
@@ -355,7 +376,7 @@ impl Segmenter {
                 let name = format!("{left}{}", words[i..=j].concat());
                 let lone_generic =
                     left.is_empty() && words[i..=j].iter().all(|x| Self::is_generic_place_word(x));
-                if !lone_generic && !NOT_PLACES.contains(&name.as_str()) && !out.contains(&name) {
+                if !lone_generic && !NOT_PLACE_SET.contains(name.as_str()) && !out.contains(&name) {
                     out.push(name);
                 }
                 i = j + 1;
