@@ -498,6 +498,7 @@ async fn template(app: &App) -> CaseState {
         class: None,
         attachments: Vec::new(),
         also_sent_to: Vec::new(),
+        publish_consent: false,
         proxy: None,
     };
     let actor = Actor {
