@@ -513,12 +513,17 @@ fn deadline(timer: &clock::Timer, policy: &DeadlinePolicy) -> clock::Deadline {
 }
 
 /// The state without what notes and instructions change.
+/// The state apart from what a closed case may still record: notes, instructions, and the
+/// withdrawal of the consent to publish (which matters most after the reply).
 fn without_notes(s: &CaseState) -> CaseState {
+    let mut petition = s.petition.clone();
+    petition.publish_consent = false;
     CaseState {
         version: 0,
         notes: 0,
         instructions: 0,
         updated_at: s.received_at,
+        petition,
         ..s.clone()
     }
 }
@@ -587,13 +592,15 @@ fn check_step(
         prop_assert!(t.extension_days <= policy.max_extension_days * policy.max_extensions);
     }
 
-    // A terminal stage only ever records notes and instructions.
+    // A terminal stage only ever records notes, instructions and a withdrawn publication
+    // consent.
     if let Some(prev) = prev
         && prev.stage.is_terminal()
     {
         for event in new {
             prop_assert!(
-                is_internal_note(&event.kind),
+                is_internal_note(&event.kind)
+                    || matches!(event.kind, EventKind::PublicationConsentWithdrawn {}),
                 "`{}` recorded in terminal stage {:?}",
                 event.kind.name(),
                 prev.stage
