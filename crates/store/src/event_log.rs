@@ -61,15 +61,7 @@ pub(crate) async fn append(
     records: Vec<(String, i64, String)>,
 ) -> Result<()> {
     // One row per chunk (PostgreSQL refuses an upsert that touches a row twice).
-    let mut chunks: BTreeMap<(String, i64), String> = BTreeMap::new();
-    for (case_id, version, record) in records {
-        let body = chunks.entry((case_id, chunk_of(version))).or_default();
-        if !body.is_empty() {
-            body.push(' ');
-        }
-        body.push_str(&record);
-    }
-    let values = chunks
+    let values = chunk_bodies(records)
         .into_iter()
         .flat_map(|((case_id, chunk), body)| [Val::S(case_id), Val::I(chunk), Val::S(body)])
         .collect();
@@ -107,23 +99,34 @@ pub(crate) type EventColumns = (
 pub(crate) fn expected_bodies(rows: &[EventColumns]) -> BTreeMap<(String, i64), String> {
     let mut sorted: Vec<&EventColumns> = rows.iter().collect();
     sorted.sort_by(|a, b| (&a.1, a.2).cmp(&(&b.1, b.2)));
+    chunk_bodies(sorted.into_iter().map(
+        |(seq, case_id, version, at_ms, actor, unit, hash, payload)| {
+            let record = wire_record(
+                *seq,
+                *version,
+                *at_ms,
+                actor,
+                unit.as_deref(),
+                hash,
+                payload,
+            );
+            (case_id.clone(), *version, record)
+        },
+    ))
+}
+
+/// Wire records `(case_id, version, record)`, in version order per case, joined into the
+/// bodies of their chunks — what `append` adds and what `verify` expects.
+fn chunk_bodies(
+    records: impl IntoIterator<Item = (String, i64, String)>,
+) -> BTreeMap<(String, i64), String> {
     let mut bodies: BTreeMap<(String, i64), String> = BTreeMap::new();
-    for (seq, case_id, version, at_ms, actor, unit, hash, payload) in sorted {
-        let body = bodies
-            .entry((case_id.clone(), chunk_of(*version)))
-            .or_default();
+    for (case_id, version, record) in records {
+        let body = bodies.entry((case_id, chunk_of(version))).or_default();
         if !body.is_empty() {
             body.push(' ');
         }
-        body.push_str(&wire_record(
-            *seq,
-            *version,
-            *at_ms,
-            actor,
-            unit.as_deref(),
-            hash,
-            payload,
-        ));
+        body.push_str(&record);
     }
     bodies
 }
