@@ -141,5 +141,36 @@ await test("every portal page at 360 and 1280 px, large type, under 100 KB", asy
   }
 });
 
+await test("published replies (网上公开): the demo's consenting cases, searchable, at 360 and 1280 px", async () => {
+  for (const [vp, tag] of [[PHONE, "360"], [DESK, "1280"]]) {
+    const ctx = await context(browser, vp);
+    const page = await ctx.newPage();
+    await page.goto(BASE + "/");
+    await page.getByRole("link", { name: "查看公开答复" }).first().click();
+    await page.waitForLoadState();
+    assert(page.url().includes("/replies"), `home link went to ${page.url()}`);
+    const items = page.locator("section.reply-item");
+    assert((await items.count()) > 0, "the demo publishes no reply");
+    // Masked: no full mobile number anywhere on the page.
+    assert(!/1[3-9]\d{9}/.test(await page.locator("main").textContent()), "a phone number is shown");
+    await assertNoHorizontalScroll(page, `replies ${tag}`);
+    await shot(page, `portal-replies-${tag}`);
+    // A search narrows the list to matching replies, each opening to its 处理意见书.
+    const title = (await items.first().locator("h2").textContent()).trim();
+    const word = title.slice(0, 2);
+    await page.getByLabel("关键词").fill(word);
+    await page.getByRole("button", { name: "查询", exact: true }).click();
+    await page.waitForLoadState();
+    assert(page.url().includes("q="), "search did not submit");
+    assert((await items.count()) > 0, `no hit for ${word}`);
+    await items.first().locator("summary").click();
+    assert(await items.first().locator("dl.kv").isVisible(), "reply details do not open");
+    await assertNoHorizontalScroll(page, `replies search ${tag}`);
+    await shot(page, `portal-replies-search-${tag}`);
+    assert(ctx.problems.length === 0, ctx.problems.join("\n"));
+    await ctx.close();
+  }
+});
+
 await browser.close();
 process.exit(summary());

@@ -186,6 +186,57 @@ fn bench(c: &mut Criterion) {
                 .len()
             });
         });
+        // Diagnostic: the chunk rows `events_of` reads, fetched but not decoded — what the
+        // driver costs before any JSON is parsed.
+        group.bench_function("chunks_undecoded", |b| {
+            b.iter(|| {
+                rt.block_on(
+                    sqlx::query_as::<_, (String,)>(
+                        "SELECT body FROM event_chunks WHERE case_id = $1 ORDER BY chunk",
+                    )
+                    .bind(id.as_str())
+                    .fetch_all(store.pool()),
+                )
+                .unwrap()
+                .len()
+            });
+        });
+        let bodies: Vec<(String,)> = rt
+            .block_on(
+                sqlx::query_as("SELECT body FROM event_chunks WHERE case_id = $1 ORDER BY chunk")
+                    .bind(id.as_str())
+                    .fetch_all(store.pool()),
+            )
+            .unwrap();
+        group.bench_function("chunks_scan_only", |b| {
+            b.iter(|| {
+                for (body,) in &bodies {
+                    for v in serde_json::Deserializer::from_str(body)
+                        .into_iter::<serde::de::IgnoredAny>()
+                    {
+                        v.unwrap();
+                    }
+                }
+            });
+        });
+        group.bench_function("chunks_decode_only", |b| {
+            b.iter(|| {
+                let mut n = 0;
+                for (body,) in &bodies {
+                    n += huiyin_store::decode_chunk_for_bench(&id, body)
+                        .unwrap()
+                        .len();
+                }
+                n
+            });
+        });
+        let decoded: Vec<_> = bodies
+            .iter()
+            .flat_map(|(b,)| huiyin_store::decode_chunk_for_bench(&id, b).unwrap())
+            .collect();
+        group.bench_function("replay_only", |b| {
+            b.iter(|| replay(decoded.iter().map(|e| &e.event)).unwrap());
+        });
         group.bench_function("case_snapshot", |b| {
             b.iter(|| rt.block_on(store.case(&id)).unwrap());
         });

@@ -350,7 +350,10 @@ async fn generate(app: App, n: u32) -> Result<()> {
             class: None,
             attachments: Vec::new(),
             also_sent_to: Vec::new(),
-            publish_consent: false,
+            // Half of the web petitioners agree to their reply being published (网上公开),
+            // so the portal's page of published replies has something to show.
+            publish_consent: matches!(channel, Channel::MobileWeb | Channel::OnlineWeb)
+                && rng.random_ratio(1, 2),
             proxy: None,
         };
         let receipt = app

@@ -276,6 +276,12 @@ fn init_logs(json: bool) {
     }
 }
 
+/// mimalloc instead of the system allocator: loading a long case allocates a few thousand
+/// small strings, and glibc's malloc and free were about a third of the decode time
+/// (docs/benchmarks.md, "One case with 1,000 events").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logs(cli.log_json);

@@ -43,7 +43,10 @@ pub use leader::{LeaderCursor, LeaderList, is_leadership_event};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };
-pub use read::{CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord};
+pub use read::{
+    CaseRecord, CaseSummary, ListFilter, StoredEvent, TokenRecord, UnitRecord,
+    decode_chunk_for_bench,
+};
 pub use search::SearchSource;
 pub use stats::{CounterRow, StatsFeed, day_number as stats_day_number};
 pub use write::{Projection, WriteTx};

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use futures_util::TryStreamExt;
 use huiyin_domain::access::{Scope, region_range};
 use huiyin_domain::case::{CaseState, Event, EventKind, replay};
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
@@ -214,67 +215,41 @@ impl Store {
     pub async fn events_of(&self, id: &CaseId) -> Result<Vec<StoredEvent>> {
         // The chunks as rows (16 for 1,000 events), each with the highest version of the
         // case's events; concatenating them in the database instead cost more (a growing
-        // value of ~350 KB, copied again by the driver).
-        let chunks: Vec<(String, i64)> = sqlx::query_as(
+        // value of ~350 KB, copied again by the driver). Each chunk is decoded as it arrives,
+        // while the driver's thread reads the next one.
+        let mut chunks = sqlx::query_as::<_, (String, i64)>(
             "SELECT body, (SELECT max(version) FROM events WHERE case_id = $1)
              FROM event_chunks WHERE case_id = $1 ORDER BY chunk",
         )
         .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        let Some(last_version) = chunks.first().map(|c| c.1) else {
+        .fetch(&self.pool);
+        let mut events: Vec<StoredEvent> = Vec::new();
+        let mut last_version = None;
+        while let Some((body, last)) = chunks.try_next().await? {
+            if last_version.is_none() {
+                events.reserve(last.max(0) as usize);
+                last_version = Some(last);
+            }
+            if let Err(e) = decode_chunk(id, &body, &mut events) {
+                drop(chunks);
+                tracing::warn!(case = %id, error = %e, "unreadable event chunk; reading the events row by row");
+                return self.events_of_by_row(id).await;
+            }
+        }
+        drop(chunks);
+        let Some(last_version) = last_version else {
             // No chunk: no event, or chunks lost; the rows say which.
             return self.events_of_by_row(id).await;
         };
-        // A payload the tag-first path does not take is decoded the ordinary way, the whole
-        // chunk again: the same result, only slower. A chunk neither way reads is a damaged
-        // copy: the rows are read instead.
-        type Folded<K> = (i64, u64, i64, String, Option<String>, String, K);
-        let mut rows: Vec<Folded<EventKind>> = Vec::with_capacity(last_version.max(0) as usize);
-        for (body, _) in &chunks {
-            let fast = serde_json::Deserializer::from_str(body)
-                .into_iter::<Folded<Payload>>()
-                .map(|r| r.map(|(s, v, at, a, u, h, Payload(kind))| (s, v, at, a, u, h, kind)))
-                .collect::<serde_json::Result<Vec<_>>>();
-            let decoded = match fast {
-                Ok(decoded) => decoded,
-                Err(_) => match serde_json::Deserializer::from_str(body)
-                    .into_iter::<Folded<EventKind>>()
-                    .collect::<serde_json::Result<Vec<_>>>()
-                {
-                    Ok(decoded) => decoded,
-                    Err(e) => {
-                        tracing::warn!(case = %id, error = %e, "unreadable event chunk; reading the events row by row");
-                        return self.events_of_by_row(id).await;
-                    }
-                },
-            };
-            rows.extend(decoded);
-        }
         // Appended in version order; sorted to be sure (one pass when already in order).
-        rows.sort_by_key(|r| r.1);
-        let complete = rows.len() as u64 == last_version as u64
-            && rows.iter().zip(1u64..).all(|(r, v)| r.1 == v);
+        events.sort_by_key(|e| e.event.version);
+        let complete = events.len() as u64 == last_version as u64
+            && events.iter().zip(1u64..).all(|(e, v)| e.event.version == v);
         if !complete {
             tracing::warn!(case = %id, "event chunks do not match the events; reading the events row by row");
             return self.events_of_by_row(id).await;
         }
-        rows.into_iter()
-            .map(|(seq, version, at_ms, actor, unit, hash, kind)| {
-                Ok(StoredEvent {
-                    seq,
-                    hash,
-                    event: Event {
-                        case_id: id.clone(),
-                        version,
-                        at: from_ms(at_ms)?,
-                        actor: ActorId::new(actor),
-                        actor_unit: unit.map(UnitId::new),
-                        kind,
-                    },
-                })
-            })
-            .collect()
+        Ok(events)
     }
 
     /// [`Store::events_of`] row by row (the slow, general path).
@@ -816,4 +791,63 @@ impl Store {
         }
         Ok(mismatches)
     }
+}
+
+/// A wire record: `[seq, version, at_ms, actor, actor_unit, hash, payload]`.
+type WireRecord<K> = (i64, u64, i64, String, Option<String>, String, K);
+
+/// One chunk's wire records, decoded onto `out`. A payload the tag-first path does not take
+/// is decoded the ordinary way, the whole chunk again: the same result, only slower. An error
+/// means a damaged copy; `out` is then left as it was.
+fn decode_chunk(id: &CaseId, body: &str, out: &mut Vec<StoredEvent>) -> Result<()> {
+    let start = out.len();
+    let fast = serde_json::Deserializer::from_str(body)
+        .into_iter::<WireRecord<Payload>>()
+        .try_for_each(|record| {
+            let (s, v, at, a, u, h, Payload(kind)) = record.map_err(|e| e.to_string())?;
+            out.push(stored_event(id, (s, v, at, a, u, h, kind)).map_err(|e| e.to_string())?);
+            Ok::<(), String>(())
+        });
+    if fast.is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
+    let slow = serde_json::Deserializer::from_str(body)
+        .into_iter::<WireRecord<EventKind>>()
+        .try_for_each(|record| {
+            out.push(
+                stored_event(id, record.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?,
+            );
+            Ok::<(), String>(())
+        });
+    slow.map_err(|e| {
+        out.truncate(start);
+        StoreError::Corrupt(format!("event chunk: {e}"))
+    })
+}
+
+fn stored_event(
+    id: &CaseId,
+    (seq, version, at_ms, actor, unit, hash, kind): WireRecord<EventKind>,
+) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq,
+        hash,
+        event: Event {
+            case_id: id.clone(),
+            version,
+            at: from_ms(at_ms)?,
+            actor: ActorId::new(actor),
+            actor_unit: unit.map(UnitId::new),
+            kind,
+        },
+    })
+}
+
+/// Diagnostic for the `case_load` bench: one chunk body decoded as `events_of` does.
+#[doc(hidden)]
+pub fn decode_chunk_for_bench(id: &CaseId, body: &str) -> Result<Vec<StoredEvent>> {
+    let mut out = Vec::new();
+    decode_chunk(id, body, &mut out)?;
+    Ok(out)
 }

@@ -15,6 +15,11 @@ use huiyin_store::{Store, UnitRecord};
 /// create schemas in).
 pub const PG_ENV: &str = "HUIYIN_BENCH_DATABASE_URL";
 
+/// The allocator the `huiyin` binary uses (see `crates/cli/src/main.rs`), so the benches that
+/// share this module measure what the product does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type Result<T> = std::result::Result<T, BoxError>;
 
