@@ -54,7 +54,7 @@ async fn case(app: &App, i: u32, consent: bool, class: StatutoryClass, reply: bo
         group: None,
         title: Title::parse(&format!("小区路灯损坏第{i}号")).unwrap(),
         text: PetitionText::parse(&format!(
-            "小区第{i}栋门前路灯损坏已经一个月，请联系我13812345678，请求尽快维修。"
+            "南海区小区第{i}栋门前路灯损坏已经一个月，请联系我13812345678，请求尽快维修。"
         ))
         .unwrap(),
         region: RegionCode::parse("440604").unwrap(),
@@ -168,6 +168,12 @@ async fn only_consenting_replied_non_accusation_cases_are_public_and_masked() {
     );
     assert!(!shown.contains("张伟"), "no petitioner name: {shown}");
     assert!(!shown.contains("青龙"), "no note: {shown}");
+    // Part of a longer word finds it: `南海` is inside the one token `南海区` (search mode).
+    let part = app
+        .public_search("南海", SortOrder::Relevance, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(part.total, 1, "{part:?}");
     // Words that occur only in notes, and an empty query, show nothing more.
     let notes = app
         .public_search("青龙", SortOrder::Relevance, 0, 10)

@@ -14,7 +14,7 @@ use tantivy::schema::{
 use crate::tokenizer::TOKENIZER;
 
 /// Bumped when the schema or the tokenizer changes: an index of another version is rebuilt.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The fields, resolved once.
 #[derive(Debug, Clone, Copy)]

@@ -63,6 +63,45 @@ pub fn tokens(seg: &Segmenter, text: &str) -> Vec<(String, std::ops::Range<usize
     out
 }
 
+/// A token of the index: text, original byte range, position.
+type IndexToken = (String, std::ops::Range<usize>, usize);
+
+/// What the index stores for `text`: the [`tokens`], one position each, and at the position of
+/// every CJK word of three characters or more also its 2- and 3-character dictionary words
+/// ([`Segmenter::sub_words`]) — so `南海` finds `南海区`, while a phrase still matches the
+/// words in order. Queries use [`tokens`] alone.
+pub fn index_tokens(seg: &Segmenter, text: &str) -> Vec<IndexToken> {
+    let (folded, origin) = fold(text);
+    let base = folded.as_ptr() as usize;
+    let mut out = Vec::new();
+    let mut position = 0;
+    for w in seg.words(&folded) {
+        if !is_meaningful(w) || seg.is_stopword(w) {
+            continue;
+        }
+        let start = w.as_ptr() as usize - base;
+        let end = start + w.len();
+        let (Some(&from), Some(&to)) = (origin.get(start), origin.get(end)) else {
+            continue;
+        };
+        out.push((w.to_string(), from..to, position));
+        if w.chars().all(is_cjk) {
+            for (at, sub) in seg.sub_words(w) {
+                let (Some(&from), Some(&to)) =
+                    (origin.get(start + at), origin.get(start + at + sub.len()))
+                else {
+                    continue;
+                };
+                if !seg.is_stopword(sub) {
+                    out.push((sub.to_string(), from..to, position));
+                }
+            }
+        }
+        position += 1;
+    }
+    out
+}
+
 /// The tantivy tokenizer over a shared [`Segmenter`].
 #[derive(Clone)]
 pub struct ZhTokenizer {
@@ -81,9 +120,8 @@ impl ZhTokenizer {
 
 /// The tokens of one text.
 pub struct ZhTokenStream<'a> {
-    tokens: std::vec::IntoIter<(String, std::ops::Range<usize>)>,
+    tokens: std::vec::IntoIter<IndexToken>,
     token: &'a mut Token,
-    position: usize,
 }
 
 impl Tokenizer for ZhTokenizer {
@@ -92,24 +130,22 @@ impl Tokenizer for ZhTokenizer {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> ZhTokenStream<'a> {
         self.token.reset();
         ZhTokenStream {
-            tokens: tokens(self.seg, text).into_iter(),
+            tokens: index_tokens(self.seg, text).into_iter(),
             token: &mut self.token,
-            position: 0,
         }
     }
 }
 
 impl TokenStream for ZhTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        let Some((text, range)) = self.tokens.next() else {
+        let Some((text, range, position)) = self.tokens.next() else {
             return false;
         };
         self.token.text = text;
         self.token.offset_from = range.start;
         self.token.offset_to = range.end;
-        self.token.position = self.position;
+        self.token.position = position;
         self.token.position_length = 1;
-        self.position += 1;
         true
     }
 
@@ -152,6 +188,26 @@ mod tests {
             let folded: String = orig.chars().map(fold_char).collect();
             assert_eq!(folded, w);
         }
+    }
+
+    #[test]
+    fn the_index_also_holds_the_words_inside_a_long_word_at_its_position() {
+        let seg = huiyin_text::segment::shared();
+        let toks = index_tokens(seg, "佛山市南海区的道路");
+        let at = |w: &str| toks.iter().find(|t| t.0 == w).map(|t| (t.1.clone(), t.2));
+        let (whole, pos) = at("南海区").expect("the whole word");
+        let (part, part_pos) = at("南海").expect("its part");
+        assert_eq!(pos, part_pos, "{toks:?}");
+        assert_eq!(part.start, whole.start);
+        assert_eq!(&"佛山市南海区的道路"[part], "南海");
+        // Positions of the words themselves stay consecutive (phrases still match).
+        let words: Vec<usize> = tokens(seg, "佛山市南海区的道路")
+            .iter()
+            .map(|(w, _)| at(w).map(|(_, p)| p).unwrap())
+            .collect();
+        assert!(words.windows(2).all(|p| p[1] == p[0] + 1), "{words:?}");
+        // A query term stays the word as typed.
+        assert!(tokens(seg, "南海区").iter().all(|(w, _)| w != "南海"));
     }
 
     #[test]

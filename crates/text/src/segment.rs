@@ -238,6 +238,34 @@ impl Segmenter {
         self.stopwords.contains(word)
     }
 
+    /// 搜索模式 (jieba's search mode): the 2- and 3-character dictionary words inside a word
+    /// of three characters or more, with their byte offsets in it — `南海区` holds `南海` —
+    /// so an index that adds them finds the whole word by its part.
+    pub fn sub_words<'a>(&self, word: &'a str) -> Vec<(usize, &'a str)> {
+        let starts: Vec<usize> = word
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain(std::iter::once(word.len()))
+            .collect();
+        let chars = starts.len() - 1;
+        let mut out = Vec::new();
+        if chars < 3 {
+            return out;
+        }
+        for len in [2, 3] {
+            if len >= chars {
+                break;
+            }
+            for i in 0..=chars - len {
+                let gram = &word[starts[i]..starts[i + len]];
+                if self.jieba.has_word(gram) {
+                    out.push((starts[i], gram));
+                }
+            }
+        }
+        out
+    }
+
     /// Segment normalised text into words, keeping masked-number runs (`138****1234`) as one
     /// token and dropping whitespace.
     pub fn words<'a>(&self, normalized: &'a str) -> Vec<&'a str> {
