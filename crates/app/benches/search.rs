@@ -44,6 +44,10 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// The allocator the `huiyin` binary uses (`crates/cli/src/main.rs`).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use huiyin_app::search::{SearchRequest, SortOrder};
 use huiyin_app::{App, Config, NewPetition};
 use huiyin_domain::access::{Principal, RoleSet, UnitKind};
