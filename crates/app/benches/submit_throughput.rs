@@ -23,10 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Result, ms, summarize};
-use huiyin_app::{App, Config, NewPetition};
-use huiyin_domain::case::{Command, Role};
-use huiyin_domain::ids::CaseId;
-use huiyin_domain::petition::{AppealRoute, StatutoryClass};
+use huiyin_app::{App, Config};
+use huiyin_domain::case::Role;
 use huiyin_store::Store;
 
 const BUREAU: &str = "4406-xfj";
@@ -80,7 +78,7 @@ async fn run(backend: &'static str, store: Store, n: u64, tasks: u64) -> Result<
 
     // A short warm-up (connections, caches), not counted.
     for i in 0..50 {
-        petition_once(&app, &registrar, u64::MAX - i).await?;
+        common::submit_and_register(&app, &registrar, REGION, u64::MAX - i).await?;
     }
     let before = app.writer_stats();
 
@@ -101,7 +99,7 @@ async fn run(backend: &'static str, store: Store, n: u64, tasks: u64) -> Result<
                     break;
                 }
                 let t = Instant::now();
-                match petition_once(&app, &registrar, i).await {
+                match common::submit_and_register(&app, &registrar, REGION, i).await {
                     Ok(()) => latencies.push(t.elapsed()),
                     Err(e) => {
                         if errors.fetch_add(1, Ordering::Relaxed) < 5 {
@@ -135,35 +133,6 @@ async fn run(backend: &'static str, store: Store, n: u64, tasks: u64) -> Result<
         errors: errors.load(Ordering::Relaxed),
         stats,
     })
-}
-
-async fn petition_once(app: &App, registrar: &huiyin_domain::case::Actor, i: u64) -> Result<()> {
-    // As `POST /api/v1/public/petitions` does under `huiyin serve`: the submission, then the
-    // duplicate-index check against the petitioner's own earlier cases.
-    let (receipt, _similar) = app
-        .submit_checked(
-            common::petitioner(i),
-            NewPetition {
-                petition: common::petition(i, REGION),
-                idempotency_key: Some(format!("bench-submit-{i}")),
-                received_at: None,
-            },
-        )
-        .await?;
-    let state = app
-        .execute(
-            registrar.clone(),
-            CaseId::new(receipt.case_id),
-            Command::Register {
-                class: StatutoryClass::Appeal(AppealRoute::PetitionProcedure),
-                category: Some("城乡建设/住房保障".to_string()),
-                accused: Vec::new(),
-            },
-            Some(1),
-        )
-        .await?;
-    assert_eq!(state.version, 2);
-    Ok(())
 }
 
 fn report(o: &mut Outcome) {

@@ -16,9 +16,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use huiyin_store::ClaimedJob;
+use huiyin_store::{ClaimedJob, JobOutcome, Store};
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 
 use crate::App;
@@ -228,6 +228,65 @@ fn tally(report: &mut WorkerReport, done: Result<Outcome, tokio::task::JoinError
     }
 }
 
+/// The most job outcomes committed in one transaction.
+const MAX_OUTCOME_BATCH: usize = 256;
+
+type OutcomeRequest = (JobOutcome, oneshot::Sender<Result<bool, String>>);
+
+/// Group commit for job outcomes (finished, failed, delivery log): whatever the workers of this
+/// process report while a commit is under way goes into the next one. On SQLite every commit is
+/// a disk flush, and two per notice (log + finish) capped a worker at about 900 webhook
+/// notices a second (docs/benchmarks.md, "Notifications to a webhook sink").
+pub(crate) struct Outcomes(mpsc::UnboundedSender<OutcomeRequest>);
+
+impl Outcomes {
+    pub(crate) fn spawn(store: Store) -> Outcomes {
+        let (tx, mut rx) = mpsc::unbounded_channel::<OutcomeRequest>();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_OUTCOME_BATCH {
+                    match rx.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (ops, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+                match store.write_job_outcomes(&ops).await {
+                    Ok(took) => {
+                        for (reply, ok) in replies.into_iter().zip(took) {
+                            let _ = reply.send(Ok(ok));
+                        }
+                    }
+                    // One bad write must not sink the others: each alone, then.
+                    Err(_) => {
+                        for (op, reply) in ops.into_iter().zip(replies) {
+                            let alone = store
+                                .write_job_outcomes(std::slice::from_ref(&op))
+                                .await
+                                .map(|took| took.first().copied().unwrap_or(false))
+                                .map_err(|e| e.to_string());
+                            let _ = reply.send(alone);
+                        }
+                    }
+                }
+            }
+        });
+        Outcomes(tx)
+    }
+
+    /// Writes one outcome with whatever else is waiting; `false`: the lease was lost.
+    pub(crate) async fn write(&self, outcome: JobOutcome) -> Result<bool, String> {
+        let (reply, answer) = oneshot::channel();
+        self.0
+            .send((outcome, reply))
+            .map_err(|_| "the outcome writer has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the outcome writer has stopped".to_string())?
+    }
+}
+
 async fn run_one(
     app: &App,
     handler: &dyn JobHandler,
@@ -244,10 +303,14 @@ async fn run_one(
         ))),
     };
     let now = app.now().timestamp_millis();
-    let store = app.store();
     let (recorded, outcome) = match &result {
         Ok(()) => (
-            store.complete_job(&job.id, job.attempt, now).await,
+            app.record_job_outcome(JobOutcome::Done {
+                id: job.id.clone(),
+                attempt: job.attempt,
+                now_ms: now,
+            })
+            .await,
             Outcome::Done,
         ),
         Err(e) => {
@@ -266,9 +329,14 @@ async fn run_one(
                 Outcome::Dead
             };
             (
-                store
-                    .fail_job(&job.id, job.attempt, now, &e.to_string(), retry_at)
-                    .await,
+                app.record_job_outcome(JobOutcome::Failed {
+                    id: job.id.clone(),
+                    attempt: job.attempt,
+                    now_ms: now,
+                    error: e.to_string(),
+                    retry_at_ms: retry_at,
+                })
+                .await,
                 outcome,
             )
         }

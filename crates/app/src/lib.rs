@@ -140,6 +140,8 @@ struct Inner {
     text: text::TextIndex,
     /// Wakes this process's job workers when a commit enqueued jobs.
     jobs: Arc<jobs::JobSignal>,
+    /// Group commit of the workers' job outcomes.
+    outcomes: jobs::Outcomes,
     /// Full-text search index: derived, fed from the log (see [`search`]).
     search: search::SearchState,
     /// The audit chain's head when the rules were last read (see [`App::refresh_rules`]).
@@ -182,12 +184,14 @@ impl App {
             rules::LiveRules::new(rules::Rules::base(config.policies.clone(), config.calendar));
         let jobs = Arc::new(jobs::JobSignal::default());
         let writer = writer::spawn(store.clone(), config.clone(), jobs.clone());
+        let outcomes = jobs::Outcomes::spawn(store.clone());
         let inner = Arc::new(Inner {
             store,
             config,
             writer,
             text: text::TextIndex::default(),
             jobs,
+            outcomes,
             search: search::SearchState::default(),
             rules_seen: std::sync::atomic::AtomicI64::new(-1),
         });
@@ -222,6 +226,15 @@ impl App {
     }
 
     /// Wakes this process's job workers (a commit that enqueued jobs calls it).
+    /// Records what became of a claimed job (finished, failed, a delivery attempt), committed
+    /// together with the other outcomes waiting. `Ok(false)`: the lease had been lost.
+    pub async fn record_job_outcome(
+        &self,
+        outcome: huiyin_store::JobOutcome,
+    ) -> Result<bool, String> {
+        self.inner.outcomes.write(outcome).await
+    }
+
     pub fn job_signal(&self) -> Arc<jobs::JobSignal> {
         self.inner.jobs.clone()
     }

@@ -24,7 +24,7 @@ use huiyin_domain::clock;
 use huiyin_domain::ids::CaseId;
 use huiyin_domain::policy::{ClockKind, DeadlinePolicy};
 use huiyin_domain::values::PhoneNumber;
-use huiyin_store::{AuditEntry, ClaimedJob, DeliveryRecord, NewJob};
+use huiyin_store::{AuditEntry, ClaimedJob, DeliveryRecord, JobOutcome, NewJob};
 
 use crate::jobs::{JobError, JobFuture, JobHandler};
 use crate::{App, AppError};
@@ -804,8 +804,7 @@ impl JobHandler for NoticeHandler {
                 Err(e) => (false, e.to_string()),
             };
             let logged = app
-                .store()
-                .log_delivery(&DeliveryRecord {
+                .record_job_outcome(JobOutcome::Delivery(DeliveryRecord {
                     job_id: job.id.clone(),
                     case_id: Some(notice.case_id.clone()),
                     channel: channel.into(),
@@ -814,7 +813,7 @@ impl JobHandler for NoticeHandler {
                     at_ms: app.now().timestamp_millis(),
                     ok,
                     detail,
-                })
+                }))
                 .await;
             if let Err(e) = logged {
                 tracing::warn!(error = %e, job = %job.id, "delivery log not written");

@@ -78,6 +78,29 @@ pub struct DeliveryRecord {
     pub detail: String,
 }
 
+/// A write that records what became of a claimed job; several are committed together by
+/// [`Store::write_job_outcomes`] (workers finish many jobs a second, and on SQLite each commit
+/// is a disk flush).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Finished (see [`Store::complete_job`]).
+    Done {
+        id: String,
+        attempt: i64,
+        now_ms: i64,
+    },
+    /// A failed attempt (see [`Store::fail_job`]).
+    Failed {
+        id: String,
+        attempt: i64,
+        now_ms: i64,
+        error: String,
+        retry_at_ms: Option<i64>,
+    },
+    /// One delivery attempt for the log (see [`Store::log_delivery`]); always `true`.
+    Delivery(DeliveryRecord),
+}
+
 /// A message in a petitioner's in-app inbox.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct InboxMessage {
@@ -217,16 +240,12 @@ impl Store {
 
     /// Finishes a job. `false`: the lease was lost (another worker holds a later attempt).
     pub async fn complete_job(&self, id: &str, attempt: i64, now_ms: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE jobs SET state = 'done', due_at = $3, updated_at = $3, last_error = NULL
-             WHERE id = $1 AND attempts = $2 AND state = 'running'",
-        )
-        .bind(id)
-        .bind(attempt)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.write_one_outcome(JobOutcome::Done {
+            id: id.to_string(),
+            attempt,
+            now_ms,
+        })
+        .await
     }
 
     /// Records a failed attempt: due again at `retry_at_ms`, or (with `None`) a dead letter.
@@ -239,23 +258,92 @@ impl Store {
         error: &str,
         retry_at_ms: Option<i64>,
     ) -> Result<bool> {
-        let (state, due) = match retry_at_ms {
-            Some(at) => ("ready", at),
-            None => ("dead", now_ms),
-        };
-        let done = sqlx::query(
-            "UPDATE jobs SET state = $3, due_at = $4, updated_at = $5, last_error = $6
-             WHERE id = $1 AND attempts = $2 AND state = 'running'",
-        )
-        .bind(id)
-        .bind(attempt)
-        .bind(state)
-        .bind(due)
-        .bind(now_ms)
-        .bind(clip(error))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        self.write_one_outcome(JobOutcome::Failed {
+            id: id.to_string(),
+            attempt,
+            now_ms,
+            error: error.to_string(),
+            retry_at_ms,
+        })
+        .await
+    }
+
+    async fn write_one_outcome(&self, outcome: JobOutcome) -> Result<bool> {
+        let done = self
+            .write_job_outcomes(std::slice::from_ref(&outcome))
+            .await?;
+        Ok(done.first().copied().unwrap_or(false))
+    }
+
+    /// Writes job outcomes in one transaction, in order; for each, whether it took (`false`:
+    /// the lease had been lost). All or none are written.
+    pub async fn write_job_outcomes(&self, outcomes: &[JobOutcome]) -> Result<Vec<bool>> {
+        let mut tx = self.pool.begin().await?;
+        let mut took = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            let ok = match outcome {
+                JobOutcome::Done { id, attempt, now_ms } => {
+                    sqlx::query(
+                        "UPDATE jobs SET state = 'done', due_at = $3, updated_at = $3, last_error = NULL
+                         WHERE id = $1 AND attempts = $2 AND state = 'running'",
+                    )
+                    .bind(id.as_str())
+                    .bind(*attempt)
+                    .bind(*now_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1
+                }
+                JobOutcome::Failed {
+                    id,
+                    attempt,
+                    now_ms,
+                    error,
+                    retry_at_ms,
+                } => {
+                    let (state, due) = match retry_at_ms {
+                        Some(at) => ("ready", *at),
+                        None => ("dead", *now_ms),
+                    };
+                    sqlx::query(
+                        "UPDATE jobs SET state = $3, due_at = $4, updated_at = $5, last_error = $6
+                         WHERE id = $1 AND attempts = $2 AND state = 'running'",
+                    )
+                    .bind(id.as_str())
+                    .bind(*attempt)
+                    .bind(state)
+                    .bind(due)
+                    .bind(*now_ms)
+                    .bind(clip(error))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1
+                }
+                JobOutcome::Delivery(d) => {
+                    sqlx::query(
+                        "INSERT INTO deliveries (id, job_id, case_id, channel, step, attempt, at_ms, ok, detail)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(d.job_id.as_str())
+                    .bind(d.case_id.as_deref())
+                    .bind(d.channel.as_str())
+                    .bind(d.step.as_str())
+                    .bind(d.attempt)
+                    .bind(d.at_ms)
+                    .bind(i64::from(d.ok))
+                    .bind(clip(&d.detail))
+                    .execute(&mut *tx)
+                    .await?;
+                    true
+                }
+            };
+            took.push(ok);
+        }
+        tx.commit().await?;
+        Ok(took)
     }
 
     /// Extends the lease of a job still being worked on. `false`: the lease was lost.
@@ -341,22 +429,9 @@ impl Store {
 
     /// Records one delivery attempt.
     pub async fn log_delivery(&self, d: &DeliveryRecord) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO deliveries (id, job_id, case_id, channel, step, attempt, at_ms, ok, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(d.job_id.as_str())
-        .bind(d.case_id.as_deref())
-        .bind(d.channel.as_str())
-        .bind(d.step.as_str())
-        .bind(d.attempt)
-        .bind(d.at_ms)
-        .bind(i64::from(d.ok))
-        .bind(clip(&d.detail))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.write_one_outcome(JobOutcome::Delivery(d.clone()))
+            .await
+            .map(|_| ())
     }
 
     /// A case's delivery log, oldest first.

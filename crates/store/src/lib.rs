@@ -38,7 +38,9 @@ pub use auth::{
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
 pub use db::{Backend, Store};
 pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
-pub use jobs::{ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobRecord, NewJob};
+pub use jobs::{
+    ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobOutcome, JobRecord, NewJob,
+};
 pub use leader::{LeaderCursor, LeaderList, is_leadership_event};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,

@@ -219,3 +219,60 @@ async fn delivery_log_and_inbox_are_kept_per_case_and_key() {
     assert_eq!(store.inbox_messages("ph", 10).await.unwrap().len(), 1);
     db.cleanup().await.unwrap();
 }
+
+#[tokio::test]
+async fn outcomes_written_together_each_say_whether_they_took() {
+    use huiyin_store::{DeliveryRecord, JobOutcome};
+    let db = fresh().await;
+    let store = &db.store;
+    store
+        .enqueue_jobs(&[job("p", 0), job("q", 0), job("r", 0)])
+        .await
+        .unwrap();
+    let got = claim(store, 1_000, 3).await;
+    assert_eq!(got.len(), 3);
+    let delivery = DeliveryRecord {
+        job_id: got[0].id.clone(),
+        case_id: Some("case-1".into()),
+        channel: "webhook".into(),
+        step: "registered".into(),
+        attempt: 1,
+        at_ms: 1_500,
+        ok: true,
+        detail: "HTTP 200".into(),
+    };
+    let took = store
+        .write_job_outcomes(&[
+            JobOutcome::Delivery(delivery),
+            JobOutcome::Done {
+                id: got[0].id.clone(),
+                attempt: 1,
+                now_ms: 1_500,
+            },
+            // A stale attempt (the holder of attempt 2 would be someone else): refused.
+            JobOutcome::Done {
+                id: got[1].id.clone(),
+                attempt: 2,
+                now_ms: 1_500,
+            },
+            JobOutcome::Failed {
+                id: got[2].id.clone(),
+                attempt: 1,
+                now_ms: 1_500,
+                error: "HTTP 500".into(),
+                retry_at_ms: Some(9_000),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(took, vec![true, true, false, true]);
+    let counts = store.job_counts().await.unwrap();
+    assert_eq!((counts.done, counts.running, counts.ready), (1, 1, 1));
+    let log = store.deliveries_for_case("case-1").await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].detail, "HTTP 200");
+    // The failed one is due again at its retry time, not before.
+    assert!(claim(store, 8_999, 3).await.is_empty());
+    assert_eq!(claim(store, 9_000, 3).await.len(), 1);
+    db.cleanup().await.unwrap();
+}

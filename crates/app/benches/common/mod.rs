@@ -231,3 +231,40 @@ impl Rng {
         self.next_u64() % n
     }
 }
+
+/// One petition submitted online and registered by the bureau, as `huiyin serve` does it: the
+/// submission with the duplicate-index check against the petitioner's own earlier cases, then
+/// `Register` at version 1.
+pub async fn submit_and_register(
+    app: &huiyin_app::App,
+    registrar: &Actor,
+    region: &str,
+    i: u64,
+) -> Result<()> {
+    let (receipt, _similar) = app
+        .submit_checked(
+            petitioner(i),
+            huiyin_app::NewPetition {
+                petition: petition(i, region),
+                idempotency_key: Some(format!("bench-submit-{i}")),
+                received_at: None,
+            },
+        )
+        .await?;
+    let state = app
+        .execute(
+            registrar.clone(),
+            huiyin_domain::ids::CaseId::new(receipt.case_id),
+            huiyin_domain::case::Command::Register {
+                class: huiyin_domain::petition::StatutoryClass::Appeal(
+                    huiyin_domain::petition::AppealRoute::PetitionProcedure,
+                ),
+                category: Some("城乡建设/住房保障".to_string()),
+                accused: Vec::new(),
+            },
+            Some(1),
+        )
+        .await?;
+    assert_eq!(state.version, 2);
+    Ok(())
+}
