@@ -123,15 +123,9 @@ fn main() {
         println!("job_queue: skipped (run with `cargo bench`)");
         return;
     }
-    let total: usize = std::env::var("HUIYIN_BENCH_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let total = common::env_u64("HUIYIN_BENCH_JOBS", 100_000) as usize;
     assert!(total >= 10_000, "HUIYIN_BENCH_JOBS: at least 10,000");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = common::runtime();
     rt.block_on(async {
         let (store, _dir) = common::sqlite_fresh().await.unwrap();
         run("sqlite", &store, total).await;

@@ -237,20 +237,15 @@ type OutcomeRequest = (JobOutcome, oneshot::Sender<Result<bool, String>>);
 /// process report while a commit is under way goes into the next one. On SQLite every commit is
 /// a disk flush, and two per notice (log + finish) capped a worker at about 900 webhook
 /// notices a second (docs/benchmarks.md, "Notifications to a webhook sink").
-pub(crate) struct Outcomes(mpsc::UnboundedSender<OutcomeRequest>);
+pub(crate) struct Outcomes(mpsc::Sender<OutcomeRequest>);
 
 impl Outcomes {
     pub(crate) fn spawn(store: Store) -> Outcomes {
-        let (tx, mut rx) = mpsc::unbounded_channel::<OutcomeRequest>();
+        // Each worker task waits for its answer, so the queue holds at most one outcome per job
+        // in flight.
+        let (tx, mut rx) = mpsc::channel::<OutcomeRequest>(4096);
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < MAX_OUTCOME_BATCH {
-                    match rx.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
-                }
+            while let Some(batch) = crate::writer::recv_batch(&mut rx, MAX_OUTCOME_BATCH).await {
                 let (ops, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 match store.write_job_outcomes(&ops).await {
                     Ok(took) => {
@@ -280,6 +275,7 @@ impl Outcomes {
         let (reply, answer) = oneshot::channel();
         self.0
             .send((outcome, reply))
+            .await
             .map_err(|_| "the outcome writer has stopped".to_string())?;
         answer
             .await

@@ -119,20 +119,26 @@ impl Handle {
     }
 }
 
+/// Group commit: waits for one item, then takes whatever else is already waiting, up to `max`
+/// (what arrives while a batch commits goes into the next one). `None`: every sender is gone.
+pub(crate) async fn recv_batch<T>(rx: &mut mpsc::Receiver<T>, max: usize) -> Option<Vec<T>> {
+    let mut batch = vec![rx.recv().await?];
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(next) => batch.push(next),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 pub(crate) fn spawn(store: Store, config: Config, signal: Arc<crate::jobs::JobSignal>) -> Handle {
     let (tx, mut rx) = mpsc::channel::<Job>(4096);
     let stats = Arc::new(Stats::default());
     let task_stats = stats.clone();
     tokio::spawn(async move {
         let max = config.max_batch.max(1);
-        while let Some(first) = rx.recv().await {
-            let mut jobs = vec![first];
-            while jobs.len() < max {
-                match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
+        while let Some(jobs) = recv_batch(&mut rx, max).await {
             task_stats.batches.fetch_add(1, Ordering::Relaxed);
             task_stats
                 .commands

@@ -46,21 +46,10 @@ fn fold(text: &str) -> (String, Vec<usize>) {
 
 /// Tokens `(folded text, original byte range)` of `text`, in order, stop words left out.
 pub fn tokens(seg: &Segmenter, text: &str) -> Vec<(String, std::ops::Range<usize>)> {
-    let (folded, origin) = fold(text);
-    let base = folded.as_ptr() as usize;
-    let mut out = Vec::new();
-    for w in seg.words(&folded) {
-        if !is_meaningful(w) || seg.is_stopword(w) {
-            continue;
-        }
-        let start = w.as_ptr() as usize - base;
-        let end = start + w.len();
-        let (Some(&from), Some(&to)) = (origin.get(start), origin.get(end)) else {
-            continue;
-        };
-        out.push((w.to_string(), from..to));
-    }
-    out
+    walk(seg, text, false)
+        .into_iter()
+        .map(|(w, range, _)| (w, range))
+        .collect()
 }
 
 /// A token of the index: text, original byte range, position.
@@ -71,8 +60,15 @@ type IndexToken = (String, std::ops::Range<usize>, usize);
 /// ([`Segmenter::sub_words`]) — so `南海` finds `南海区`, while a phrase still matches the
 /// words in order. Queries use [`tokens`] alone.
 pub fn index_tokens(seg: &Segmenter, text: &str) -> Vec<IndexToken> {
+    walk(seg, text, true)
+}
+
+/// The words of `text` with their original ranges and positions, and with `sub_words` also
+/// the dictionary words inside the long CJK ones.
+fn walk(seg: &Segmenter, text: &str, sub_words: bool) -> Vec<IndexToken> {
     let (folded, origin) = fold(text);
     let base = folded.as_ptr() as usize;
+    let original = |start: usize, end: usize| Some(*origin.get(start)?..*origin.get(end)?);
     let mut out = Vec::new();
     let mut position = 0;
     for w in seg.words(&folded) {
@@ -80,20 +76,17 @@ pub fn index_tokens(seg: &Segmenter, text: &str) -> Vec<IndexToken> {
             continue;
         }
         let start = w.as_ptr() as usize - base;
-        let end = start + w.len();
-        let (Some(&from), Some(&to)) = (origin.get(start), origin.get(end)) else {
+        let Some(range) = original(start, start + w.len()) else {
             continue;
         };
-        out.push((w.to_string(), from..to, position));
-        if w.chars().all(is_cjk) {
+        out.push((w.to_string(), range, position));
+        if sub_words && w.chars().all(is_cjk) {
             for (at, sub) in seg.sub_words(w) {
-                let (Some(&from), Some(&to)) =
-                    (origin.get(start + at), origin.get(start + at + sub.len()))
-                else {
+                if seg.is_stopword(sub) {
                     continue;
-                };
-                if !seg.is_stopword(sub) {
-                    out.push((sub.to_string(), from..to, position));
+                }
+                if let Some(range) = original(start + at, start + at + sub.len()) {
+                    out.push((sub.to_string(), range, position));
                 }
             }
         }
