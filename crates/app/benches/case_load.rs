@@ -188,26 +188,20 @@ fn bench(c: &mut Criterion) {
         });
         // Diagnostic: the chunk rows `events_of` reads, fetched but not decoded — what the
         // driver costs before any JSON is parsed.
-        group.bench_function("chunks_undecoded", |b| {
-            b.iter(|| {
-                rt.block_on(
-                    sqlx::query_as::<_, (String,)>(
-                        "SELECT body FROM event_chunks WHERE case_id = $1 ORDER BY chunk",
-                    )
-                    .bind(id.as_str())
-                    .fetch_all(store.pool()),
+        let chunk_rows = || {
+            rt.block_on(
+                sqlx::query_as::<_, (String,)>(
+                    "SELECT body FROM event_chunks WHERE case_id = $1 ORDER BY chunk",
                 )
-                .unwrap()
-                .len()
-            });
-        });
-        let bodies: Vec<(String,)> = rt
-            .block_on(
-                sqlx::query_as("SELECT body FROM event_chunks WHERE case_id = $1 ORDER BY chunk")
-                    .bind(id.as_str())
-                    .fetch_all(store.pool()),
+                .bind(id.as_str())
+                .fetch_all(store.pool()),
             )
-            .unwrap();
+            .unwrap()
+        };
+        group.bench_function("chunks_undecoded", |b| {
+            b.iter(|| chunk_rows().len());
+        });
+        let bodies = chunk_rows();
         group.bench_function("chunks_scan_only", |b| {
             b.iter(|| {
                 for (body,) in &bodies {

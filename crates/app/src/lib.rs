@@ -225,7 +225,6 @@ impl App {
         self.inner.config.rules.current().policy_for(state)
     }
 
-    /// Wakes this process's job workers (a commit that enqueued jobs calls it).
     /// Records what became of a claimed job (finished, failed, a delivery attempt), committed
     /// together with the other outcomes waiting. `Ok(false)`: the lease had been lost.
     pub async fn record_job_outcome(
@@ -235,6 +234,7 @@ impl App {
         self.inner.outcomes.write(outcome).await
     }
 
+    /// Wakes this process's job workers (a commit that enqueued jobs calls it).
     pub fn job_signal(&self) -> Arc<jobs::JobSignal> {
         self.inner.jobs.clone()
     }

@@ -801,29 +801,29 @@ type WireRecord<K> = (i64, u64, i64, String, Option<String>, String, K);
 /// means a damaged copy; `out` is then left as it was.
 fn decode_chunk(id: &CaseId, body: &str, out: &mut Vec<StoredEvent>) -> Result<()> {
     let start = out.len();
-    let fast = serde_json::Deserializer::from_str(body)
-        .into_iter::<WireRecord<Payload>>()
-        .try_for_each(|record| {
-            let (s, v, at, a, u, h, Payload(kind)) = record.map_err(|e| e.to_string())?;
-            out.push(stored_event(id, (s, v, at, a, u, h, kind)).map_err(|e| e.to_string())?);
-            Ok::<(), String>(())
-        });
-    if fast.is_ok() {
+    if decode_records(id, body, out, |Payload(kind)| kind).is_ok() {
         return Ok(());
     }
     out.truncate(start);
-    let slow = serde_json::Deserializer::from_str(body)
-        .into_iter::<WireRecord<EventKind>>()
-        .try_for_each(|record| {
-            out.push(
-                stored_event(id, record.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?,
-            );
-            Ok::<(), String>(())
-        });
-    slow.map_err(|e| {
+    decode_records(id, body, out, |kind: EventKind| kind).map_err(|e| {
         out.truncate(start);
         StoreError::Corrupt(format!("event chunk: {e}"))
     })
+}
+
+/// The wire records of a chunk with payloads read as `K`, pushed onto `out`.
+fn decode_records<K: serde::de::DeserializeOwned>(
+    id: &CaseId,
+    body: &str,
+    out: &mut Vec<StoredEvent>,
+    kind: fn(K) -> EventKind,
+) -> std::result::Result<(), String> {
+    for record in serde_json::Deserializer::from_str(body).into_iter::<WireRecord<K>>() {
+        let (seq, version, at, actor, unit, hash, k) = record.map_err(|e| e.to_string())?;
+        let event = stored_event(id, (seq, version, at, actor, unit, hash, kind(k)));
+        out.push(event.map_err(|e| e.to_string())?);
+    }
+    Ok(())
 }
 
 fn stored_event(

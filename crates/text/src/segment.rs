@@ -242,6 +242,10 @@ impl Segmenter {
     /// of three characters or more, with their byte offsets in it — `南海区` holds `南海` —
     /// so an index that adds them finds the whole word by its part.
     pub fn sub_words<'a>(&self, word: &'a str) -> Vec<(usize, &'a str)> {
+        // Most words are one or two characters: nothing to find, nothing to allocate.
+        if word.chars().nth(2).is_none() {
+            return Vec::new();
+        }
         let starts: Vec<usize> = word
             .char_indices()
             .map(|(i, _)| i)
@@ -249,9 +253,6 @@ impl Segmenter {
             .collect();
         let chars = starts.len() - 1;
         let mut out = Vec::new();
-        if chars < 3 {
-            return out;
-        }
         for len in [2, 3] {
             if len >= chars {
                 break;
