@@ -13,6 +13,7 @@ use crate::clock::{self, Pause, Timer};
 use crate::ids::{ActorId, CaseId, UnitId};
 use crate::petition::{PetitionRecord, StatutoryClass};
 use crate::policy::{ClockKind, DeadlinePolicy};
+use crate::supervision::{LadderMark, SupervisionForm, SupervisionOrder};
 use crate::values::{DocumentText, Reason, ReceiptCode};
 
 /// Where a case stands.
@@ -540,6 +541,38 @@ pub enum Command {
         to_unit: UnitId,
         reason: Reason,
     },
+    /// 催办: a supervisor of the case, or the deadline scan, urges the unit that must act.
+    Urge {
+        text: DocumentText,
+        /// The deadline-ladder step this urge takes (the deadline scan only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ladder: Option<LadderMark>,
+    },
+    /// 督办单: a supervision order that the unit must answer in writing within
+    /// `reply_working_days` working days (the policy's default when absent).
+    Supervise {
+        form: SupervisionForm,
+        text: DocumentText,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_working_days: Option<u32>,
+        /// 挂牌督办: put the case under named supervision.
+        #[serde(default)]
+        named: bool,
+        /// The deadline-ladder step this order takes (the deadline scan only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ladder: Option<LadderMark>,
+    },
+    /// The unit answers 督办单 number `number` in writing (督办回复).
+    AnswerSupervision { number: u32, text: DocumentText },
+    /// 通报: the case is circulated in the supervision notice; `order` names the 督办单 that
+    /// went unanswered, if that is why.
+    Circulate {
+        text: DocumentText,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<u32>,
+    },
+    /// 摘牌: named supervision ends.
+    EndNamedSupervision { reason: Reason },
 }
 
 impl Command {
@@ -572,6 +605,11 @@ impl Command {
             Command::Link { .. } => "link",
             Command::Instruct { .. } => "instruct",
             Command::TakeCharge => "take_charge",
+            Command::Urge { .. } => "urge",
+            Command::Supervise { .. } => "supervise",
+            Command::AnswerSupervision { .. } => "answer_supervision",
+            Command::Circulate { .. } => "circulate",
+            Command::EndNamedSupervision { .. } => "end_named_supervision",
             Command::ReleaseCharge { .. } => "release_charge",
             Command::HandOverCharge { .. } => "hand_over_charge",
         }
@@ -717,6 +755,39 @@ pub enum EventKind {
         to_unit: UnitId,
         reason: Reason,
     },
+    /// 催办 of `unit`, the unit that had to act.
+    Urged {
+        text: DocumentText,
+        unit: UnitId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ladder: Option<LadderMark>,
+    },
+    /// 督办单 number `number`, from `by_unit`, to `unit`.
+    SupervisionIssued {
+        number: u32,
+        form: SupervisionForm,
+        text: DocumentText,
+        unit: UnitId,
+        by_unit: Option<UnitId>,
+        reply_due_at: Instant,
+        named: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ladder: Option<LadderMark>,
+    },
+    SupervisionAnswered {
+        number: u32,
+        text: DocumentText,
+    },
+    /// 通报 of `unit`.
+    Circulated {
+        text: DocumentText,
+        unit: UnitId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        order: Option<u32>,
+    },
+    NamedSupervisionEnded {
+        reason: Reason,
+    },
 }
 
 impl EventKind {
@@ -755,6 +826,11 @@ impl EventKind {
             EventKind::ChargeTaken { .. } => "charge_taken",
             EventKind::ChargeReleased { .. } => "charge_released",
             EventKind::ChargeHandedOver { .. } => "charge_handed_over",
+            EventKind::Urged { .. } => "urged",
+            EventKind::SupervisionIssued { .. } => "supervision_issued",
+            EventKind::SupervisionAnswered { .. } => "supervision_answered",
+            EventKind::Circulated { .. } => "circulated",
+            EventKind::NamedSupervisionEnded { .. } => "named_supervision_ended",
         }
     }
 
@@ -778,6 +854,11 @@ impl EventKind {
                 | EventKind::ChargeTaken { .. }
                 | EventKind::ChargeReleased { .. }
                 | EventKind::ChargeHandedOver { .. }
+                | EventKind::Urged { .. }
+                | EventKind::SupervisionIssued { .. }
+                | EventKind::SupervisionAnswered { .. }
+                | EventKind::Circulated { .. }
+                | EventKind::NamedSupervisionEnded { .. }
         )
     }
 
@@ -924,6 +1005,21 @@ pub struct CaseState {
     /// issued it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reply_checks: Vec<IssuedReplyCheck>,
+    /// 催办 received, by a supervisor or the deadline scan.
+    #[serde(default)]
+    pub urges: u32,
+    /// 督办单, in the order issued.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub supervision: Vec<SupervisionOrder>,
+    /// 挂牌督办: under named supervision since then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub named_supervision_since: Option<Instant>,
+    /// 通报 of this case.
+    #[serde(default)]
+    pub circulations: u32,
+    /// The deadline-ladder step last taken (see [`crate::supervision`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<LadderMark>,
 }
 
 /// The reply-quality check of one issued opinion.
@@ -1091,6 +1187,36 @@ fn may_take_charge(state: &CaseState, actor: &Actor) -> bool {
         .chain([state.current_unit()])
         .any(|u| actor.in_unit(u));
     own || actor.oversees_case
+}
+
+/// 催办, 督办 and 通报 come from the system (the deadline scan), or from a supervisor of the
+/// bureau that received the case, of the unit that routed it, or of a unit above the case's
+/// units. Only the system takes deadline-ladder steps.
+fn check_supervisor(
+    command: &Command,
+    state: &CaseState,
+    actor: &Actor,
+    ladder: bool,
+) -> Result<(), Rejection> {
+    if actor.has(Role::System) {
+        return Ok(());
+    }
+    if ladder {
+        return Err(forbidden(command, "只有期限扫描可以记录自动催办督办的阶梯"));
+    }
+    let router = state.routing.as_ref().map(|r| &r.by);
+    let supervises = actor.has(Role::Supervisor)
+        && (actor.oversees_case
+            || actor.in_unit(&state.bureau)
+            || router.is_some_and(|u| actor.in_unit(u)));
+    if supervises {
+        Ok(())
+    } else {
+        Err(forbidden(
+            command,
+            "只有受理信访部门、交办单位或上级单位的督办员可以催办、督办和通报",
+        ))
+    }
 }
 
 /// The petitioner, or staff of the bureau acting on the petitioner's behalf (a letter, a call).
@@ -1773,6 +1899,123 @@ fn decide_existing(
                 reason: reason.clone(),
             }
         }
+        Command::Urge { text, ladder } => {
+            check_supervisor(&command, state, actor, ladder.is_some())?;
+            if !state.awaits_action() {
+                return Err(wrong_stage(&command, state));
+            }
+            EventKind::Urged {
+                text: text.clone(),
+                unit: state.current_unit().clone(),
+                ladder: *ladder,
+            }
+        }
+        Command::Supervise {
+            form,
+            text,
+            reply_working_days,
+            named,
+            ladder,
+        } => {
+            check_supervisor(&command, state, actor, ladder.is_some())?;
+            if !state.awaits_action() {
+                return Err(wrong_stage(&command, state));
+            }
+            let days =
+                reply_working_days.unwrap_or(ctx.policy.escalation.supervision_reply_working_days);
+            if days == 0 || days > crate::supervision::MAX_ESCALATION_DAYS {
+                return Err(Rejection::Invalid {
+                    field: "reply_working_days",
+                    message: format!(
+                        "督办单的答复期限应为1到{max}个工作日",
+                        max = crate::supervision::MAX_ESCALATION_DAYS
+                    ),
+                });
+            }
+            let by_unit = actor.unit.clone().or_else(|| {
+                Some(
+                    state
+                        .routing
+                        .as_ref()
+                        .map_or(&state.bureau, |r| &r.by)
+                        .clone(),
+                )
+            });
+            EventKind::SupervisionIssued {
+                number: u32::try_from(state.supervision.len()).unwrap_or(u32::MAX - 1) + 1,
+                form: *form,
+                text: text.clone(),
+                unit: state.current_unit().clone(),
+                by_unit,
+                reply_due_at: crate::supervision::working_days_after(ctx.calendar, ctx.now, days),
+                named: *named,
+                ladder: *ladder,
+            }
+        }
+        Command::AnswerSupervision { number, text } => {
+            let Some(order) = state.supervision.iter().find(|o| o.number == *number) else {
+                return Err(Rejection::Invalid {
+                    field: "number",
+                    message: format!("本件没有第{n}号督办单", n = number),
+                });
+            };
+            if !order.is_open() {
+                return Err(Rejection::NotAllowed(format!(
+                    "第{n}号督办单已经答复",
+                    n = number
+                )));
+            }
+            let answering = state
+                .handling_unit()
+                .into_iter()
+                .chain([state.current_unit()])
+                .any(|u| actor.acts_for(u, HANDLERS));
+            if !answering {
+                return Err(forbidden(
+                    &command,
+                    "只有被督办单位的承办人或负责人可以答复督办单",
+                ));
+            }
+            EventKind::SupervisionAnswered {
+                number: *number,
+                text: text.clone(),
+            }
+        }
+        Command::Circulate { text, order } => {
+            check_supervisor(&command, state, actor, false)?;
+            if let Some(n) = order {
+                match state.supervision.iter().find(|o| o.number == *n) {
+                    None => {
+                        return Err(Rejection::Invalid {
+                            field: "order",
+                            message: format!("本件没有第{n}号督办单"),
+                        });
+                    }
+                    Some(o) if o.circulated => {
+                        return Err(Rejection::NotAllowed(format!(
+                            "第{n}号督办单逾期未复已经通报"
+                        )));
+                    }
+                    Some(_) => {}
+                }
+            } else if !state.awaits_action() {
+                return Err(wrong_stage(&command, state));
+            }
+            EventKind::Circulated {
+                text: text.clone(),
+                unit: state.current_unit().clone(),
+                order: *order,
+            }
+        }
+        Command::EndNamedSupervision { reason } => {
+            check_supervisor(&command, state, actor, false)?;
+            if state.named_supervision_since.is_none() {
+                return Err(Rejection::NotAllowed("本件没有挂牌督办".into()));
+            }
+            EventKind::NamedSupervisionEnded {
+                reason: reason.clone(),
+            }
+        }
     };
     Ok(vec![event])
 }
@@ -1856,6 +2099,11 @@ fn start(event: &Event) -> Result<CaseState, ReplayError> {
                 timers: Vec::new(),
                 updated_at: at,
                 reply_checks: Vec::new(),
+                urges: 0,
+                supervision: Vec::new(),
+                named_supervision_since: None,
+                circulations: 0,
+                ladder: None,
             };
             s.start_timer(ClockKind::RegisterRoute, *received_at, None);
             Ok(s)
@@ -2098,6 +2346,55 @@ pub fn apply_to(s: &mut CaseState, event: &Event) -> Result<(), ReplayError> {
                 });
             }
         }
+        EventKind::Urged { ladder, .. } => {
+            s.urges += 1;
+            if ladder.is_some() {
+                s.ladder = *ladder;
+            }
+        }
+        EventKind::SupervisionIssued {
+            number,
+            form,
+            text,
+            by_unit,
+            reply_due_at,
+            named,
+            ladder,
+            ..
+        } => {
+            s.supervision.push(SupervisionOrder {
+                number: *number,
+                form: *form,
+                by: event.actor.clone(),
+                by_unit: by_unit.clone(),
+                issued_at: at,
+                reply_due_at: *reply_due_at,
+                text: text.clone(),
+                named: *named,
+                answered_at: None,
+                answer: None,
+                circulated: false,
+            });
+            if *named && s.named_supervision_since.is_none() {
+                s.named_supervision_since = Some(at);
+            }
+            if ladder.is_some() {
+                s.ladder = *ladder;
+            }
+        }
+        EventKind::SupervisionAnswered { number, text } => {
+            if let Some(o) = s.supervision.iter_mut().find(|o| o.number == *number) {
+                o.answered_at = Some(at);
+                o.answer = Some(text.clone());
+            }
+        }
+        EventKind::Circulated { order, .. } => {
+            s.circulations += 1;
+            if let Some(o) = order.and_then(|n| s.supervision.iter_mut().find(|o| o.number == n)) {
+                o.circulated = true;
+            }
+        }
+        EventKind::NamedSupervisionEnded { .. } => s.named_supervision_since = None,
     }
     let (EventKind::Replied { quality, .. }
     | EventKind::ReviewDecided { quality, .. }

@@ -260,7 +260,7 @@ fn add_days(date: NaiveDate, days: u64) -> NaiveDate {
 }
 
 /// 23:59:59.999 China time on `date`, as an instant.
-fn end_of_day(date: NaiveDate) -> Instant {
+pub(crate) fn end_of_day(date: NaiveDate) -> Instant {
     let last_ms = NaiveTime::from_hms_milli_opt(23, 59, 59, 999).unwrap_or(NaiveTime::MIN);
     let local = date.and_time(last_ms);
     local

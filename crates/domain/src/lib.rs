@@ -17,6 +17,7 @@ pub mod ids;
 pub mod petition;
 pub mod policy;
 pub mod stats;
+pub mod supervision;
 pub mod values;
 
 /// An instant, always in UTC; shown in Asia/Shanghai.

@@ -10,6 +10,7 @@
 //! [`PolicySet::resolve`] gives the policy for one case. The clock ([`crate::clock`]) turns a
 //! policy into deadlines.
 
+use crate::supervision::EscalationPolicy;
 use serde::{Deserialize, Serialize};
 
 /// The longest limit a policy may set, in days (hours and working days are compared as days).
@@ -256,6 +257,8 @@ pub struct DeadlinePolicy {
     /// The light turns yellow when less than this share of the time is left; in (0, 1),
     /// default 0.2.
     pub yellow_share: f64,
+    /// How overdue cases are chased (催办, 督办单, 通报).
+    pub escalation: EscalationPolicy,
 }
 
 impl Default for DeadlinePolicy {
@@ -268,6 +271,7 @@ impl Default for DeadlinePolicy {
             start_next_day: true,
             roll_off_day_forward: true,
             yellow_share: 0.2,
+            escalation: EscalationPolicy::default(),
         }
     }
 }
@@ -307,6 +311,9 @@ impl DeadlinePolicy {
         if let Some(v) = o.yellow_share {
             self.yellow_share = v;
         }
+        if let Some(v) = &o.escalation {
+            self.escalation = v.clone();
+        }
     }
 
     /// Checks every limit and number is sensible.
@@ -324,7 +331,8 @@ impl DeadlinePolicy {
                 .validate(&format!("{at}.limits.{}", kind.as_str()))?;
         }
         validate_extensions(at, Some(self.max_extension_days), Some(self.max_extensions))?;
-        validate_yellow_share(at, Some(self.yellow_share))
+        validate_yellow_share(at, Some(self.yellow_share))?;
+        self.escalation.validate(at)
     }
 }
 
@@ -421,6 +429,9 @@ pub struct PolicyOverride {
     /// See [`DeadlinePolicy::yellow_share`].
     #[serde(skip_serializing_if = "Option::is_none")]
     pub yellow_share: Option<f64>,
+    /// See [`DeadlinePolicy::escalation`]; replaces it whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<EscalationPolicy>,
 }
 
 impl PolicyOverride {
@@ -439,7 +450,8 @@ impl PolicyOverride {
             }
         }
         validate_extensions(at, self.max_extension_days, self.max_extensions)?;
-        validate_yellow_share(at, self.yellow_share)
+        validate_yellow_share(at, self.yellow_share)?;
+        self.escalation.as_ref().map_or(Ok(()), |e| e.validate(at))
     }
 }
 

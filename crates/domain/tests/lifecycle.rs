@@ -2146,3 +2146,291 @@ fn a_closed_case_takes_no_new_charge_but_releases_one() {
     w.ok(&own, release("已办结"));
     assert!(w.s().in_charge.is_empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines that act: the escalation ladder and supervision (督办)
+// ---------------------------------------------------------------------------------------------
+
+mod ladder {
+    use super::*;
+    use huiyin_domain::supervision::{
+        LadderStep, SupervisionForm, command_for, due_step, next_step,
+    };
+
+    fn supervisor(u: &str) -> Actor {
+        staff("duban", u, &[Role::Supervisor])
+    }
+
+    /// Accepted on 31 July 2024: the 60-day handling limit ends on Sunday 29 September, a
+    /// make-up working day before National Day (1–7 October off; Saturday 12 October worked).
+    fn before_national_day() -> World {
+        let mut w = World::handling("ladder", cst(2024, 7, 31, 9, 0), false);
+        assert_eq!(w.due(ClockKind::Handling), eod(2024, 9, 29));
+        w
+    }
+
+    fn next(w: &World) -> Option<(LadderStep, Instant)> {
+        next_step(w.s(), &w.policy, Calendar::china())
+    }
+
+    /// Takes the step the scan finds due at `t`, as the scan does, and returns it.
+    #[track_caller]
+    fn scan(w: &mut World, t: Instant) -> Option<LadderStep> {
+        w.at(t);
+        let (step, mark) = due_step(w.s(), &w.policy, Calendar::china(), t)?;
+        let command = command_for(w.s(), step, mark, &w.policy).expect("a command for the step");
+        w.ok(&Actor::system(), command);
+        Some(step)
+    }
+
+    #[test]
+    fn the_ladder_counts_the_make_up_days_and_skips_national_day() {
+        let mut w = before_national_day();
+        let yellow = w.deadline(ClockKind::Handling).yellow_at;
+        assert_eq!(next(&w), Some((LadderStep::UrgeDueSoon, yellow)));
+        assert_eq!(scan(&mut w, yellow - TimeDelta::milliseconds(1)), None);
+        assert_eq!(scan(&mut w, yellow), Some(LadderStep::UrgeDueSoon));
+        // Taken once only, however often the scan runs.
+        assert_eq!(scan(&mut w, yellow + TimeDelta::hours(1)), None);
+        assert_eq!(w.s().urges, 1);
+
+        let overdue = eod(2024, 9, 29) + TimeDelta::milliseconds(1);
+        assert_eq!(next(&w), Some((LadderStep::UrgeOverdue, overdue)));
+        assert_eq!(scan(&mut w, eod(2024, 9, 29)), None);
+        assert_eq!(scan(&mut w, overdue), Some(LadderStep::UrgeOverdue));
+
+        // Three working days overdue: 30 September, then 8 and 9 October (1–7 October off).
+        let supervise = eod(2024, 10, 9) + TimeDelta::milliseconds(1);
+        assert_eq!(next(&w), Some((LadderStep::Supervise, supervise)));
+        assert_eq!(scan(&mut w, cst(2024, 10, 9, 23, 0)), None);
+        assert_eq!(
+            scan(&mut w, cst(2024, 10, 10, 8, 0)),
+            Some(LadderStep::Supervise)
+        );
+        let order = w.s().supervision[0].clone();
+        assert_eq!(order.number, 1);
+        assert_eq!(order.form, SupervisionForm::Online);
+        assert_eq!(order.by_unit, Some(unit(BUREAU)));
+        // Five working days from Thursday 10 October: 11, 12 (make-up Saturday), 14, 15, 16.
+        assert_eq!(order.reply_due_at, eod(2024, 10, 16));
+
+        let circulate = eod(2024, 10, 16) + TimeDelta::milliseconds(1);
+        assert_eq!(next(&w), Some((LadderStep::Circulate, circulate)));
+        assert_eq!(scan(&mut w, cst(2024, 10, 16, 18, 0)), None);
+        assert_eq!(
+            scan(&mut w, cst(2024, 10, 17, 8, 0)),
+            Some(LadderStep::Circulate)
+        );
+        assert!(w.s().supervision[0].circulated);
+        assert_eq!(w.s().circulations, 1);
+        // Every rung taken: nothing more happens on its own.
+        assert_eq!(next(&w), None);
+        assert_eq!(scan(&mut w, cst(2024, 12, 1, 8, 0)), None);
+        let names: Vec<&str> = w.events.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(
+            names[names.len() - 4..],
+            ["urged", "urged", "supervision_issued", "circulated"]
+        );
+    }
+
+    #[test]
+    fn a_case_first_seen_long_overdue_gets_the_highest_rung_due() {
+        let mut w = before_national_day();
+        assert_eq!(
+            scan(&mut w, cst(2024, 10, 20, 8, 0)),
+            Some(LadderStep::Supervise)
+        );
+        assert_eq!(w.s().urges, 0);
+        // The order was issued on 20 October (a Sunday): due by the fifth working day after.
+        assert_eq!(w.s().supervision[0].reply_due_at, eod(2024, 10, 25));
+    }
+
+    #[test]
+    fn an_answered_order_is_not_circulated_and_a_reply_ends_the_ladder() {
+        let mut w = before_national_day();
+        scan(&mut w, cst(2024, 10, 10, 8, 0));
+        w.at(cst(2024, 10, 14, 9, 0));
+        // Only the supervised unit answers, once.
+        assert_eq!(
+            w.code(
+                &handler(UNIT_B),
+                Command::AnswerSupervision {
+                    number: 1,
+                    text: doc("已调查核实，本周答复"),
+                }
+            ),
+            "forbidden"
+        );
+        w.ok(
+            &handler(UNIT_A),
+            Command::AnswerSupervision {
+                number: 1,
+                text: doc("已调查核实，本周答复"),
+            },
+        );
+        assert_eq!(
+            w.code(
+                &handler(UNIT_A),
+                Command::AnswerSupervision {
+                    number: 1,
+                    text: doc("已调查核实，本周答复"),
+                }
+            ),
+            "not_allowed"
+        );
+        assert_eq!(
+            w.code(
+                &handler(UNIT_A),
+                Command::AnswerSupervision {
+                    number: 2,
+                    text: doc("已调查核实，本周答复"),
+                }
+            ),
+            "invalid_command"
+        );
+        assert_eq!(next(&w), None);
+        assert_eq!(scan(&mut w, cst(2024, 10, 30, 8, 0)), None);
+        w.ok(
+            &head(UNIT_A),
+            Command::Reply {
+                opinion: opinion(Decision::Support),
+            },
+        );
+        assert_eq!(next(&w), None);
+    }
+
+    #[test]
+    fn an_extension_gives_a_new_deadline_and_its_ladder_starts_again() {
+        let mut w = before_national_day();
+        let yellow = w.deadline(ClockKind::Handling).yellow_at;
+        scan(&mut w, yellow);
+        w.ok(&handler(UNIT_A), extension(30));
+        w.ok(&head(UNIT_A), decide_extension(true));
+        let d = w.deadline(ClockKind::Handling);
+        assert!(d.due_at > eod(2024, 9, 29));
+        assert_eq!(next(&w), Some((LadderStep::UrgeDueSoon, d.yellow_at)));
+    }
+
+    #[test]
+    fn the_policy_chooses_the_rungs() {
+        let mut w = before_national_day();
+        w.policy.escalation.urge_when_yellow = false;
+        w.policy.escalation.supervise_after_working_days = None;
+        let overdue = eod(2024, 9, 29) + TimeDelta::milliseconds(1);
+        assert_eq!(next(&w), Some((LadderStep::UrgeOverdue, overdue)));
+        assert_eq!(scan(&mut w, overdue), Some(LadderStep::UrgeOverdue));
+        assert_eq!(next(&w), None);
+        w.policy.escalation.supervise_after_working_days = Some(0);
+        // Zero working days: the order follows the overdue urge on the next scan.
+        assert_eq!(
+            next(&w),
+            Some((
+                LadderStep::Supervise,
+                eod(2024, 9, 29) + TimeDelta::milliseconds(1)
+            ))
+        );
+    }
+
+    #[test]
+    fn supervisors_urge_supervise_and_circulate_by_hand() {
+        let mut w = before_national_day();
+        w.at(cst(2024, 8, 20, 10, 0));
+        let urge = || Command::Urge {
+            text: doc("请加快办理"),
+            ladder: None,
+        };
+        assert_eq!(w.code(&handler(UNIT_A), urge()), "forbidden");
+        assert_eq!(w.code(&supervisor(UNIT_B), urge()), "forbidden");
+        let kinds = w.ok(&supervisor(BUREAU), urge());
+        assert!(
+            matches!(&kinds[0], EventKind::Urged { unit: u, ladder: None, .. } if u == &unit(UNIT_A))
+        );
+        // A ladder step is the scan's alone.
+        let (_, mark) = due_step(w.s(), &w.policy, Calendar::china(), eod(2024, 9, 30)).unwrap();
+        assert_eq!(
+            w.code(
+                &supervisor(BUREAU),
+                Command::Urge {
+                    text: doc("请加快办理"),
+                    ladder: mark
+                }
+            ),
+            "forbidden"
+        );
+        let supervise = |days: Option<u32>, named: bool| Command::Supervise {
+            form: SupervisionForm::OnSite,
+            text: doc("请限期书面反馈"),
+            reply_working_days: days,
+            named,
+            ladder: None,
+        };
+        assert_eq!(
+            w.code(&supervisor(BUREAU), supervise(Some(0), true)),
+            "invalid_command"
+        );
+        assert_eq!(
+            w.code(&supervisor(BUREAU), supervise(Some(61), true)),
+            "invalid_command"
+        );
+        assert_eq!(
+            w.code(
+                &supervisor(BUREAU),
+                Command::EndNamedSupervision {
+                    reason: reason("已答复")
+                }
+            ),
+            "not_allowed"
+        );
+        // A supervisor of a unit above (the application works out `oversees_case`).
+        let above = Actor {
+            oversees_case: true,
+            ..supervisor(REREVIEW)
+        };
+        w.ok(&above, supervise(Some(3), true));
+        let order = &w.s().supervision[0];
+        assert_eq!(order.by_unit, Some(unit(REREVIEW)));
+        // Three working days from Tuesday 20 August.
+        assert_eq!(order.reply_due_at, eod(2024, 8, 23));
+        assert_eq!(w.s().named_supervision_since, Some(cst(2024, 8, 20, 10, 0)));
+        // A hand-made 通报 of an unanswered order, once.
+        let circulate = Command::Circulate {
+            text: doc("督办单逾期未复"),
+            order: Some(1),
+        };
+        w.ok(&supervisor(BUREAU), circulate.clone());
+        assert_eq!(w.code(&supervisor(BUREAU), circulate), "not_allowed");
+        // The scan does not circulate it again.
+        assert_eq!(next(&w).map(|(s, _)| s), Some(LadderStep::UrgeDueSoon));
+        w.ok(
+            &supervisor(BUREAU),
+            Command::EndNamedSupervision {
+                reason: reason("已依法答复"),
+            },
+        );
+        assert_eq!(w.s().named_supervision_since, None);
+        // None of it shows on the petitioner's timeline.
+        assert!(
+            w.events
+                .iter()
+                .rev()
+                .take(4)
+                .all(|e| !e.kind.visible_to_petitioner())
+        );
+    }
+
+    #[test]
+    fn the_petitioners_own_windows_are_not_chased() {
+        let mut w = before_national_day();
+        w.at(cst(2024, 8, 20, 10, 0));
+        w.ok(
+            &head(UNIT_A),
+            Command::Reply {
+                opinion: opinion(Decision::Support),
+            },
+        );
+        // The rating and review-request windows run, but they are the petitioner's.
+        assert!(w.running(ClockKind::Rating));
+        assert_eq!(next(&w), None);
+        assert_eq!(scan(&mut w, cst(2025, 1, 1, 8, 0)), None);
+    }
+}

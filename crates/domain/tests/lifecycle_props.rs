@@ -22,6 +22,7 @@ use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{AppealRoute, Channel, MaskedPerson, PetitionRecord, StatutoryClass};
 use huiyin_domain::policy::{ClockKind, DeadlinePolicy};
 use huiyin_domain::stats;
+use huiyin_domain::supervision::{LadderMark, LadderStep, SupervisionForm, SupervisionOrder};
 use huiyin_domain::values::{DocumentText, PetitionText, Reason, ReceiptCode, RegionCode, Title};
 use huiyin_domain::{CHINA_OFFSET, Instant};
 
@@ -250,15 +251,16 @@ fn plausible(stage: Stage) -> &'static [usize] {
     match stage {
         Stage::Submitted => &[1, 1, 1, 1, 20, 21],
         Stage::Registered => &[2, 2, 2, 2, 2, 1, 5, 20, 21],
-        Stage::Routed => &[3, 3, 3, 3, 3, 4, 6, 5, 20],
+        Stage::Routed => &[3, 3, 3, 3, 3, 4, 6, 5, 20, 23],
         Stage::Objected => &[7, 7, 20],
-        Stage::Handling => &[8, 9, 10, 10, 10, 20],
+        Stage::Handling => &[8, 9, 10, 10, 10, 20, 23, 23],
         Stage::Replied => &[11, 11, 12, 12, 13, 14, 14, 20],
         Stage::UnderReview => &[15, 15, 15, 12, 20],
         Stage::Reviewed => &[16, 16, 16, 20],
         Stage::UnderRereview => &[17, 18, 19, 19, 20],
         Stage::Concluded | Stage::Declined | Stage::Withdrawn | Stage::Merged => &[
             0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+            24,
         ],
     }
 }
@@ -436,6 +438,44 @@ fn command(kind: usize, arg: u32, now: Instant) -> Command {
         22 => Command::AddNote {
             text: doc("内部备注"),
         },
+        // Supervision, sometimes invalid on purpose: a reply limit of 0 or 61 working days,
+        // an order that does not exist, a ladder step from someone other than the scan.
+        23 => match pick(6) {
+            0 => Command::Urge {
+                text: doc("请抓紧办理"),
+                ladder: None,
+            },
+            1 => Command::Supervise {
+                form: [
+                    SupervisionForm::Online,
+                    SupervisionForm::Phone,
+                    SupervisionForm::OnSite,
+                ][arg as usize % 3],
+                text: doc("请限期书面反馈"),
+                reply_working_days: [None, Some(0), Some(5), Some(61)][(arg as usize >> 2) % 4],
+                named: arg & 1 == 0,
+                ladder: None,
+            },
+            2 => Command::AnswerSupervision {
+                number: 1 + arg % 2,
+                text: doc("已调查核实，正在办理"),
+            },
+            3 => Command::Circulate {
+                text: doc("予以通报"),
+                order: (arg & 1 == 0).then_some(1),
+            },
+            4 => Command::EndNamedSupervision {
+                reason: reason("已依法答复"),
+            },
+            _ => Command::Urge {
+                text: doc("请抓紧办理"),
+                ladder: Some(LadderMark {
+                    kind: ClockKind::Handling,
+                    due_at: now,
+                    step: LadderStep::UrgeOverdue,
+                }),
+            },
+        },
         _ => Command::Instruct {
             text: doc("请妥善处理"),
         },
@@ -481,6 +521,11 @@ fn fitting_actor(command: &Command, s: &CaseState, spec: &ActorSpec) -> Actor {
             staff(&rereview, Role::Handler)
         }
         Command::DecideRereview { .. } => staff(&rereview, Role::UnitHead),
+        Command::Urge { .. }
+        | Command::Supervise { .. }
+        | Command::Circulate { .. }
+        | Command::EndNamedSupervision { .. } => staff(bureau, Role::Supervisor),
+        Command::AnswerSupervision { .. } => staff(handling, Role::Handler),
         Command::Instruct { .. }
         | Command::TakeCharge
         | Command::ReleaseCharge { .. }
@@ -524,6 +569,18 @@ fn without_notes(s: &CaseState) -> CaseState {
         instructions: 0,
         updated_at: s.received_at,
         petition,
+        circulations: 0,
+        named_supervision_since: None,
+        supervision: s
+            .supervision
+            .iter()
+            .map(|o| SupervisionOrder {
+                answered_at: None,
+                answer: None,
+                circulated: false,
+                ..o.clone()
+            })
+            .collect(),
         ..s.clone()
     }
 }
@@ -592,15 +649,22 @@ fn check_step(
         prop_assert!(t.extension_days <= policy.max_extension_days * policy.max_extensions);
     }
 
-    // A terminal stage only ever records notes, instructions and a withdrawn publication
-    // consent.
+    // A terminal stage only ever records notes, instructions, a withdrawn publication
+    // consent, the answer to an open 督办单 or its 通报 (a unit still owes the answer), and
+    // the end of named supervision (摘牌), which often comes after the case closed.
     if let Some(prev) = prev
         && prev.stage.is_terminal()
     {
         for event in new {
             prop_assert!(
                 is_internal_note(&event.kind)
-                    || matches!(event.kind, EventKind::PublicationConsentWithdrawn {}),
+                    || matches!(
+                        event.kind,
+                        EventKind::PublicationConsentWithdrawn {}
+                            | EventKind::SupervisionAnswered { .. }
+                            | EventKind::Circulated { order: Some(_), .. }
+                            | EventKind::NamedSupervisionEnded { .. }
+                    ),
                 "`{}` recorded in terminal stage {:?}",
                 event.kind.name(),
                 prev.stage

@@ -31,6 +31,7 @@ use huiyin_domain::case::{
 };
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{PetitionRecord, StatutoryClass};
+use huiyin_domain::supervision::{LadderMark, SupervisionForm};
 use huiyin_domain::values::{DocumentText, Reason, ReceiptCode};
 
 /// [`EventKind`] as an externally tagged enum: the variant name comes from [`TagFirst`].
@@ -165,6 +166,36 @@ enum ByTag {
         from: ActorId,
         to: ActorId,
         to_unit: UnitId,
+        reason: Reason,
+    },
+    Urged {
+        text: DocumentText,
+        unit: UnitId,
+        #[serde(default)]
+        ladder: Option<LadderMark>,
+    },
+    SupervisionIssued {
+        number: u32,
+        form: SupervisionForm,
+        text: DocumentText,
+        unit: UnitId,
+        by_unit: Option<UnitId>,
+        reply_due_at: Instant,
+        named: bool,
+        #[serde(default)]
+        ladder: Option<LadderMark>,
+    },
+    SupervisionAnswered {
+        number: u32,
+        text: DocumentText,
+    },
+    Circulated {
+        text: DocumentText,
+        unit: UnitId,
+        #[serde(default)]
+        order: Option<u32>,
+    },
+    NamedSupervisionEnded {
         reason: Reason,
     },
 }
@@ -311,6 +342,8 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use huiyin_domain::case::Decision;
     use huiyin_domain::petition::{AppealRoute, Channel, MaskedPerson};
+    use huiyin_domain::policy::ClockKind;
+    use huiyin_domain::supervision::LadderStep;
     use huiyin_domain::values::{PetitionText, RegionCode, Title};
 
     fn reason(s: &str) -> Reason {
@@ -499,6 +532,42 @@ mod tests {
                 to: ActorId::new("leader-2"),
                 to_unit: UnitId::new("44-gov"),
                 reason: reason("工作调整"),
+            },
+            EventKind::Urged {
+                text: doc("请抓紧办理，按期答复"),
+                unit: UnitId::new("4406-hr"),
+                ladder: Some(LadderMark {
+                    kind: ClockKind::Handling,
+                    due_at: Utc.with_ymd_and_hms(2024, 8, 1, 15, 59, 59).unwrap(),
+                    step: LadderStep::UrgeOverdue,
+                }),
+            },
+            EventKind::Urged {
+                text: doc("请抓紧办理"),
+                unit: UnitId::new("4406-hr"),
+                ladder: None,
+            },
+            EventKind::SupervisionIssued {
+                number: 1,
+                form: SupervisionForm::OnSite,
+                text: doc("逾期未办结，请书面反馈"),
+                unit: UnitId::new("4406-hr"),
+                by_unit: Some(UnitId::new("4406-xfj")),
+                reply_due_at: Utc.with_ymd_and_hms(2024, 8, 8, 15, 59, 59).unwrap(),
+                named: true,
+                ladder: None,
+            },
+            EventKind::SupervisionAnswered {
+                number: 1,
+                text: doc("已于本周完成调查，下周答复"),
+            },
+            EventKind::Circulated {
+                text: doc("督办单逾期未复，予以通报"),
+                unit: UnitId::new("4406-hr"),
+                order: Some(1),
+            },
+            EventKind::NamedSupervisionEnded {
+                reason: reason("已依法答复"),
             },
         ]
     }

@@ -660,6 +660,67 @@ fn event_detail(ctx: &Ctx, kind: &EventKind, names: &HashMap<String, String>) ->
         EventKind::ChargeHandedOver {
             to_unit, reason, ..
         } => format!("→ {} · {reason}", unit(to_unit)),
+        EventKind::Urged {
+            text,
+            unit: u,
+            ladder,
+        } => {
+            let auto = ladder
+                .map(|_| format!(" · {}", ctx.t("supervision.auto")))
+                .unwrap_or_default();
+            format!("→ {} · {text}{auto}", unit(u))
+        }
+        EventKind::SupervisionIssued {
+            number,
+            form,
+            text,
+            unit: u,
+            reply_due_at,
+            named,
+            ladder,
+            ..
+        } => {
+            let mut parts = vec![
+                ctx.tf("supervision.number", &[("n", &number.to_string())]),
+                ctx.t(&format!("supervision.form.{}", form.as_str()))
+                    .to_string(),
+                format!("→ {}", unit(u)),
+                format!(
+                    "{} {}",
+                    ctx.t("supervision.reply_due"),
+                    show_date(*reply_due_at)
+                ),
+            ];
+            if *named {
+                parts.push(ctx.t("supervision.named").to_string());
+            }
+            if ladder.is_some() {
+                parts.push(ctx.t("supervision.auto").to_string());
+            }
+            parts.push(text.to_string());
+            parts.join(" · ")
+        }
+        EventKind::SupervisionAnswered { number, text } => format!(
+            "{} · {text}",
+            ctx.tf("supervision.number", &[("n", &number.to_string())])
+        ),
+        EventKind::Circulated {
+            text,
+            unit: u,
+            order,
+            ..
+        } => {
+            let order = order
+                .map(|n| {
+                    format!(
+                        " · {}",
+                        ctx.tf("supervision.number", &[("n", &n.to_string())])
+                    )
+                })
+                .unwrap_or_default();
+            format!("{}{order} · {text}", unit(u))
+        }
+        EventKind::NamedSupervisionEnded { reason } => reason.to_string(),
     }
 }
 
