@@ -36,7 +36,6 @@ use huiyin_domain::case::{
     CaseState, Command, Ctx, Decision, DeclineGround, Event, HandlingOpinion, Role, RouteKind,
     apply, decide,
 };
-use huiyin_domain::clock;
 use huiyin_domain::ids::{CaseId, UnitId};
 use huiyin_domain::petition::{AppealRoute, StatutoryClass};
 use huiyin_domain::policy::PolicySet;
@@ -196,16 +195,7 @@ fn generate_case(i: u64, rng: &mut Rng, policies: &PolicySet, calendar: &Calenda
     }
     let state = state.expect("a state");
     let policy = policies.resolve(state.petition.region.as_str(), state.category.as_deref());
-    let running: Vec<clock::Deadline> = clock::deadlines(&state.timers, &policy, calendar)
-        .into_iter()
-        .filter(|d| d.stopped_at.is_none())
-        .collect();
-    let urgent = running.iter().min_by_key(|d| d.due_at);
-    let projection = Projection {
-        next_due_kind: urgent.map(|d| d.kind),
-        next_due_at_ms: urgent.map(|d| d.due_at.timestamp_millis()),
-        yellow_at_ms: urgent.map(|d| d.yellow_at.timestamp_millis()),
-    };
+    let projection = Projection::of(&state, &policy, calendar);
     let secret_hash = secrets::secret_hash(&receipt, &format!("{:08X}", i % 0xFFFF_FFFF));
     GenCase {
         state,

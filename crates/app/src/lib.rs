@@ -12,6 +12,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod crypto;
+pub mod deadlines;
 pub mod error;
 pub mod jobs;
 pub mod leader;
@@ -32,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use huiyin_domain::Instant;
 use huiyin_domain::calendar::Calendar;
 use huiyin_domain::case::{Actor, CaseState, Command, Role};
-use huiyin_domain::clock::{self, Deadline};
+
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{Channel, Petition};
 use huiyin_domain::policy::{DeadlinePolicy, PolicySet};
@@ -558,20 +559,11 @@ fn check_channel(actor: &Actor, channel: Channel) -> Result<(), AppError> {
     }
 }
 
-/// The list columns of a case: its most urgent running deadline.
+/// The list columns of a case (see [`Projection::of`]).
 pub(crate) fn projection(
     state: &CaseState,
     policy: &DeadlinePolicy,
     calendar: &Calendar,
 ) -> Projection {
-    let deadlines: Vec<Deadline> = clock::deadlines(&state.timers, policy, calendar)
-        .into_iter()
-        .filter(|d| d.stopped_at.is_none())
-        .collect();
-    let urgent = deadlines.iter().min_by_key(|d| d.due_at);
-    Projection {
-        next_due_kind: urgent.map(|d| d.kind),
-        next_due_at_ms: urgent.map(|d| d.due_at.timestamp_millis()),
-        yellow_at_ms: urgent.map(|d| d.yellow_at.timestamp_millis()),
-    }
+    Projection::of(state, policy, calendar)
 }

@@ -95,6 +95,14 @@ enum Cmd {
         #[command(flatten)]
         search: SearchDirArg,
     },
+    /// Take every escalation step due now (催办, 督办单, 通报) once, and print what was done
+    /// (`serve` and `worker` scan on their own every --deadline-scan-secs).
+    ScanDeadlines {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(flatten)]
+        auth: users::AuthArgs,
+    },
     /// Create or update the database schema.
     Migrate {
         #[command(flatten)]
@@ -361,6 +369,14 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             shutdown_signal().await;
             stop.notify_one();
             let report = task.await.context("job worker failed")?;
+            println!("{}", serde_json::to_string(&report)?);
+            app.store().close().await;
+        }
+        Cmd::ScanDeadlines { data, auth } => {
+            let store = data.open().await?;
+            let app = App::new(store, auth.apply(keys::config(&data.data)?)?);
+            app.load_rules().await?;
+            let report = app.scan_deadlines(app.now()).await?;
             println!("{}", serde_json::to_string(&report)?);
             app.store().close().await;
         }

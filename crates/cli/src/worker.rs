@@ -40,6 +40,9 @@ pub struct WorkerArgs {
     /// Seconds one webhook request may take.
     #[arg(long, default_value_t = 10)]
     pub webhook_timeout_secs: u64,
+    /// Seconds between deadline scans (催办, 督办单, 通报 as they fall due); 0: no scans.
+    #[arg(long, default_value_t = 300)]
+    pub deadline_scan_secs: u64,
 }
 
 impl WorkerArgs {
@@ -89,7 +92,8 @@ impl WorkerArgs {
     }
 }
 
-/// Starts a worker on `app` that stops when `stop` is notified; returns its task.
+/// Starts a worker on `app`, and the deadline scans, that stop when `stop` is notified;
+/// returns the worker's task.
 pub fn spawn(
     app: &App,
     args: &WorkerArgs,
@@ -99,9 +103,21 @@ pub fn spawn(
     let handler =
         huiyin_app::notify::handler(app.notify_config()).map_err(|e| anyhow::anyhow!(e))?;
     let app = app.clone();
+    let scan_stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    if args.deadline_scan_secs > 0 {
+        let every = Duration::from_secs(args.deadline_scan_secs);
+        let (app, scan_stop) = (app.clone(), scan_stop.clone());
+        tokio::spawn(async move {
+            huiyin_app::deadlines::run_scans(app, every, async move {
+                scan_stop.notified().await;
+            })
+            .await;
+        });
+    }
     Ok(tokio::spawn(async move {
         huiyin_app::jobs::run_worker(app, handler, options, async move {
             stop.notified().await;
+            scan_stop.notify_one();
         })
         .await
     }))

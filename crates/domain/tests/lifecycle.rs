@@ -2164,7 +2164,7 @@ mod ladder {
     /// Accepted on 31 July 2024: the 60-day handling limit ends on Sunday 29 September, a
     /// make-up working day before National Day (1–7 October off; Saturday 12 October worked).
     fn before_national_day() -> World {
-        let mut w = World::handling("ladder", cst(2024, 7, 31, 9, 0), false);
+        let w = World::handling("ladder", cst(2024, 7, 31, 9, 0), false);
         assert_eq!(w.due(ClockKind::Handling), eod(2024, 9, 29));
         w
     }

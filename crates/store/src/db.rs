@@ -48,6 +48,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "event_chunks",
         include_str!("migrations/0013_event_chunks.sql"),
     ),
+    (
+        14,
+        "deadline_watch",
+        include_str!("migrations/0014_deadline_watch.sql"),
+    ),
 ];
 
 impl Store {

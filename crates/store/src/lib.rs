@@ -26,6 +26,7 @@ mod read;
 mod search;
 mod stats;
 mod text;
+mod watch;
 mod write;
 
 pub use admin::{CalendarYearRow, CategoryRecord, PolicyOverrideRow, UserListRow};
@@ -51,6 +52,7 @@ pub use read::{
 };
 pub use search::SearchSource;
 pub use stats::{CounterRow, StatsFeed, day_number as stats_day_number};
+pub use watch::DueWatch;
 pub use write::{Projection, WriteTx};
 
 use chrono::{TimeZone, Utc};

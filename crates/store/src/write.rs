@@ -1,9 +1,13 @@
 //! The write path: one transaction that locks the chain head, loads cases, appends their events
 //! with the next links of the hash chain, writes the projections, and commits — all or nothing.
 
+use huiyin_domain::calendar::Calendar;
 use huiyin_domain::case::{CaseState, Event};
+use huiyin_domain::clock;
 use huiyin_domain::ids::CaseId;
 use huiyin_domain::policy::ClockKind;
+use huiyin_domain::policy::DeadlinePolicy;
+use huiyin_domain::supervision::{self, LadderStep};
 use std::collections::{BTreeSet, HashMap};
 
 use sqlx::{Any, AnyConnection, Transaction};
@@ -19,6 +23,27 @@ pub struct Projection {
     pub next_due_kind: Option<ClockKind>,
     pub next_due_at_ms: Option<i64>,
     pub yellow_at_ms: Option<i64>,
+    /// The next escalation-ladder step and when it is due (see
+    /// [`huiyin_domain::supervision::next_step`]); `None` when nothing more happens on its own.
+    pub watch: Option<(LadderStep, i64)>,
+}
+
+impl Projection {
+    /// The list columns of a case under its policy: its most urgent running deadline, and
+    /// the next step of its escalation ladder.
+    pub fn of(state: &CaseState, policy: &DeadlinePolicy, calendar: &Calendar) -> Projection {
+        let urgent = clock::deadlines(&state.timers, policy, calendar)
+            .into_iter()
+            .filter(|d| d.stopped_at.is_none())
+            .min_by_key(|d| d.due_at);
+        Projection {
+            next_due_kind: urgent.as_ref().map(|d| d.kind),
+            next_due_at_ms: urgent.as_ref().map(|d| d.due_at.timestamp_millis()),
+            yellow_at_ms: urgent.as_ref().map(|d| d.yellow_at.timestamp_millis()),
+            watch: supervision::next_step(state, policy, calendar)
+                .map(|(step, at)| (step, at.timestamp_millis())),
+        }
+    }
 }
 
 /// An open write transaction holding the chain head.
@@ -559,6 +584,8 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                     Val::N(c.due_kind),
                     Val::I(c.due),
                     Val::I(c.yellow),
+                    Val::N(c.watch_step),
+                    Val::I(c.watch_at),
                     Val::S(c.json),
                 ]);
             }
@@ -577,24 +604,27 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                     Val::N(c.due_kind),
                     Val::I(c.due),
                     Val::I(c.yellow),
+                    Val::N(c.watch_step),
+                    Val::I(c.watch_at),
                     Val::S(c.json),
                 ]);
             }
         }
     }
-    let updated_cases = updated.len() / 14;
+    let updated_cases = updated.len() / 16;
     if !inserted.is_empty() {
         exec_rows(
             conn,
             backend,
-            24,
+            26,
             inserted,
             |values| {
                 format!(
                     "INSERT INTO cases (id, province, receipt, secret_hash, version, stage, is_open,
                         bureau_id, current_unit_id, handling_unit_id, region, region_city,
                         region_county, channel, class, category, title, petitioner_masked,
-                        received_at, updated_at, next_due_kind, next_due_at, yellow_at, state)
+                        received_at, updated_at, next_due_kind, next_due_at, yellow_at,
+                        watch_step, watch_at, state)
                      VALUES {values}"
                 )
             },
@@ -607,18 +637,19 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
         let done = exec_rows(
             conn,
             backend,
-            14,
+            16,
             updated,
             |values| {
                 format!(
                     "WITH v (id, expected, version, stage, is_open, current_unit_id,
                         handling_unit_id, class, category, updated_at, next_due_kind,
-                        next_due_at, yellow_at, state) AS (VALUES {values})
+                        next_due_at, yellow_at, watch_step, watch_at, state) AS (VALUES {values})
                      UPDATE cases SET version = v.version, stage = v.stage, is_open = v.is_open,
                         current_unit_id = v.current_unit_id, handling_unit_id = v.handling_unit_id,
                         class = v.class, category = v.category, updated_at = v.updated_at,
                         next_due_kind = v.next_due_kind, next_due_at = v.next_due_at,
-                        yellow_at = v.yellow_at, state = v.state
+                        yellow_at = v.yellow_at, watch_step = v.watch_step,
+                        watch_at = v.watch_at, state = v.state
                      FROM v WHERE cases.id = v.id AND cases.version = v.expected"
                 )
             },
@@ -849,6 +880,8 @@ struct Columns {
     due_kind: Option<String>,
     due: i64,
     yellow: i64,
+    watch_step: Option<String>,
+    watch_at: i64,
     masked: Option<String>,
     class: Option<String>,
     handling: Option<String>,
@@ -862,6 +895,8 @@ impl Columns {
             due_kind: projection.next_due_kind.map(clock_name).transpose()?,
             due: projection.next_due_at_ms.unwrap_or(NO_DEADLINE_MS),
             yellow: projection.yellow_at_ms.unwrap_or(NO_DEADLINE_MS),
+            watch_step: projection.watch.map(|(step, _)| step.as_str().to_string()),
+            watch_at: projection.watch.map_or(NO_DEADLINE_MS, |(_, at)| at),
             masked: state
                 .petition
                 .petitioner_masked

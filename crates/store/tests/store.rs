@@ -75,6 +75,7 @@ fn no_deadline() -> Projection {
         next_due_kind: None,
         next_due_at_ms: None,
         yellow_at_ms: None,
+        watch: None,
     }
 }
 
