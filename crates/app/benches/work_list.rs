@@ -24,29 +24,25 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::TimeZone;
+use common::dataset::{self, GenCase, Lifecycle, Spec, region_of, unit_id};
 use common::{Rng, ms, summarize};
 use criterion::{Criterion, criterion_group, criterion_main};
 use huiyin_app::secrets;
 use huiyin_domain::calendar::Calendar;
-use huiyin_domain::case::{
-    CaseState, Command, Ctx, Decision, DeclineGround, Event, HandlingOpinion, Role, RouteKind,
-    apply, decide,
-};
-use huiyin_domain::ids::{CaseId, UnitId};
+use huiyin_domain::case::{Command, Decision, DeclineGround, HandlingOpinion, Role, RouteKind};
+use huiyin_domain::ids::UnitId;
 use huiyin_domain::petition::{AppealRoute, StatutoryClass};
 use huiyin_domain::policy::PolicySet;
 use huiyin_domain::values::{DocumentText, Reason, ReceiptCode};
-use huiyin_store::{CaseSummary, ListFilter, Projection, Store};
+use huiyin_store::{CaseSummary, ListFilter, Store};
 use tokio::runtime::Runtime;
 
 /// Bump when the generated data changes, so stale caches are not reused.
 const DATA_VERSION: &str = "v1";
 const UNITS: u64 = 3_000;
-const CHUNK: usize = 10_000;
 const PAGE: u32 = 50;
 /// The later page starts after this many rows (keyset).
 const DEEP_ROWS: usize = 1_000;
@@ -58,24 +54,16 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn unit_id(k: u64) -> String {
-    if k.is_multiple_of(10) {
-        format!("b{k:04}")
-    } else {
-        format!("d{k:04}")
+/// The work-list data set.
+fn spec() -> Spec {
+    Spec {
+        name: "work_list",
+        cache: "worklist",
+        version: DATA_VERSION,
+        units: UNITS,
+        seed: 0x4855_4959_494E,
+        generate: generate_case,
     }
-}
-
-fn region_of(k: u64) -> String {
-    format!("44{:04}", k / 10)
-}
-
-/// One generated case: its final state, list columns, events and secret hash.
-struct GenCase {
-    state: CaseState,
-    projection: Projection,
-    events: Vec<Event>,
-    secret_hash: String,
 }
 
 fn text(s: &str) -> DocumentText {
@@ -101,33 +89,15 @@ fn generate_case(i: u64, rng: &mut Rng, policies: &PolicySet, calendar: &Calenda
     let received_at = base + chrono::Duration::seconds(rng.below(360 * 86_400) as i64);
     let roll = rng.unit();
 
-    let id = CaseId::new(uuid::Uuid::now_v7().to_string());
     let payload = (i.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1u64 << 55) - 1);
     let receipt = ReceiptCode::from_random(payload.to_le_bytes());
     let petition = common::petition(i, &region);
     let petitioner = common::petitioner(i);
     let registrar = common::staff("registrar", &bureau, &[Role::Registrar]);
     let handler = common::staff("head", &unit, &[Role::Handler, Role::UnitHead]);
-    let national = policies.resolve(&region, None);
-
-    let mut state: Option<CaseState> = None;
-    let mut events: Vec<Event> = Vec::new();
+    let mut case = Lifecycle::new(policies, calendar);
     let mut step = |actor: &huiyin_domain::case::Actor, now, command: Command| {
-        let policy = match &state {
-            Some(s) => policies.resolve(s.petition.region.as_str(), s.category.as_deref()),
-            None => national.clone(),
-        };
-        let ctx = Ctx {
-            now,
-            actor,
-            policy: &policy,
-            calendar,
-        };
-        let new = decide(state.as_ref(), &id, command, &ctx).expect("allowed step");
-        for e in &new {
-            state = Some(apply(state.take(), e).expect("apply"));
-        }
-        events.extend(new);
+        case.step(actor, now, command);
     };
     step(
         &petitioner,
@@ -193,167 +163,10 @@ fn generate_case(i: u64, rng: &mut Rng, policies: &PolicySet, calendar: &Calenda
             },
         );
     }
-    let state = state.expect("a state");
-    let policy = policies.resolve(state.petition.region.as_str(), state.category.as_deref());
-    let projection = Projection::of(&state, &policy, calendar);
-    let secret_hash = secrets::secret_hash(&receipt, &format!("{:08X}", i % 0xFFFF_FFFF));
-    GenCase {
-        state,
-        projection,
-        events,
-        secret_hash,
-    }
-}
-
-/// Writes `n` cases (and the 3,000 units) through the store's write path.
-async fn generate(store: &Store, n: u64, label: &str) {
-    let started = Instant::now();
-    // The units in one transaction (bureaus come before their departments).
-    let mut wtx = store.begin_write().await.unwrap();
-    for k in 0..UNITS {
-        let unit = if k.is_multiple_of(10) {
-            common::bureau(&unit_id(k), &region_of(k))
-        } else {
-            common::department(&unit_id(k), &region_of(k), &unit_id(k - k % 10))
-        };
-        sqlx::query(
-            "INSERT INTO units (id, name, kind, region_code, parent_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, 0)",
-        )
-        .bind(unit.id)
-        .bind(unit.name)
-        .bind(unit.kind)
-        .bind(unit.region_code)
-        .bind(unit.parent_id)
-        .execute(&mut *wtx.conn())
-        .await
-        .unwrap();
-    }
-    wtx.commit().await.unwrap();
-    // Cases are made on another thread while this one writes the previous ones.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<GenCase>(CHUNK);
-    let producer = std::thread::spawn(move || {
-        let policies = PolicySet::default();
-        let calendar = Calendar::china();
-        let mut rng = Rng::new(0x4855_4959_494E);
-        for i in 0..n {
-            if tx
-                .blocking_send(generate_case(i, &mut rng, &policies, calendar))
-                .is_err()
-            {
-                break;
-            }
-        }
-    });
-    let mut written = 0u64;
-    let mut events = 0u64;
-    while written < n {
-        let mut wtx = store.begin_write().await.unwrap();
-        let mut in_tx = 0;
-        while in_tx < CHUNK && written < n {
-            let Some(c) = rx.recv().await else { break };
-            wtx.insert_case(&c.state, &c.projection, &c.secret_hash)
-                .await
-                .unwrap();
-            wtx.append(&c.events).await.unwrap();
-            events += c.events.len() as u64;
-            in_tx += 1;
-            written += 1;
-        }
-        wtx.commit().await.unwrap();
-        if written.is_multiple_of(100_000) || written == n {
-            let secs = started.elapsed().as_secs_f64();
-            println!(
-                "work_list/{label}: generated {written}/{n} cases ({events} events) in {secs:.0}s, {:.0} cases/s",
-                written as f64 / secs
-            );
-        }
-    }
-    producer.join().unwrap();
-}
-
-/// The cached SQLite data set, generated on first use.
-async fn sqlite_dataset(n: u64) -> Store {
-    let root = common::bench_data_dir();
-    let dir = root.join(format!("worklist-{DATA_VERSION}-{n}"));
-    let marker = dir.join("complete");
-    if !marker.exists() {
-        let partial = root.join(format!("worklist-{DATA_VERSION}-{n}.partial"));
-        if partial.exists() {
-            std::fs::remove_dir_all(&partial).unwrap();
-        }
-        let store = Store::open_dir(&partial).await.unwrap();
-        store.migrate().await.unwrap();
-        generate(&store, n, "sqlite").await;
-        store.close().await;
-        std::fs::write(partial.join("complete"), DATA_VERSION).unwrap();
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir).unwrap();
-        }
-        std::fs::rename(&partial, &dir).unwrap();
-    } else {
-        println!("work_list/sqlite: using cached data set {}", dir.display());
-    }
-    print_size(&dir.join("huiyin.db"));
-    let store = Store::open_dir(&dir).await.unwrap();
-    migrate_cached(&store, "sqlite").await;
-    store
-}
-
-/// Brings a cached data set to the current schema (migrations added since it was generated
-/// run over its 1,000,000 cases once), so the lists are measured with every current index.
-async fn migrate_cached(store: &Store, label: &str) {
-    let t = Instant::now();
-    let applied = store.migrate().await.unwrap();
-    if !applied.is_empty() {
-        println!(
-            "work_list/{label}: applied migrations {applied:?} to the cached data set in {:.0}s",
-            t.elapsed().as_secs_f64()
-        );
-    }
-}
-
-fn print_size(path: &Path) {
-    if let Ok(meta) = std::fs::metadata(path) {
-        println!(
-            "work_list/sqlite: database file {:.2} GiB",
-            meta.len() as f64 / (1u64 << 30) as f64
-        );
-    }
-}
-
-/// The cached PostgreSQL data set (a schema in the bench database), generated on first use.
-async fn pg_dataset(base: &str, n: u64) -> (Store, String) {
-    let schema = format!("bench_worklist_{DATA_VERSION}_{n}");
-    let admin = Store::connect(base).await.unwrap();
-    let done: Option<(i64,)> = sqlx::query_as(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'bench_meta'",
-    )
-    .bind(schema.as_str())
-    .fetch_optional(admin.pool())
-    .await
-    .unwrap();
-    admin.close().await;
-    if done.is_some() {
-        println!("work_list/postgres: using cached data set in schema {schema}");
-        let store = Store::connect(&common::pg_url(base, &schema))
-            .await
-            .unwrap();
-        migrate_cached(&store, "postgres").await;
-        return (store, schema);
-    }
-    let store = common::pg_store(base, &schema, true).await.unwrap();
-    generate(&store, n, "postgres").await;
-    // What autovacuum would do soon after a load this size.
-    sqlx::raw_sql("ANALYZE")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    sqlx::raw_sql("CREATE TABLE bench_meta (version TEXT NOT NULL)")
-        .execute(store.pool())
-        .await
-        .unwrap();
-    (store, schema)
+    case.finish(secrets::secret_hash(
+        &receipt,
+        &format!("{:08X}", i % 0xFFFF_FFFF),
+    ))
 }
 
 /// The busiest unit and a median one, by open cases.
@@ -504,7 +317,7 @@ fn bench(c: &mut Criterion) {
     let n = env_u64("HUIYIN_BENCH_CASES", 1_000_000);
     let mut targets: Vec<(String, Store)> = Vec::new();
     let t = Instant::now();
-    let store = rt.block_on(sqlite_dataset(n));
+    let store = rt.block_on(dataset::sqlite(&spec(), n));
     println!(
         "work_list/sqlite: {n} cases ready in {:.0}s",
         t.elapsed().as_secs_f64()
@@ -513,7 +326,7 @@ fn bench(c: &mut Criterion) {
     if let Some(base) = common::pg_base() {
         let pg_n = env_u64("HUIYIN_BENCH_PG_CASES", n);
         let t = Instant::now();
-        let (store, _schema) = rt.block_on(pg_dataset(&base, pg_n));
+        let (store, _schema) = rt.block_on(dataset::postgres(&spec(), &base, pg_n));
         println!(
             "work_list/postgres: {pg_n} cases ready in {:.0}s",
             t.elapsed().as_secs_f64()

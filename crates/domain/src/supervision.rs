@@ -321,8 +321,8 @@ pub fn due_step(
     let d = followed_deadline(state, policy, calendar)?;
     let (step, _) = pending_rungs(state, &d, esc, calendar)
         .into_iter()
-        .filter(|(_, at)| *at <= now)
-        .last()?;
+        .rev()
+        .find(|(_, at)| *at <= now)?;
     Some((
         step,
         Some(LadderMark {

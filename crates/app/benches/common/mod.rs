@@ -11,6 +11,8 @@ use huiyin_domain::petition::{Channel, Person, Petition, Petitioner};
 use huiyin_domain::values::{Address, PersonName, PetitionText, PhoneNumber, RegionCode, Title};
 use huiyin_store::{Store, UnitRecord};
 
+pub mod dataset;
+
 /// The PostgreSQL server to also run on, if any (`postgres://…`, a database the bench may
 /// create schemas in).
 pub const PG_ENV: &str = "HUIYIN_BENCH_DATABASE_URL";

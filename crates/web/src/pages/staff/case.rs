@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use huiyin_app::CaseView;
 use huiyin_app::access::PersonalView;
-use huiyin_domain::case::{Command, EventKind, HandlingOpinion, Stage};
+use huiyin_domain::case::{CaseState, Command, EventKind, HandlingOpinion, Stage};
 use huiyin_domain::ids::CaseId;
 use huiyin_store::UnitSearch;
 use serde::Deserialize;
@@ -53,6 +53,11 @@ pub const ACTIONS: &[&str] = &[
     "add_note",
     "take_charge",
     "release_charge",
+    "answer_supervision",
+    "urge",
+    "supervise",
+    "circulate",
+    "end_named_supervision",
 ];
 
 /// The relations a recorded link may have (as the domain's `LinkRelation` names them).
@@ -72,8 +77,9 @@ fn probe_opinion() -> Value {
 }
 
 /// A candidate command with placeholder arguments, for the dry run.
-fn probe(name: &str, bureau: &str) -> Option<Command> {
+fn probe(name: &str, s: &CaseState) -> Option<Command> {
     let r = PROBE_TEXT;
+    let bureau = s.bureau.as_str();
     let v = match name {
         "register" => json!({"command": name, "class": {"class": "suggestion"}}),
         "route" => json!({"command": name, "kind": {"kind": "forward"}, "unit": bureau}),
@@ -100,10 +106,20 @@ fn probe(name: &str, bureau: &str) -> Option<Command> {
         "link" => json!({"command": name, "to": "probe", "relation": "same_issue"}),
         "instruct" | "add_note" => json!({"command": name, "text": r}),
         "take_charge" => json!({"command": name}),
-        "release_charge" => json!({"command": name, "reason": r}),
+        "release_charge" | "end_named_supervision" => json!({"command": name, "reason": r}),
+        "urge" | "circulate" => json!({"command": name, "text": r}),
+        "supervise" => json!({"command": name, "form": "online", "text": r}),
+        "answer_supervision" => {
+            json!({"command": name, "number": open_order(s)?, "text": r})
+        }
         _ => return None,
     };
     serde_json::from_value(v).ok()
+}
+
+/// The first 督办单 of the case still waiting for its written answer.
+fn open_order(s: &CaseState) -> Option<u32> {
+    s.supervision.iter().find(|o| o.is_open()).map(|o| o.number)
 }
 
 /// One action's form.
@@ -162,7 +178,7 @@ fn opinion_fields(ctx: &Ctx, decision: Option<Field>) -> Vec<Field> {
 }
 
 /// The fields of an action's form, with sensible defaults from the case.
-fn action_fields(ctx: &Ctx, name: &str, state: &huiyin_domain::case::CaseState) -> Fields {
+fn action_fields(ctx: &Ctx, name: &str, state: &CaseState) -> Fields {
     let f = match name {
         "register" => vec![
             Field::new("act", "class.class", "select", ctx.t("staff.act.f.class"))
@@ -319,7 +335,47 @@ fn action_fields(ctx: &Ctx, name: &str, state: &huiyin_domain::case::CaseState) 
                 .options(opts(ctx, "link", LINK_RELATIONS)),
         ],
         "instruct" | "add_note" => vec![text("text", ctx.t("staff.act.f.text"))],
-        "release_charge" => vec![text("reason", ctx.t("staff.act.f.reason"))],
+        "release_charge" | "end_named_supervision" => {
+            vec![text("reason", ctx.t("staff.act.f.reason"))]
+        }
+        "urge" | "circulate" => vec![text("text", ctx.t("staff.act.f.text"))],
+        "supervise" => vec![
+            Field::new(
+                "act",
+                "form",
+                "radio",
+                ctx.t("staff.act.f.supervision_form"),
+            )
+            .required()
+            .options(opts(
+                ctx,
+                "supervision.form",
+                &["online", "phone", "on_site"],
+            ))
+            .value("online"),
+            text("text", ctx.t("staff.act.f.supervision_text")),
+            Field::new(
+                "act",
+                "reply_working_days",
+                "number",
+                ctx.t("staff.act.f.reply_working_days"),
+            )
+            .hint(ctx.t("staff.act.h.reply_working_days")),
+            yes_no(
+                ctx,
+                "named",
+                ctx.t("staff.act.f.named"),
+                "staff.act.named_yes",
+                "staff.act.named_no",
+            )
+            .value("false"),
+        ],
+        "answer_supervision" => vec![
+            Field::new("act", "number", "number", ctx.t("staff.act.f.order_number"))
+                .required()
+                .value(open_order(state).map(|n| n.to_string()).unwrap_or_default()),
+            text("text", ctx.t("staff.act.f.supervision_answer")),
+        ],
         _ => Vec::new(),
     };
     let mut fields = Fields(f);
@@ -464,6 +520,10 @@ pub struct CasePage {
     pub unit_kinds: Vec<(String, String)>,
     /// 包案领导: the leaders in personal charge of the case.
     pub in_charge: Vec<ChargeRow>,
+    /// 督办单 of the case, newest first.
+    pub supervision: Vec<SupervisionRow>,
+    /// 挂牌督办 since, if the case is under named supervision.
+    pub named_since: Option<String>,
     /// Why an action that the page does not offer (any more) failed.
     pub unoffered_errors: Vec<String>,
     pub notice: Option<String>,
@@ -507,6 +567,22 @@ fn reply_check_rows(ctx: &Ctx, s: &huiyin_domain::case::CaseState) -> Vec<ReplyC
 }
 
 /// A leader in charge of the case (包案领导), as the case page shows them.
+/// A 督办单 as the case page shows it.
+pub struct SupervisionRow {
+    pub number: u32,
+    pub form: String,
+    pub by: String,
+    pub issued: String,
+    pub reply_due: String,
+    /// `answered`, `overdue` (unanswered past its deadline) or `open`.
+    pub status: &'static str,
+    pub status_word: String,
+    pub named: bool,
+    pub auto: bool,
+    pub text: String,
+    pub answer: String,
+}
+
 pub struct ChargeRow {
     pub name: String,
     pub unit: String,
@@ -758,10 +834,7 @@ pub async fn build(
     let view: CaseView = state.app.case_view_for(actor, &case_id).await?;
     let events = state.app.events_for(actor, &case_id).await?;
     let s = &view.state;
-    let candidates: Vec<Command> = ACTIONS
-        .iter()
-        .filter_map(|n| probe(n, s.bureau.as_str()))
-        .collect();
+    let candidates: Vec<Command> = ACTIONS.iter().filter_map(|n| probe(n, s)).collect();
     let available = state
         .app
         .available_commands(actor, &case_id, candidates)
@@ -783,6 +856,11 @@ pub async fn build(
             ids.push(u.to_string());
         }
     }
+    ids.extend(
+        s.supervision
+            .iter()
+            .filter_map(|o| o.by_unit.as_ref().map(|u| u.to_string())),
+    );
     ids.sort();
     ids.dedup();
     let names = unit_names(state, &ids).await;
@@ -812,7 +890,15 @@ pub async fn build(
         .filter(|n| {
             !matches!(
                 *n,
-                "add_note" | "instruct" | "link" | "take_charge" | "release_charge"
+                "add_note"
+                    | "instruct"
+                    | "link"
+                    | "take_charge"
+                    | "release_charge"
+                    | "urge"
+                    | "supervise"
+                    | "circulate"
+                    | "end_named_supervision"
             )
         });
     let rules = state.app.rules();
@@ -1016,6 +1102,41 @@ pub async fn build(
             since: show_time(c.since),
         })
         .collect();
+    let now = state.app.now();
+    let supervision = s
+        .supervision
+        .iter()
+        .rev()
+        .map(|o| {
+            let status = if !o.is_open() {
+                "answered"
+            } else if now > o.reply_due_at {
+                "overdue"
+            } else {
+                "open"
+            };
+            SupervisionRow {
+                number: o.number,
+                form: ctx
+                    .t(&format!("supervision.form.{}", o.form.as_str()))
+                    .to_string(),
+                by: o.by_unit.as_ref().map(&name_of).unwrap_or_default(),
+                issued: show_time(o.issued_at),
+                reply_due: show_date(o.reply_due_at),
+                status,
+                status_word: ctx.t(&format!("supervision.status.{status}")).to_string(),
+                named: o.named,
+                auto: o.by.as_str() == "system",
+                text: o.text.to_string(),
+                answer: o
+                    .answer
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let named_since = s.named_supervision_since.map(show_time);
     Ok(CasePage {
         id: id.to_string(),
         version: s.version,
@@ -1050,6 +1171,8 @@ pub async fn build(
         unit_kind: known_kind(&extra.query.kind).unwrap_or_default(),
         unit_kinds: unit_kind_options(&ctx),
         in_charge,
+        supervision,
+        named_since,
         unoffered_errors,
         notice: (extra.query.done == "1").then(|| ctx.t("staff.case.done").to_string()),
         chrome: signed.chrome(&ctx, "inbox"),

@@ -1,0 +1,147 @@
+//! 督办 through the real router (SQLite, or PostgreSQL when HUIYIN_TEST_DATABASE_URL is set):
+//! a supervisor of the bureau urges and issues a 督办单 by form, the case page shows the order
+//! and its named supervision, only the supervised unit answers it in writing, and a bad reply
+//! limit is refused with the reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use common::T;
+
+#[tokio::test]
+async fn a_supervisor_issues_an_order_and_the_unit_answers_it_in_writing() {
+    let t = T::start().await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    t.user("duban", "4406-xfj", "supervisor").await;
+    t.user("zj.cb", "4406-zj", "handler").await;
+    t.user("rs.cb", "4406-rs", "handler").await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    let case = t.intake(&reg, &reg_csrf, "小区电梯长期停运").await;
+    t.register_and_route(&reg, &reg_csrf, &case, "4406-zj")
+        .await;
+    let (zj, zj_csrf) = t.login("zj.cb").await;
+    let res = t.act(&zj, &zj_csrf, &case, "accept", &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // The supervisor is offered 催办 and 督办; the handler is not.
+    let (sup, sup_csrf) = t.login("duban").await;
+    let page = t.get(&format!("/staff/cases/{case}"), &sup).await;
+    assert!(page.body.contains("id=\"act-urge\""), "{}", page.body);
+    assert!(page.body.contains("id=\"act-supervise\""));
+    assert!(!page.body.contains("id=\"act-answer_supervision\""));
+    let page = t.get(&format!("/staff/cases/{case}"), &zj).await;
+    assert!(!page.body.contains("id=\"act-supervise\""));
+
+    let res = t
+        .act(
+            &sup,
+            &sup_csrf,
+            &case,
+            "urge",
+            &[("text", "请加快办理进度")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    // A reply limit of 0 working days is refused with the reason, nothing written.
+    let bad = t
+        .act(
+            &sup,
+            &sup_csrf,
+            &case,
+            "supervise",
+            &[
+                ("form", "on_site"),
+                ("text", "请书面反馈办理情况"),
+                ("reply_working_days", "0"),
+                ("named", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(
+        bad.body.contains("督办单的答复期限应为1到60个工作日"),
+        "{}",
+        bad.body
+    );
+    let res = t
+        .act(
+            &sup,
+            &sup_csrf,
+            &case,
+            "supervise",
+            &[
+                ("form", "on_site"),
+                ("text", "请书面反馈办理情况"),
+                ("reply_working_days", "3"),
+                ("named", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = t.get(&format!("/staff/cases/{case}"), &zj).await;
+    assert!(page.body.contains("id=\"supervision\""));
+    assert!(page.body.contains("上门督办") && page.body.contains("挂牌督办"));
+    assert!(page.body.contains("待答复") && page.body.contains("佛山市信访局"));
+    // Wednesday 12 March 2025 + 3 working days.
+    assert!(page.body.contains("2025-03-17"), "{}", page.body);
+    assert!(page.body.contains("id=\"act-answer_supervision\""));
+
+    // Another department (which may not even open the case) cannot answer by a forged post.
+    let (rs, rs_csrf) = t.login("rs.cb").await;
+    let version = hidden_version(&t, &case).await;
+    let forged = t
+        .post(
+            &format!("/staff/cases/{case}/act"),
+            &rs,
+            &[
+                ("_csrf", &rs_csrf),
+                ("_action", "answer_supervision"),
+                ("_version", &version),
+                ("number", "1"),
+                ("text", "已核实"),
+            ],
+        )
+        .await;
+    assert!(forged.status.is_client_error(), "{}", forged.body);
+    let res = t
+        .act(
+            &zj,
+            &zj_csrf,
+            &case,
+            "answer_supervision",
+            &[
+                ("number", "1"),
+                ("text", "已现场核查，电梯维修方案本周确定"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = t.get(&format!("/staff/cases/{case}"), &sup).await;
+    assert!(page.body.contains("已答复"));
+    assert!(page.body.contains("电梯维修方案本周确定"));
+    assert!(!page.body.contains("id=\"act-answer_supervision\""));
+    let state = t
+        .app
+        .store()
+        .case(&huiyin_domain::ids::CaseId::new(case.clone()))
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(state.urges, 1);
+    assert!(state.supervision[0].answered_at.is_some());
+    t.finish().await;
+}
+
+async fn hidden_version(t: &T, case: &str) -> String {
+    t.app
+        .store()
+        .case(&huiyin_domain::ids::CaseId::new(case))
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+        .version
+        .to_string()
+}
