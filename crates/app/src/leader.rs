@@ -22,10 +22,42 @@ pub enum DeskList {
     Awaiting,
     /// Open cases in scope already instructed.
     Instructed,
+    /// 挂牌督办: cases under named supervision.
+    Named,
+    /// Cases with a 督办单 awaiting its written answer.
+    OpenOrders,
+    /// Open cases past their deadline.
+    Overdue,
+    /// Open cases with no event for the policy's `stalled_after_days`.
+    Stalled,
+    /// Open cases whose completion report was sent back (退回).
+    SentBack,
+    /// Cases rated 不满意.
+    Unsatisfied,
 }
 
 impl DeskList {
-    pub const ALL: [DeskList; 3] = [DeskList::InCharge, DeskList::Awaiting, DeskList::Instructed];
+    pub const ALL: [DeskList; 9] = [
+        DeskList::InCharge,
+        DeskList::Awaiting,
+        DeskList::Instructed,
+        DeskList::Named,
+        DeskList::OpenOrders,
+        DeskList::Overdue,
+        DeskList::Stalled,
+        DeskList::SentBack,
+        DeskList::Unsatisfied,
+    ];
+
+    /// The lists of the supervisors' view (督办), in the order it shows them.
+    pub const SUPERVISION: [DeskList; 6] = [
+        DeskList::Named,
+        DeskList::OpenOrders,
+        DeskList::Overdue,
+        DeskList::Stalled,
+        DeskList::SentBack,
+        DeskList::Unsatisfied,
+    ];
 
     /// The stable code used in links (`?list=…`).
     pub fn code(self) -> &'static str {
@@ -33,6 +65,12 @@ impl DeskList {
             DeskList::InCharge => "in-charge",
             DeskList::Awaiting => "awaiting",
             DeskList::Instructed => "instructed",
+            DeskList::Named => "named",
+            DeskList::OpenOrders => "open-orders",
+            DeskList::Overdue => "overdue",
+            DeskList::Stalled => "stalled",
+            DeskList::SentBack => "sent-back",
+            DeskList::Unsatisfied => "unsatisfied",
         }
     }
 
@@ -97,7 +135,22 @@ impl App {
         })
     }
 
-    /// One page of one list of the leader's view, after `after` (from the start without).
+    /// The supervisors' view (督办) for `actor`, within its scope: the first rows and size of
+    /// each list of [`DeskList::SUPERVISION`].
+    pub async fn supervision_desk(&self, actor: &Actor) -> Result<Vec<DeskSection>, AppError> {
+        let scope = self.scope_of(actor).await?;
+        let mut out = Vec::new();
+        for list in DeskList::SUPERVISION {
+            out.push(
+                self.desk_section(actor, &scope, list, LEADER_PREVIEW, None)
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// One page of one list of the leader's or the supervisors' view, after `after` (from
+    /// the start without).
     pub async fn leader_page(
         &self,
         actor: &Actor,
@@ -119,22 +172,32 @@ impl App {
     ) -> Result<DeskSection, AppError> {
         let store = self.store();
         let nothing = matches!(scope, Scope::Nothing);
+        let now = self.now().timestamp_millis();
+        let stalled_days = self.rules().base.national.escalation.stalled_after_days;
+        let which = match list {
+            DeskList::InCharge => None,
+            DeskList::Awaiting => Some(LeaderList::AwaitingInstruction),
+            DeskList::Instructed => Some(LeaderList::Instructed),
+            DeskList::Named => Some(LeaderList::NamedSupervision),
+            DeskList::OpenOrders => Some(LeaderList::OpenOrders),
+            DeskList::Overdue => Some(LeaderList::Overdue { now_ms: now }),
+            DeskList::Stalled => Some(LeaderList::Stalled {
+                before_ms: now - i64::from(stalled_days) * 86_400_000,
+            }),
+            DeskList::SentBack => Some(LeaderList::SentBack),
+            DeskList::Unsatisfied => Some(LeaderList::Unsatisfied),
+        };
         // One row more than shown says whether a next page exists.
-        let (mut rows, total, open) = match list {
-            DeskList::InCharge if nothing => (Vec::new(), 0, 0),
-            DeskList::InCharge => {
+        let (mut rows, total, open) = match which {
+            None if nothing => (Vec::new(), 0, 0),
+            None => {
                 let rows = store
                     .cases_in_charge(actor.id.as_str(), scope, limit + 1, after)
                     .await?;
                 let (total, open) = store.count_in_charge(actor.id.as_str(), scope).await?;
                 (rows, total, open)
             }
-            DeskList::Awaiting | DeskList::Instructed => {
-                let which = if list == DeskList::Awaiting {
-                    LeaderList::AwaitingInstruction
-                } else {
-                    LeaderList::Instructed
-                };
+            Some(which) => {
                 let rows = store.leader_list(which, scope, limit + 1, after).await?;
                 let total = store.leader_count(which, scope).await?;
                 (rows, total, total)

@@ -45,6 +45,9 @@ pub struct EscalationPolicy {
     pub supervision_reply_working_days: u32,
     /// An unanswered 督办单 is circulated (通报) when its reply deadline passes; default true.
     pub circulate_unanswered: bool,
+    /// An open case with no event for this many days counts as stalled in the supervisors'
+    /// lists; default 10.
+    pub stalled_after_days: u32,
 }
 
 impl Default for EscalationPolicy {
@@ -55,6 +58,7 @@ impl Default for EscalationPolicy {
             supervise_after_working_days: Some(3),
             supervision_reply_working_days: 5,
             circulate_unanswered: true,
+            stalled_after_days: 10,
         }
     }
 }
@@ -65,9 +69,19 @@ impl EscalationPolicy {
     pub(crate) fn validate(&self, at: &str) -> Result<(), PolicyError> {
         let reply = self.supervision_reply_working_days;
         let field = |name: &str| format!("{at}.escalation.{name}");
-        if reply == 0 {
-            return Err(PolicyError::ZeroLimit {
-                field: field("supervision_reply_working_days"),
+        for (name, value) in [
+            ("supervision_reply_working_days", reply),
+            ("stalled_after_days", self.stalled_after_days),
+        ] {
+            if value == 0 {
+                return Err(PolicyError::ZeroLimit { field: field(name) });
+            }
+        }
+        if self.stalled_after_days > 365 {
+            return Err(PolicyError::TooLarge {
+                field: field("stalled_after_days"),
+                value: self.stalled_after_days,
+                max: 365,
             });
         }
         for (name, value) in [

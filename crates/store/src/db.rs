@@ -53,6 +53,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deadline_watch",
         include_str!("migrations/0014_deadline_watch.sql"),
     ),
+    (
+        15,
+        "supervision_lists",
+        include_str!("migrations/0015_supervision_lists.sql"),
+    ),
 ];
 
 impl Store {
@@ -153,6 +158,9 @@ impl Store {
             }
             if *version == 13 {
                 crate::event_log::backfill(&mut tx, self.backend).await?;
+            }
+            if *version == 15 {
+                crate::watch::backfill(&mut tx).await?;
             }
             sqlx::query(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

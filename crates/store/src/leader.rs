@@ -19,6 +19,18 @@ pub enum LeaderList {
     AwaitingInstruction,
     /// Open cases in scope with at least one instruction.
     Instructed,
+    /// 挂牌督办: cases under named supervision (open or not, until 摘牌).
+    NamedSupervision,
+    /// Cases with a 督办单 awaiting its written answer.
+    OpenOrders,
+    /// Open cases past their most urgent deadline at this instant (ms).
+    Overdue { now_ms: i64 },
+    /// Open cases with no event since this instant (ms): stalled.
+    Stalled { before_ms: i64 },
+    /// Open cases whose completion report was sent back (退回).
+    SentBack,
+    /// Cases the petitioner rated 不满意 (the bureau or the unit).
+    Unsatisfied,
 }
 
 /// The events that change the leader's view's tables.
@@ -190,14 +202,28 @@ impl Store {
 
     fn list_where(list: LeaderList, scope: &Scope, binds: &mut Vec<String>) -> String {
         let within = scope_clause(scope, binds);
+        // The literal tests match the partial indexes of migration 15.
         let test = match list {
-            LeaderList::AwaitingInstruction => "NOT EXISTS",
-            LeaderList::Instructed => "EXISTS",
+            LeaderList::AwaitingInstruction => {
+                "c.is_open = 1 AND NOT EXISTS (SELECT 1 FROM case_instructed i WHERE i.case_id = c.id)"
+                    .to_string()
+            }
+            LeaderList::Instructed => {
+                "c.is_open = 1 AND EXISTS (SELECT 1 FROM case_instructed i WHERE i.case_id = c.id)"
+                    .to_string()
+            }
+            LeaderList::NamedSupervision => "c.named_supervision = 1".into(),
+            LeaderList::OpenOrders => "c.open_orders > 0".into(),
+            LeaderList::Overdue { now_ms } => {
+                format!("c.is_open = 1 AND c.next_due_at < {now_ms}")
+            }
+            LeaderList::Stalled { before_ms } => {
+                format!("c.is_open = 1 AND c.updated_at < {before_ms}")
+            }
+            LeaderList::SentBack => "c.sent_back = 1 AND c.is_open = 1".into(),
+            LeaderList::Unsatisfied => "c.unsatisfied = 1".into(),
         };
-        format!(
-            "c.is_open = 1 AND {within}
-               AND {test} (SELECT 1 FROM case_instructed i WHERE i.case_id = c.id)"
-        )
+        format!("{test} AND {within}")
     }
 
     /// One list of the leader's view: open cases in `scope`, most urgent first, a page of at

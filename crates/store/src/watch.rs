@@ -94,3 +94,40 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+/// Migration 15's backfill: the supervision columns of the cases stored before it (the ladder
+/// step itself is recomputed by the first scan, which knows the policies). Only a rating or a
+/// sent-back report can predate the migration, so only those rows are written.
+pub(crate) async fn backfill(conn: &mut sqlx::AnyConnection) -> Result<()> {
+    let mut after = String::new();
+    loop {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, state FROM cases WHERE id > $1 ORDER BY id LIMIT 1000")
+                .bind(after.clone())
+                .fetch_all(&mut *conn)
+                .await?;
+        let Some((last, _)) = rows.last() else {
+            return Ok(());
+        };
+        after = last.clone();
+        for (id, json) in rows {
+            let state: huiyin_domain::case::CaseState = serde_json::from_str(&json)
+                .map_err(|e| crate::StoreError::Corrupt(format!("case {id}: {e}")))?;
+            let flags = crate::write::SupervisionFlags::of(&state);
+            if flags == crate::write::SupervisionFlags::default() {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE cases SET named_supervision = $1, open_orders = $2, sent_back = $3,
+                    unsatisfied = $4 WHERE id = $5",
+            )
+            .bind(flags.named)
+            .bind(flags.open_orders)
+            .bind(flags.sent_back)
+            .bind(flags.unsatisfied)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+}

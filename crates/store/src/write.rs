@@ -2,7 +2,7 @@
 //! with the next links of the hash chain, writes the projections, and commits — all or nothing.
 
 use huiyin_domain::calendar::Calendar;
-use huiyin_domain::case::{CaseState, Event};
+use huiyin_domain::case::{CaseState, Event, ReportStatus, Satisfaction};
 use huiyin_domain::clock;
 use huiyin_domain::ids::CaseId;
 use huiyin_domain::policy::ClockKind;
@@ -586,6 +586,10 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                     Val::I(c.yellow),
                     Val::N(c.watch_step),
                     Val::I(c.watch_at),
+                    Val::I(c.flags.named),
+                    Val::I(c.flags.open_orders),
+                    Val::I(c.flags.sent_back),
+                    Val::I(c.flags.unsatisfied),
                     Val::S(c.json),
                 ]);
             }
@@ -606,17 +610,21 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                     Val::I(c.yellow),
                     Val::N(c.watch_step),
                     Val::I(c.watch_at),
+                    Val::I(c.flags.named),
+                    Val::I(c.flags.open_orders),
+                    Val::I(c.flags.sent_back),
+                    Val::I(c.flags.unsatisfied),
                     Val::S(c.json),
                 ]);
             }
         }
     }
-    let updated_cases = updated.len() / 16;
+    let updated_cases = updated.len() / 20;
     if !inserted.is_empty() {
         exec_rows(
             conn,
             backend,
-            26,
+            30,
             inserted,
             |values| {
                 format!(
@@ -624,7 +632,8 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                         bureau_id, current_unit_id, handling_unit_id, region, region_city,
                         region_county, channel, class, category, title, petitioner_masked,
                         received_at, updated_at, next_due_kind, next_due_at, yellow_at,
-                        watch_step, watch_at, state)
+                        watch_step, watch_at, named_supervision, open_orders, sent_back,
+                        unsatisfied, state)
                      VALUES {values}"
                 )
             },
@@ -637,19 +646,22 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
         let done = exec_rows(
             conn,
             backend,
-            16,
+            20,
             updated,
             |values| {
                 format!(
                     "WITH v (id, expected, version, stage, is_open, current_unit_id,
                         handling_unit_id, class, category, updated_at, next_due_kind,
-                        next_due_at, yellow_at, watch_step, watch_at, state) AS (VALUES {values})
+                        next_due_at, yellow_at, watch_step, watch_at, named_supervision,
+                        open_orders, sent_back, unsatisfied, state) AS (VALUES {values})
                      UPDATE cases SET version = v.version, stage = v.stage, is_open = v.is_open,
                         current_unit_id = v.current_unit_id, handling_unit_id = v.handling_unit_id,
                         class = v.class, category = v.category, updated_at = v.updated_at,
                         next_due_kind = v.next_due_kind, next_due_at = v.next_due_at,
                         yellow_at = v.yellow_at, watch_step = v.watch_step,
-                        watch_at = v.watch_at, state = v.state
+                        watch_at = v.watch_at, named_supervision = v.named_supervision,
+                        open_orders = v.open_orders, sent_back = v.sent_back,
+                        unsatisfied = v.unsatisfied, state = v.state
                      FROM v WHERE cases.id = v.id AND cases.version = v.expected"
                 )
             },
@@ -882,9 +894,33 @@ struct Columns {
     yellow: i64,
     watch_step: Option<String>,
     watch_at: i64,
+    flags: SupervisionFlags,
     masked: Option<String>,
     class: Option<String>,
     handling: Option<String>,
+}
+
+/// The columns the supervisors' lists select on (migration 15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct SupervisionFlags {
+    pub named: i64,
+    pub open_orders: i64,
+    pub sent_back: i64,
+    pub unsatisfied: i64,
+}
+
+impl SupervisionFlags {
+    pub(crate) fn of(state: &CaseState) -> Self {
+        let unsatisfied = state.rating.is_some_and(|(bureau, unit)| {
+            bureau == Satisfaction::Unsatisfied || unit == Satisfaction::Unsatisfied
+        });
+        SupervisionFlags {
+            named: i64::from(state.named_supervision_since.is_some()),
+            open_orders: state.supervision.iter().filter(|o| o.is_open()).count() as i64,
+            sent_back: i64::from(state.report == ReportStatus::SentBack),
+            unsatisfied: i64::from(unsatisfied),
+        }
+    }
 }
 
 impl Columns {
@@ -897,6 +933,7 @@ impl Columns {
             yellow: projection.yellow_at_ms.unwrap_or(NO_DEADLINE_MS),
             watch_step: projection.watch.map(|(step, _)| step.as_str().to_string()),
             watch_at: projection.watch.map_or(NO_DEADLINE_MS, |(_, at)| at),
+            flags: SupervisionFlags::of(state),
             masked: state
                 .petition
                 .petitioner_masked

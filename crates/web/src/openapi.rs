@@ -78,7 +78,12 @@ fn command_schemas() -> Value {
         cmd("instruct", json!({"text": doc}), &["text"]),
         cmd("take_charge", json!({}), &[]),
         cmd("release_charge", json!({"reason": reason}), &["reason"]),
-        cmd("hand_over_charge", json!({"to": {"type": "string", "description": "the receiving leader's actor id (user:…)"}, "to_unit": {"type": "string"}, "reason": reason}), &["to", "to_unit", "reason"])
+        cmd("hand_over_charge", json!({"to": {"type": "string", "description": "the receiving leader's actor id (user:…)"}, "to_unit": {"type": "string"}, "reason": reason}), &["to", "to_unit", "reason"]),
+        cmd("urge", json!({"text": doc}), &["text"]),
+        cmd("supervise", json!({"form": {"type": "string", "enum": ["online", "phone", "on_site"]}, "text": doc, "reply_working_days": {"type": "integer", "minimum": 1, "maximum": 60, "description": "default: the policy's escalation.supervision_reply_working_days (5)"}, "named": {"type": "boolean", "description": "挂牌督办"}}), &["form", "text"]),
+        cmd("answer_supervision", json!({"number": {"type": "integer", "minimum": 1}, "text": doc}), &["number", "text"]),
+        cmd("circulate", json!({"text": doc, "order": {"type": "integer", "minimum": 1, "description": "the 督办单 that went unanswered"}}), &["text"]),
+        cmd("end_named_supervision", json!({"reason": reason}), &["reason"])
     ]})
 }
 

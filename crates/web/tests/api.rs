@@ -956,6 +956,11 @@ async fn openapi_lists_every_route_and_error_code() {
         "take_charge",
         "release_charge",
         "hand_over_charge",
+        "urge",
+        "supervise",
+        "answer_supervision",
+        "circulate",
+        "end_named_supervision",
     ] {
         assert!(
             documented.contains(&name),

@@ -9,6 +9,15 @@ mod common;
 use axum::http::StatusCode;
 use common::T;
 
+/// The part of a view holding one list.
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no list {id} in page"));
+    let rest = &page[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}
+
 #[tokio::test]
 async fn a_supervisor_issues_an_order_and_the_unit_answers_it_in_writing() {
     let t = T::start().await;
@@ -79,6 +88,14 @@ async fn a_supervisor_issues_an_order_and_the_unit_answers_it_in_writing() {
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    // The supervisors' view lists it as named and awaiting its answer.
+    let desk = t.get("/staff/supervision", &sup).await;
+    assert_eq!(desk.status, StatusCode::OK);
+    assert!(section(&desk.body, "named").contains("小区电梯长期停运"));
+    assert!(section(&desk.body, "open-orders").contains("小区电梯长期停运"));
+    assert!(!section(&desk.body, "overdue").contains("小区电梯长期停运"));
+    let one = t.get("/staff/supervision?list=named", &sup).await;
+    assert!(one.body.contains("小区电梯长期停运") && one.body.contains("返回督办首页"));
     let page = t.get(&format!("/staff/cases/{case}"), &zj).await;
     assert!(page.body.contains("id=\"supervision\""));
     assert!(page.body.contains("上门督办") && page.body.contains("挂牌督办"));
@@ -121,6 +138,29 @@ async fn a_supervisor_issues_an_order_and_the_unit_answers_it_in_writing() {
     assert!(page.body.contains("已答复"));
     assert!(page.body.contains("电梯维修方案本周确定"));
     assert!(!page.body.contains("id=\"act-answer_supervision\""));
+    let desk = t.get("/staff/supervision", &sup).await;
+    assert!(!section(&desk.body, "open-orders").contains("小区电梯长期停运"));
+    assert!(section(&desk.body, "named").contains("小区电梯长期停运"));
+    // Eleven days without an event: stalled; past the 60-day limit: overdue too.
+    t.app.clock().set(t.app.now() + chrono::TimeDelta::days(11));
+    // (The session has expired meanwhile.)
+    let (sup, _) = t.login("duban").await;
+    let desk = t.get("/staff/supervision", &sup).await;
+    assert!(section(&desk.body, "stalled").contains("小区电梯长期停运"));
+    assert!(!section(&desk.body, "overdue").contains("小区电梯长期停运"));
+    t.app.clock().set(t.app.now() + chrono::TimeDelta::days(60));
+    let (sup, _) = t.login("duban").await;
+    let desk = t.get("/staff/supervision", &sup).await;
+    assert!(section(&desk.body, "overdue").contains("小区电梯长期停运"));
+    // A handler is not offered the view.
+    let (zj, _) = t.login("zj.cb").await;
+    let handler_home = t.get("/staff", &zj).await;
+    assert!(
+        handler_home.body.contains("href=\"/staff/search\""),
+        "{}",
+        handler_home.body
+    );
+    assert!(!handler_home.body.contains("href=\"/staff/supervision\""));
     let state = t
         .app
         .store()

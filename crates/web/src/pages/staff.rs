@@ -52,6 +52,7 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/cases/{id}/attachments/{n}", get(case::attachment))
         .route("/staff/units", get(admin::unit_search))
         .route("/staff/leader", get(leader::page))
+        .route("/staff/supervision", get(leader::supervision))
         .route("/staff/search", get(search::page))
         .route("/staff/stats", get(stats::page))
         .route("/staff/stats.csv", get(stats::csv))
@@ -126,6 +127,8 @@ pub struct Chrome {
     pub roles: String,
     pub can_intake: bool,
     pub is_leader: bool,
+    /// Supervisors and leaders: the supervision view (督办).
+    pub is_supervisor: bool,
     pub is_admin: bool,
     /// Case work or oversight: the search page.
     pub can_search: bool,
@@ -184,6 +187,7 @@ impl Signed {
             is_leader: self.actor.has(Role::Leader)
                 || self.actor.has(Role::Supervisor)
                 || self.actor.has(Role::UnitHead),
+            is_supervisor: self.actor.has(Role::Supervisor) || self.actor.has(Role::Leader),
             is_admin: self.actor.has(Role::Administrator) || self.actor.has(Role::Auditor),
             can_search: [
                 Role::Registrar,

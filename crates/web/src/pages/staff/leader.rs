@@ -34,6 +34,10 @@ pub struct LeaderQuery {
 struct LeaderDeskPage {
     ctx: Ctx,
     chrome: Chrome,
+    /// The view's title and its overview's address.
+    title: &'static str,
+    home: &'static str,
+    back: &'static str,
     lists: Vec<LeaderSection>,
     /// Showing one whole list (with paging) rather than the overview.
     single: bool,
@@ -54,8 +58,17 @@ struct LeaderSection {
     more: Option<(String, String)>,
 }
 
+/// The address of a view's overview.
+fn home_of(list: DeskList) -> &'static str {
+    if DeskList::SUPERVISION.contains(&list) {
+        "/staff/supervision"
+    } else {
+        "/staff/leader"
+    }
+}
+
 fn list_link(list: DeskList, after: Option<&LeaderCursor>) -> String {
-    let base = format!("/staff/leader?list={}", list.code());
+    let base = format!("{}?list={}", home_of(list), list.code());
     match after {
         Some(c) => format!(
             "{base}&after_closed={}&after_due={}&after_id={}",
@@ -72,6 +85,16 @@ fn section(ctx: &Ctx, s: DeskSection, now: i64, single: bool) -> LeaderSection {
         DeskList::InCharge => ("in-charge", ctx.t("staff.leader.in_charge"), "#h-in-charge"),
         DeskList::Awaiting => ("awaiting", ctx.t("staff.leader.awaiting"), "#act-instruct"),
         DeskList::Instructed => ("instructed", ctx.t("staff.leader.instructed"), ""),
+        DeskList::Named => ("named", ctx.t("staff.supervision.named"), "#supervision"),
+        DeskList::OpenOrders => (
+            "open-orders",
+            ctx.t("staff.supervision.open_orders"),
+            "#supervision",
+        ),
+        DeskList::Overdue => ("overdue", ctx.t("staff.supervision.overdue"), ""),
+        DeskList::Stalled => ("stalled", ctx.t("staff.supervision.stalled"), ""),
+        DeskList::SentBack => ("sent-back", ctx.t("staff.supervision.sent_back"), ""),
+        DeskList::Unsatisfied => ("unsatisfied", ctx.t("staff.supervision.unsatisfied"), ""),
     };
     let total = s.total.to_string();
     let count = if s.list == DeskList::InCharge {
@@ -107,6 +130,13 @@ fn section(ctx: &Ctx, s: DeskSection, now: i64, single: bool) -> LeaderSection {
     }
 }
 
+/// Which view a request is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Desk {
+    Leader,
+    Supervision,
+}
+
 /// `GET /staff/leader[?list=…&after_…]`.
 pub async fn page(
     State(state): State<WebState>,
@@ -115,13 +145,51 @@ pub async fn page(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<LeaderQuery>,
 ) -> Response {
-    let (signed, here) = match signed_at(&state, &headers, &uri, "/staff/leader").await {
+    desk_page(state, prefs, headers, uri, q, Desk::Leader).await
+}
+
+/// `GET /staff/supervision[?list=…&after_…]`: the supervisors' view (督办) — cases under named
+/// supervision, 督办单 awaiting an answer, overdue, stalled, sent back and 不满意 cases in
+/// scope.
+pub async fn supervision(
+    State(state): State<WebState>,
+    prefs: Prefs,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<LeaderQuery>,
+) -> Response {
+    desk_page(state, prefs, headers, uri, q, Desk::Supervision).await
+}
+
+async fn desk_page(
+    state: WebState,
+    prefs: Prefs,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    q: LeaderQuery,
+    desk: Desk,
+) -> Response {
+    let (home, section_name, title, back) = match desk {
+        Desk::Leader => (
+            "/staff/leader",
+            "leader",
+            "staff.leader.title",
+            "staff.leader.back",
+        ),
+        Desk::Supervision => (
+            "/staff/supervision",
+            "supervision",
+            "staff.supervision.title",
+            "staff.supervision.back",
+        ),
+    };
+    let (signed, here) = match signed_at(&state, &headers, &uri, home).await {
         Ok(s) => s,
         Err(r) => return r,
     };
     let ctx = signed.ctx(prefs, here);
     let now = state.app.now().timestamp_millis();
-    let one = DeskList::parse(&q.list);
+    let one = DeskList::parse(&q.list).filter(|l| home_of(*l) == home);
     let after = match (q.after_due, q.after_id.is_empty()) {
         (Some(due_ms), false) => Some(LeaderCursor {
             closed: q.after_closed.unwrap_or(0).clamp(0, 1),
@@ -142,6 +210,17 @@ pub async fn page(
             ),
             Err(e) => return app_error_page(ctx, ApiError::from(e)),
         },
+        None if desk == Desk::Supervision => {
+            match state.app.supervision_desk(&signed.actor).await {
+                Ok(d) => (
+                    d.into_iter()
+                        .map(|s| section(&ctx, s, now, false))
+                        .collect(),
+                    None,
+                ),
+                Err(e) => return app_error_page(ctx, ApiError::from(e)),
+            }
+        }
         None => match state.app.leader_desk(&signed.actor).await {
             // The leader's own 包案 cases first: a few, and theirs; then what awaits
             // instruction (often long), most urgent first.
@@ -159,7 +238,10 @@ pub async fn page(
     render(
         StatusCode::OK,
         &LeaderDeskPage {
-            chrome: signed.chrome(&ctx, "leader"),
+            chrome: signed.chrome(&ctx, section_name),
+            title: ctx.t(title),
+            home,
+            back: ctx.t(back),
             single: one.is_some(),
             lists,
             first,
