@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use huiyin_domain::Instant;
-use huiyin_domain::case::Actor;
+use huiyin_domain::case::{Actor, CaseState};
+use huiyin_domain::ids::UnitId;
 use huiyin_domain::supervision::{self, LadderStep};
 use huiyin_store::DueWatch;
 use serde::Serialize;
@@ -145,10 +146,14 @@ impl App {
             tracing::warn!(case_id = %id, step = step.as_str(), "deadline scan: no command");
             return Outcome::Failed;
         };
+        let mut actor = Actor::system();
+        if step == LadderStep::Supervise {
+            actor.unit = self.supervising_unit(&state).await;
+        }
         match self
             .inner
             .writer
-            .execute(Actor::system(), id.clone(), command, Some(state.version))
+            .execute(actor, id.clone(), command, Some(state.version))
             .await
         {
             Ok(_) => Outcome::Taken(step),
@@ -156,6 +161,25 @@ impl App {
             Err(e) => {
                 tracing::warn!(case_id = %id, step = step.as_str(), error = %e, "deadline scan: step refused");
                 Outcome::Failed
+            }
+        }
+    }
+}
+
+impl App {
+    /// Who issues the scan's 督办单: the unit that routed the case to the one that must act,
+    /// or else (the bureau itself must act) the unit above the receiving bureau.
+    async fn supervising_unit(&self, state: &CaseState) -> Option<UnitId> {
+        if let Some(r) = &state.routing
+            && &r.by != state.current_unit()
+        {
+            return Some(r.by.clone());
+        }
+        match self.parent_unit(&state.bureau).await {
+            Ok(parent) => parent.map(|u| UnitId::new(u.id)),
+            Err(e) => {
+                tracing::warn!(case_id = %state.id, error = %e, "deadline scan: the unit above");
+                None
             }
         }
     }

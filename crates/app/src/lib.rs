@@ -319,6 +319,14 @@ impl App {
                 break;
             }
         }
+        // 督办 follows the petition bureaus' own hierarchy: a supervisor of a petition bureau
+        // oversees every case of its region, whichever government department handles it.
+        if !actor.oversees_case && actor.has(Role::Supervisor) {
+            let principal = self.principal(&actor).await?;
+            actor.oversees_case = principal.unit_kind
+                == huiyin_domain::access::UnitKind::PetitionBureau
+                && principal.region_covers(&record.state.petition.region);
+        }
         Ok(actor)
     }
 

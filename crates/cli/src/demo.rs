@@ -12,6 +12,7 @@ use huiyin_domain::case::{
 };
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{AppealRoute, Channel, Person, Petition, Petitioner, StatutoryClass};
+use huiyin_domain::supervision::SupervisionForm;
 use huiyin_domain::values::{
     DocumentText, PersonName, PetitionText, PhoneNumber, Reason, RegionCode, Title,
 };
@@ -441,6 +442,23 @@ async fn generate(app: App, n: u32) -> Result<()> {
         let handler = unit_actor("demo-handler", dept, &[Role::Handler, Role::UnitHead]);
         run(handler.clone(), Command::Accept).await?;
         if target_stage == 3 {
+            // Cases in handling under the province's supervision: a 督办单 by phone to every
+            // case of the housing bureau, named (挂牌督办), and to a quarter of the others.
+            let named = dept == "4406-zj";
+            if named || rng.random_ratio(1, 4) {
+                let supervisor = unit_actor("demo-supervisor", "44-xfj", &[Role::Supervisor]);
+                run(
+                    supervisor,
+                    Command::Supervise {
+                        form: SupervisionForm::Phone,
+                        text: doc("群众反映强烈，请加快办理，五个工作日内书面反馈办理进展")?,
+                        reply_working_days: Some(5),
+                        named,
+                        ladder: None,
+                    },
+                )
+                .await?;
+            }
             continue;
         }
         if target_stage == 4 {
@@ -533,5 +551,15 @@ async fn generate(app: App, n: u32) -> Result<()> {
         )
         .await?;
     }
+    // The deadline scan takes what is already due (registrations left too long).
+    let report = app
+        .scan_deadlines(app.now())
+        .await
+        .map_err(|e| anyhow!("demo deadline scan: {e}"))?;
+    println!(
+        "期限扫描：催办、督办 {} 项 / deadline scan took {} steps",
+        report.taken_total(),
+        report.taken_total()
+    );
     Ok(())
 }

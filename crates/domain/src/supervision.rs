@@ -7,8 +7,9 @@
 //!
 //! 1. 催办 (urge) when its light turns yellow ([`EscalationPolicy::urge_when_yellow`]);
 //! 2. 催办 when it is overdue ([`EscalationPolicy::urge_when_overdue`]);
-//! 3. a 督办单 (supervision order) from the supervising level — the unit that routed the case,
-//!    else its bureau — after [`EscalationPolicy::supervise_after_working_days`] working days
+//! 3. a 督办单 (supervision order) from the supervising level — the unit that routed the case
+//!    to the one that must act; when the bureau itself must act, the application names the
+//!    unit above it (the system actor's unit), else the bureau is named — after [`EscalationPolicy::supervise_after_working_days`] working days
 //!    overdue, with [`EscalationPolicy::supervision_reply_working_days`] to answer in writing
 //!    (《信访工作条例》第四十条);
 //! 4. 通报 (circulation in the supervision notice) when a 督办单 is still unanswered at its
