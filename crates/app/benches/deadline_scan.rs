@@ -9,15 +9,16 @@
 //!
 //! Measured, on SQLite and (with HUIYIN_BENCH_DATABASE_URL) PostgreSQL, in one run:
 //! - a scan with nothing due (median of 200);
-//! - hourly scans: 24 consecutive hours, each taking that hour's 催办 through the writer as the
-//!   system actor (median and longest time, steps taken, steps/s). The yellow lights of one
-//!   day's acceptances fall within about five hours (a deadline ends at the end of a day, so
-//!   the last fifth of the time starts within a fifth of a day), so most hours are quiet and a
-//!   few carry a day's steps;
+//! - a day of scans every HUIYIN_BENCH_SCAN_MINUTES minutes (default 5, what `huiyin serve`
+//!   does; 60 for hourly scans), each taking the 催办 that fell due since the last one through
+//!   the writer as the system actor (median and longest time, steps taken, steps/s). The
+//!   yellow lights of one day's acceptances fall within about five hours (a deadline ends at
+//!   the end of a day, so the last fifth of the time starts within a fifth of a day), so most
+//!   scans are quiet and those five hours carry a day's steps;
 //! - for comparison, the scan without the stored step: read every open case's state and ask
 //!   the domain whether a step is due (what a scan costs that recomputes every case).
 //!
-//! The steps taken stay in the cached data set; a rerun starts its hours after the last step
+//! The steps taken stay in the cached data set; a rerun starts its day after the last step
 //! taken, so each run meets fresh steps (60 days of acceptances allow many reruns).
 //!
 //! ```text
@@ -48,7 +49,7 @@ use huiyin_store::Store;
 const DATA_VERSION: &str = "v1";
 const UNITS: u64 = 3_000;
 const SPREAD_DAYS: i64 = 60;
-const HOURS: i64 = 24;
+const DAY_MINUTES: i64 = 24 * 60;
 
 fn base() -> huiyin_domain::Instant {
     chrono::Utc
@@ -163,7 +164,7 @@ async fn run(backend: &str, store: Store) {
         .fetch_one(store.pool())
         .await
         .unwrap();
-    println!("deadline_scan/{backend}: {open} open cases; hours from {start}");
+    println!("deadline_scan/{backend}: {open} open cases; the day from {start}");
 
     // Nothing due: before any light turns yellow.
     let quiet = base() + chrono::Duration::days(10);
@@ -187,28 +188,32 @@ async fn run(backend: &str, store: Store) {
         }
     );
 
-    // Hourly scans.
+    // A day of scans.
+    let every = common::env_u64("HUIYIN_BENCH_SCAN_MINUTES", 5).clamp(1, 1440) as i64;
     let mut times = Vec::new();
     let mut steps = Vec::new();
-    for h in 1..=HOURS {
-        let now = start + chrono::Duration::hours(h);
+    for k in 1..=DAY_MINUTES / every {
+        let now = start + chrono::Duration::minutes(k * every);
         app.clock().set(now);
         let t = Instant::now();
         let report = app.scan_deadlines(now).await.unwrap();
         let took = t.elapsed();
         assert_eq!(report.failed, 0, "{report:?}");
-        println!(
-            "deadline_scan/{backend}: hour {h}: {} steps in {:.1}ms ({:.0} steps/s) {:?}",
-            report.taken_total(),
-            ms(took),
-            report.taken_total() as f64 / took.as_secs_f64(),
-            report.taken
-        );
+        if report.taken_total() > 0 && (k == 1 || every >= 60 || k % (60 / every).max(1) == 0) {
+            println!(
+                "deadline_scan/{backend}: scan at +{}min: {} steps in {:.1}ms ({:.0} steps/s) {:?}",
+                k * every,
+                report.taken_total(),
+                ms(took),
+                report.taken_total() as f64 / took.as_secs_f64(),
+                report.taken
+            );
+        }
         times.push(took);
         steps.push(report.taken_total());
     }
-    // Quiet hours find nothing; busy hours write their steps (the first hour also takes the
-    // backlog since the first yellow lights, so it is left out of the busy median).
+    // Quiet scans find nothing; busy ones write their steps (the first scan of a fresh data
+    // set also takes the backlog since the first yellow lights, so it is left out).
     let quiet: Vec<Duration> = times
         .iter()
         .zip(&steps)
@@ -225,7 +230,7 @@ async fn run(backend: &str, store: Store) {
     if !quiet.is_empty() {
         let s = summarize(&mut quiet.clone());
         println!(
-            "deadline_scan/{backend}: quiet hours: {} scans, median={:.3}ms max={:.3}ms floor<1s: {}",
+            "deadline_scan/{backend}: every {every} min, quiet scans: {}, median={:.3}ms max={:.3}ms floor<1s: {}",
             s.n,
             ms(s.median),
             ms(s.max),
@@ -239,17 +244,26 @@ async fn run(backend: &str, store: Store) {
     if !busy.is_empty() {
         let mut t: Vec<Duration> = busy.iter().map(|(t, _)| *t).collect();
         let total: usize = busy.iter().map(|(_, n)| n).sum();
+        let mut n: Vec<usize> = busy.iter().map(|(_, n)| *n).collect();
+        n.sort_unstable();
         let secs: f64 = t.iter().map(Duration::as_secs_f64).sum();
         let s = summarize(&mut t);
         println!(
-            "deadline_scan/{backend}: busy hours: {} scans, median={:.0}ms max={:.0}ms, {total} steps at {:.0} steps/s",
+            "deadline_scan/{backend}: every {every} min, busy scans: {}, median={:.0}ms max={:.0}ms (median {} steps a scan), {total} steps at {:.0} steps/s floor<1s (max): {}",
             s.n,
             ms(s.median),
             ms(s.max),
-            total as f64 / secs
+            n[n.len() / 2],
+            total as f64 / secs,
+            if s.max < Duration::from_secs(1) {
+                "PASS"
+            } else {
+                "FAIL"
+            }
         );
     }
-    let now = start + chrono::Duration::hours(HOURS);
+    let now = start + chrono::Duration::minutes(DAY_MINUTES);
+
     // Without the stored step.
     let probe = now + chrono::Duration::hours(1);
     let t = Instant::now();
