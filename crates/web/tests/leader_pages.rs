@@ -7,19 +7,10 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::T;
+use common::{T, section};
 use huiyin_domain::case::{Actor, Command, Role};
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::values::Reason;
-
-/// The part of the leader's page holding one list (`awaiting`, `in-charge`, `instructed`).
-fn section<'a>(page: &'a str, id: &str) -> &'a str {
-    let start = page
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no list {id} in page"));
-    let rest = &page[start..];
-    &rest[..rest.find("</section>").unwrap()]
-}
 
 async fn setup() -> T {
     let t = T::start().await;

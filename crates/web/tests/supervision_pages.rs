@@ -1,22 +1,14 @@
 //! 督办 through the real router (SQLite, or PostgreSQL when HUIYIN_TEST_DATABASE_URL is set):
 //! a supervisor of the bureau urges and issues a 督办单 by form, the case page shows the order
-//! and its named supervision, only the supervised unit answers it in writing, and a bad reply
-//! limit is refused with the reason.
+//! and its named supervision, only the supervised unit answers it in writing, a bad reply limit
+//! is refused with the reason, and the supervisors' view lists the case as named, awaiting its
+//! answer, stalled and overdue as each becomes true.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use axum::http::StatusCode;
-use common::T;
-
-/// The part of a view holding one list.
-fn section<'a>(page: &'a str, id: &str) -> &'a str {
-    let start = page
-        .find(&format!("id=\"{id}\""))
-        .unwrap_or_else(|| panic!("no list {id} in page"));
-    let rest = &page[start..];
-    &rest[..rest.find("</section>").unwrap()]
-}
+use common::{T, section};
 
 #[tokio::test]
 async fn a_supervisor_issues_an_order_and_the_unit_answers_it_in_writing() {

@@ -50,6 +50,15 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// The value of the first hidden input `name` in a page.
+/// The part of a page holding one list (`<section id="…">` up to its end).
+pub fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no list {id} in page"));
+    let rest = &page[start..];
+    &rest[..rest.find("</section>").unwrap()]
+}
+
 pub fn hidden(body: &str, name: &str) -> String {
     let pat = format!("name=\"{name}\" value=\"");
     let start = body
