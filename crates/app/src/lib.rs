@@ -21,6 +21,7 @@ pub mod rules;
 pub mod search;
 pub mod secrets;
 pub mod sms;
+pub mod staff_notify;
 pub mod stats;
 pub mod text;
 pub mod units;

@@ -201,6 +201,10 @@ pub struct NotifyConfig {
     pub max_attempts: i64,
     /// The most one webhook request may take.
     pub webhook_timeout: Duration,
+    /// Notices to the staff of a unit that must act (工作通知, [`crate::staff_notify`]).
+    pub staff: bool,
+    /// E-mail of staff notices over SMTP (none without).
+    pub smtp: Option<crate::staff_notify::SmtpConfig>,
 }
 
 impl Default for NotifyConfig {
@@ -212,6 +216,8 @@ impl Default for NotifyConfig {
             locale: Locale::Zh,
             max_attempts: 8,
             webhook_timeout: Duration::from_secs(10),
+            staff: true,
+            smtp: None,
         }
     }
 }
@@ -489,7 +495,7 @@ pub fn validate_template(step: Step, body: &str) -> Result<(), TemplateError> {
     Ok(())
 }
 
-fn escape_html(s: &str) -> String {
+pub(crate) fn escape_html(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -570,6 +576,7 @@ pub fn verify_webhook(
 pub struct NoticeHandler {
     client: reqwest::Client,
     templates: RwLock<TemplateCache>,
+    staff: crate::staff_notify::StaffNoticeHandler,
 }
 
 impl NoticeHandler {
@@ -582,6 +589,7 @@ impl NoticeHandler {
         Ok(NoticeHandler {
             client,
             templates: RwLock::new(TemplateCache::default()),
+            staff: crate::staff_notify::StaffNoticeHandler::new(config)?,
         })
     }
 
@@ -786,10 +794,7 @@ impl JobHandler for NoticeHandler {
     fn run<'a>(&'a self, app: &'a App, job: &'a ClaimedJob) -> JobFuture<'a> {
         Box::pin(async move {
             if job.kind != NOTICE_KIND {
-                return Err(JobError::Permanent(format!(
-                    "unknown job kind {}",
-                    job.kind
-                )));
+                return self.staff.run(app, job).await;
             }
             let notice: Notice = serde_json::from_str(&job.payload)
                 .map_err(|e| JobError::Permanent(format!("malformed notice: {e}")))?;
@@ -946,7 +951,7 @@ impl App {
     }
 }
 
-/// The default handler set: notices.
+/// The default handler set: notices to petitioners and to staff, broadcasts and e-mail.
 pub fn handler(config: &NotifyConfig) -> Result<Arc<dyn JobHandler>, String> {
     Ok(Arc::new(NoticeHandler::new(config)?))
 }

@@ -495,6 +495,12 @@ async fn execute(
         &policy,
         config.calendar,
     );
+    let mut notices = notices;
+    notices.extend(crate::staff_notify::staff_notices_for(
+        &config.notify,
+        &new_state,
+        &events,
+    ));
     if !notices.is_empty() {
         tx.enqueue(notices).await?;
     }

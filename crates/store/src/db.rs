@@ -58,6 +58,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "supervision_lists",
         include_str!("migrations/0015_supervision_lists.sql"),
     ),
+    (
+        16,
+        "staff_notices",
+        include_str!("migrations/0016_staff_notices.sql"),
+    ),
 ];
 
 impl Store {

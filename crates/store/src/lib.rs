@@ -21,6 +21,7 @@ mod event_wire;
 mod inbox;
 mod jobs;
 mod leader;
+mod notices;
 mod org;
 mod read;
 mod search;
@@ -43,6 +44,7 @@ pub use jobs::{
     ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobOutcome, JobRecord, NewJob,
 };
 pub use leader::{LeaderCursor, LeaderList, is_leadership_event};
+pub use notices::{Broadcast, BroadcastGroup, NewStaffNotice, StaffNotice, UnitMember};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };

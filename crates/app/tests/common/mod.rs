@@ -133,3 +133,44 @@ pub async fn submit(app: &App, i: u64, region: &str) -> CaseId {
         .unwrap();
     CaseId::new(receipt.case_id)
 }
+
+/// Runs the job worker until no job is ready or running, then stops it.
+pub async fn run_jobs(app: &App) -> huiyin_app::jobs::WorkerReport {
+    use std::time::Duration;
+    let handler = huiyin_app::notify::handler(app.notify_config()).unwrap();
+    let options = huiyin_app::jobs::WorkerOptions {
+        name: "test-worker".into(),
+        concurrency: 4,
+        lease: Duration::from_secs(30),
+        idle_poll: Duration::from_millis(20),
+        backoff: huiyin_app::jobs::Backoff::default(),
+        grace: Duration::from_secs(5),
+    };
+    let store = app.store().clone();
+    let idle = async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let c = store.job_counts().await.unwrap();
+            if c.ready == 0 && c.running == 0 {
+                break;
+            }
+        }
+    };
+    huiyin_app::jobs::run_worker(app.clone(), handler, options, idle).await
+}
+
+/// Adds a staff user with `roles` in `unit`; returns their user id.
+pub async fn user(app: &App, username: &str, unit: &str, roles: &[Role]) -> String {
+    let roles: Vec<String> = roles.iter().map(|r| r.as_str().to_string()).collect();
+    app.add_user(
+        username,
+        username,
+        unit,
+        &roles,
+        Some("correct-horse-battery-9"),
+    )
+    .await
+    .unwrap()
+    .user
+    .id
+}
