@@ -347,3 +347,33 @@ async fn run_one(
         }
     }
 }
+
+/// Runs a worker with the default handlers until no job is ready or running, then stops it
+/// (tests, and one-off runs). A job waiting for its retry time counts as ready, so this
+/// returns only once everything has finished or become a dead letter.
+pub async fn run_until_idle(app: &App) -> Result<WorkerReport, String> {
+    let handler = crate::notify::handler(app.notify_config())?;
+    let options = WorkerOptions {
+        name: "until-idle".into(),
+        concurrency: 4,
+        lease: Duration::from_secs(30),
+        idle_poll: Duration::from_millis(20),
+        backoff: Backoff::default(),
+        grace: Duration::from_secs(5),
+    };
+    let store = app.store().clone();
+    let idle = async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            match store.job_counts().await {
+                Ok(c) if c.ready == 0 && c.running == 0 => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "job counts not read; stopping");
+                    break;
+                }
+            }
+        }
+    };
+    Ok(run_worker(app.clone(), handler, options, idle).await)
+}

@@ -40,6 +40,20 @@ pub struct WorkerArgs {
     /// Seconds one webhook request may take.
     #[arg(long, default_value_t = 10)]
     pub webhook_timeout_secs: u64,
+    /// A mail relay for e-mail of staff notices, `smtp://host:port` (plain SMTP to a relay on
+    /// the internal network; no e-mail is sent without it).
+    #[arg(long, env = "HUIYIN_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// The sender of those e-mails.
+    #[arg(
+        long,
+        env = "HUIYIN_SMTP_FROM",
+        default_value = "回音信访系统 <huiyin@localhost>"
+    )]
+    pub smtp_from: String,
+    /// Staff get no in-app notices (工作通知) of their units' work (they are on by default).
+    #[arg(long)]
+    pub no_staff_notices: bool,
     /// Seconds between deadline scans (催办, 督办单, 通报 as they fall due); 0: no scans.
     #[arg(long, default_value_t = 300)]
     pub deadline_scan_secs: u64,
@@ -66,6 +80,13 @@ impl WorkerArgs {
         if self.notices_in_english {
             config.notify.locale = huiyin_app::notify::Locale::En;
         }
+        if let Some(url) = &self.smtp_url {
+            let mut smtp = huiyin_app::staff_notify::SmtpConfig::parse(url, &self.smtp_from)
+                .map_err(|e| anyhow::anyhow!("SMTP settings: {e}"))?;
+            smtp.timeout = Duration::from_secs(self.webhook_timeout_secs);
+            config.notify.smtp = Some(smtp);
+        }
+        config.notify.staff = !self.no_staff_notices;
         config.notify.max_attempts = self.max_attempts;
         config.notify.webhook_timeout = Duration::from_secs(self.webhook_timeout_secs);
         Ok(config)

@@ -51,6 +51,8 @@ pub struct StaffNotice {
     pub read_at_ms: Option<i64>,
     pub emailed_at_ms: Option<i64>,
     pub email_error: Option<String>,
+    /// The unit's name (for the delivery list).
+    pub unit_name: Option<String>,
 }
 
 /// Who a broadcast group reaches.
@@ -99,7 +101,7 @@ fn list(s: &str) -> Vec<String> {
 
 const NOTICE_COLUMNS: &str = "n.id, n.idempotency_key, n.user_id, u.display_name, n.unit_id, \
      n.case_id, n.broadcast_id, n.kind, n.title, n.body, n.created_at, n.read_at, n.emailed_at, \
-     n.email_error";
+     n.email_error, t.name";
 
 type NoticeRow = (
     String,
@@ -115,6 +117,7 @@ type NoticeRow = (
     i64,
     Option<i64>,
     Option<i64>,
+    Option<String>,
     Option<String>,
 );
 
@@ -134,6 +137,7 @@ fn notice_of(r: NoticeRow) -> StaffNotice {
         read_at_ms: r.11,
         emailed_at_ms: r.12,
         email_error: r.13,
+        unit_name: r.14,
     }
 }
 
@@ -316,6 +320,7 @@ impl Store {
         let (at, id) = before.unwrap_or((i64::MAX, ""));
         let sql = format!(
             "SELECT {NOTICE_COLUMNS} FROM staff_notices n JOIN users u ON u.id = n.user_id
+             LEFT JOIN units t ON t.id = n.unit_id
              WHERE n.user_id = $1 {} AND (n.created_at < $2 OR (n.created_at = $2 AND n.id < $3)
                 OR $3 = '')
              ORDER BY n.created_at DESC, n.id DESC LIMIT $4",
@@ -350,6 +355,7 @@ impl Store {
     pub async fn staff_notice_by_key(&self, key: &str) -> Result<Option<StaffNotice>> {
         let sql = format!(
             "SELECT {NOTICE_COLUMNS} FROM staff_notices n JOIN users u ON u.id = n.user_id
+             LEFT JOIN units t ON t.id = n.unit_id
              WHERE n.idempotency_key = $1"
         );
         let row: Option<NoticeRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
@@ -539,6 +545,7 @@ impl Store {
     pub async fn broadcast_deliveries(&self, id: &str) -> Result<Vec<StaffNotice>> {
         let sql = format!(
             "SELECT {NOTICE_COLUMNS} FROM staff_notices n JOIN users u ON u.id = n.user_id
+             LEFT JOIN units t ON t.id = n.unit_id
              WHERE n.broadcast_id = $1 ORDER BY u.display_name, n.user_id"
         );
         let rows: Vec<NoticeRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))

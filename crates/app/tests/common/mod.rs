@@ -20,6 +20,11 @@ pub const DEPT: &str = "4406-zj";
 /// A fresh database with a provincial bureau, a city bureau and one department, and an app
 /// on a manual clock at Monday 4 March 2024, 10:00 China time.
 pub async fn start() -> (App, TestDb) {
+    start_with(|_| {}).await
+}
+
+/// [`start`] with changed settings.
+pub async fn start_with(change: impl FnOnce(&mut Config)) -> (App, TestDb) {
     let db = fresh().await.expect("test database");
     for (id, kind, region, parent) in [
         ("44-xfj", "petition_bureau", "44", None),
@@ -39,13 +44,12 @@ pub async fn start() -> (App, TestDb) {
     }
     // Monday 4 March 2024, 10:00 China time.
     let start = Utc.with_ymd_and_hms(2024, 3, 4, 2, 0, 0).unwrap();
-    let app = App::new(
-        db.store.clone(),
-        Config {
-            clock: Clock::manual(start),
-            ..Config::default()
-        },
-    );
+    let mut config = Config {
+        clock: Clock::manual(start),
+        ..Config::default()
+    };
+    change(&mut config);
+    let app = App::new(db.store.clone(), config);
     (app, db)
 }
 
@@ -136,27 +140,7 @@ pub async fn submit(app: &App, i: u64, region: &str) -> CaseId {
 
 /// Runs the job worker until no job is ready or running, then stops it.
 pub async fn run_jobs(app: &App) -> huiyin_app::jobs::WorkerReport {
-    use std::time::Duration;
-    let handler = huiyin_app::notify::handler(app.notify_config()).unwrap();
-    let options = huiyin_app::jobs::WorkerOptions {
-        name: "test-worker".into(),
-        concurrency: 4,
-        lease: Duration::from_secs(30),
-        idle_poll: Duration::from_millis(20),
-        backoff: huiyin_app::jobs::Backoff::default(),
-        grace: Duration::from_secs(5),
-    };
-    let store = app.store().clone();
-    let idle = async move {
-        loop {
-            tokio::time::sleep(Duration::from_millis(30)).await;
-            let c = store.job_counts().await.unwrap();
-            if c.ready == 0 && c.running == 0 {
-                break;
-            }
-        }
-    };
-    huiyin_app::jobs::run_worker(app.clone(), handler, options, idle).await
+    huiyin_app::jobs::run_until_idle(app).await.unwrap()
 }
 
 /// Adds a staff user with `roles` in `unit`; returns their user id.

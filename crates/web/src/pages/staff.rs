@@ -15,6 +15,7 @@ pub mod forms;
 pub mod inbox;
 pub mod intake;
 pub mod leader;
+pub mod notices;
 pub mod search;
 pub mod stats;
 pub mod units_admin;
@@ -54,6 +55,18 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/leader", get(leader::page))
         .route("/staff/supervision", get(leader::supervision))
         .route("/staff/search", get(search::page))
+        .route("/staff/notices", get(notices::page))
+        .route("/staff/notices/read", post(notices::read))
+        .route(
+            "/staff/broadcasts",
+            get(notices::broadcasts).post(notices::send),
+        )
+        .route("/staff/broadcasts/groups", post(notices::add_group))
+        .route(
+            "/staff/broadcasts/groups/{id}/retire",
+            post(notices::retire_group),
+        )
+        .route("/staff/broadcasts/{id}", get(notices::broadcast))
         .route("/staff/stats", get(stats::page))
         .route("/staff/stats.csv", get(stats::csv))
         .route("/staff/admin", get(admin::admin))
@@ -67,6 +80,10 @@ pub fn routes() -> Router<WebState> {
         .route(
             "/staff/admin/users/{username}/revoke",
             post(administration::revoke),
+        )
+        .route(
+            "/staff/admin/users/{username}/email",
+            post(administration::set_email),
         )
         .route(
             "/staff/admin/users/{username}/disable",
@@ -134,6 +151,10 @@ pub struct Chrome {
     pub can_search: bool,
     /// Case work, analysts and auditors: the statistics page.
     pub can_stats: bool,
+    /// Unread notices (工作通知).
+    pub unread: i64,
+    /// Administrators, leaders and supervisors: broadcasts to groups (定向发送).
+    pub can_broadcast: bool,
 }
 
 /// A signed-in staff member with a usable session.
@@ -141,6 +162,8 @@ pub struct Signed {
     pub id: String,
     pub session: StaffSession,
     pub actor: Actor,
+    /// Unread notices (工作通知), for the count in the frame.
+    pub unread: i64,
 }
 
 impl Signed {
@@ -209,6 +232,10 @@ impl Signed {
             ]
             .iter()
             .any(|r| self.actor.has(*r)),
+            unread: self.unread,
+            can_broadcast: [Role::Administrator, Role::Leader, Role::Supervisor]
+                .iter()
+                .any(|r| self.actor.has(*r)),
         }
     }
 
@@ -295,7 +322,19 @@ pub async fn signed_in(
         _ => {}
     }
     let actor = session.actor();
-    Ok(Signed { id, session, actor })
+    let unread = match state.app.unread_notices(&session.user.id).await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "unread notices not counted");
+            0
+        }
+    };
+    Ok(Signed {
+        id,
+        session,
+        actor,
+        unread,
+    })
 }
 
 /// Percent-encodes a query value.

@@ -15,6 +15,8 @@ use huiyin_web::{WebConfig, router};
 use tower::ServiceExt;
 
 pub const PASSWORD: &str = "Correct-Horse-7";
+/// The authenticator key of administrators made by [`T::admin`].
+pub const TOTP_SECRET: &[u8] = b"web-tests-totp-key!!";
 
 pub struct T {
     pub router: Router,
@@ -239,10 +241,48 @@ impl T {
             .find(|c| c.starts_with("huiyin_session="))
             .unwrap()
             .clone();
-        let inbox = self.get("/staff", &session).await;
+        // The second factor, for those who have one (administrators must).
+        let totp_page = self.get("/staff/login/totp", &session).await;
+        if totp_page.status == StatusCode::OK && totp_page.body.contains("name=\"code\"") {
+            use huiyin_app::auth::totp;
+            let csrf = hidden(&totp_page.body, "_csrf");
+            let code = totp::code_at(TOTP_SECRET, totp::step_of(self.app.now().timestamp()));
+            let res = self
+                .post(
+                    "/staff/login/totp",
+                    &session,
+                    &[("_csrf", &csrf), ("code", &code)],
+                )
+                .await;
+            assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        }
+        // An administrator without case roles has no inbox: the administration has the token.
+        let mut inbox = self.get("/staff", &session).await;
+        if inbox.status == StatusCode::FORBIDDEN {
+            inbox = self.get("/staff/admin", &session).await;
+        }
         assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.body);
         let csrf = hidden(&inbox.body, "_csrf");
         (session, csrf)
+    }
+
+    /// An administrator of `unit` with a confirmed authenticator ([`TOTP_SECRET`]).
+    pub async fn admin(&self, username: &str, unit: &str) {
+        self.user(username, unit, "administrator").await;
+        let u = self
+            .app
+            .store()
+            .user_by_username(username)
+            .await
+            .unwrap()
+            .unwrap();
+        let secret = huiyin_app::auth::totp::base32_encode(TOTP_SECRET);
+        self.app
+            .store()
+            .set_totp_pending(&u.id, Some(&secret))
+            .await
+            .unwrap();
+        assert!(self.app.store().confirm_totp(&u.id, &secret).await.unwrap());
     }
 
     /// Enters a visit at the desk; returns the case id.

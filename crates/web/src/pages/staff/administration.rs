@@ -219,6 +219,8 @@ struct UserPage {
     is_self: bool,
     members: Vec<MemberRow>,
     grant: Fields,
+    /// The e-mail address for notices ("" when none).
+    email: String,
     unit_q: String,
     units_found: Vec<(String, String, String)>,
     errors: Vec<String>,
@@ -277,6 +279,11 @@ async fn user_page(
         Ok(u) => u,
         Err(e) => return app_error_page(ctx, e.into()),
     };
+    // Read after admin_user, which checked that this administrator may manage users.
+    let email = match state.app.store().user_email(&user.id).await {
+        Ok(e) => e.unwrap_or_default(),
+        Err(e) => return app_error_page(ctx, ApiError::from(huiyin_app::AppError::from(e))),
+    };
     let name: String = extra.unit_q.trim().chars().take(50).collect();
     let units_found = if name.is_empty() {
         Vec::new()
@@ -320,6 +327,7 @@ async fn user_page(
             totp: user.totp_secret.is_some(),
             members,
             grant: extra.grant.unwrap_or_else(|| grant_fields(&ctx)),
+            email,
             unit_q: extra.unit_q,
             units_found,
             errors: extra.errors,
@@ -448,6 +456,47 @@ pub async fn revoke(
             Err(r) => return r,
             Ok((status, err)) => {
                 extra.errors = vec![err.body.message];
+                status
+            }
+        },
+    };
+    user_page(&state, &signed, ctx, &username, extra, status).await
+}
+
+/// `POST /staff/admin/users/{username}/email`: the address notices are e-mailed to (empty
+/// clears it).
+pub async fn set_email(
+    State(state): State<WebState>,
+    prefs: Prefs,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    Form(form): Form<FormData>,
+) -> Response {
+    let here = user_here(&username);
+    let (signed, ctx) = match administrator_form(&state, &headers, prefs, &here, &form).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut extra = UserExtra::none();
+    let status = match state
+        .app
+        .admin_set_email(&signed.actor, &username, form.get("email"))
+        .await
+    {
+        Ok(_) => {
+            extra.notice = Some(ctx.t("admin.user.email_done").to_string());
+            StatusCode::OK
+        }
+        Err(e) => match client_error(&ctx, e.into()) {
+            Err(r) => return r,
+            Ok((status, err)) => {
+                extra.errors = err
+                    .body
+                    .fields
+                    .iter()
+                    .map(|f| f.message.clone())
+                    .chain(err.body.fields.is_empty().then(|| err.body.message.clone()))
+                    .collect();
                 status
             }
         },
