@@ -561,5 +561,68 @@ async fn generate(app: App, n: u32) -> Result<()> {
         report.taken_total(),
         report.taken_total()
     );
+    broadcasts(&app).await?;
+    Ok(())
+}
+
+/// Two broadcast groups (定向发送) and a message to each, so the broadcasts page and the
+/// notices of 负责人 佛山市住建局 have something to show.
+async fn broadcasts(app: &App) -> Result<()> {
+    use huiyin_app::staff_notify::{BroadcastSpec, GroupSpec};
+    let admin = unit_actor("demo-admin", "0-xfj", &[Role::Administrator]);
+    let heads = app
+        .create_broadcast_group(
+            &admin,
+            &GroupSpec {
+                name: "佛山市职能部门负责人".into(),
+                region_code: "4406".into(),
+                levels: vec![],
+                kinds: vec!["department".into()],
+                roles: vec!["unit_head".into()],
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("demo broadcast group: {e}"))?;
+    let bureaus = app
+        .create_broadcast_group(
+            &admin,
+            &GroupSpec {
+                name: "佛山市县区信访部门".into(),
+                region_code: "4406".into(),
+                levels: vec!["county".into()],
+                kinds: vec!["petition_bureau".into()],
+                roles: vec![],
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("demo broadcast group: {e}"))?;
+    let leader = unit_actor("demo-leader", "4406-xfj", &[Role::Leader]);
+    for (group, kind, title, body) in [
+        (
+            &heads.id,
+            "instruction",
+            "关于做好节前信访工作的通知",
+            "请各部门主要负责人落实领导接访制度，节日期间保持值班，重要情况及时报告。",
+        ),
+        (
+            &bureaus.id,
+            "supervision",
+            "本周督办情况",
+            "本周省信访局对我市挂牌督办信访事项，请各县区信访部门督促承办单位按期书面答复。",
+        ),
+    ] {
+        app.send_broadcast(
+            &leader,
+            &BroadcastSpec {
+                group_id: group.clone(),
+                kind: kind.into(),
+                title: title.into(),
+                body: body.into(),
+                case_id: None,
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("demo broadcast: {e}"))?;
+    }
     Ok(())
 }

@@ -450,10 +450,17 @@ async fn every_statutory_step_reaches_webhook_sms_and_inbox_once() {
         .await;
     assert_eq!(status, StatusCode::OK, "{log}");
     let items = log["items"].as_array().unwrap();
-    assert_eq!(items.len(), 18, "{log}");
+    // 18 to the petitioner, and the notice to the unit the case was forwarded to (which has
+    // no staff accounts in this test: the log says so).
+    let petitioner: Vec<_> = items.iter().filter(|d| d["channel"] != "staff").collect();
+    assert_eq!(petitioner.len(), 18, "{log}");
+    let staff: Vec<_> = items.iter().filter(|d| d["channel"] == "staff").collect();
+    assert_eq!(staff.len(), 1, "{log}");
+    assert_eq!(staff[0]["step"], "forwarded");
+    assert!(staff[0]["detail"].as_str().unwrap().starts_with("0 people"));
     assert!(items.iter().all(|d| d["ok"] == true));
     let report = t.finish().await;
-    assert_eq!(report.done, 18);
+    assert_eq!(report.done, 19);
     assert_eq!(report.dead, 0);
 }
 

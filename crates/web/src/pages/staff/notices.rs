@@ -278,7 +278,7 @@ fn group_fields(ctx: &Ctx) -> Fields {
     ])
 }
 
-fn reach_words(ctx: &Ctx, g: &huiyin_store::BroadcastGroup) -> String {
+fn reach_words(ctx: &Ctx, g: &huiyin_store::BroadcastGroup, region_name: Option<&str>) -> String {
     let sep = ctx.t("staff.list_sep");
     let any = ctx.t("staff.broadcast.any");
     let join = |prefix: &str, list: &[String]| {
@@ -291,10 +291,10 @@ fn reach_words(ctx: &Ctx, g: &huiyin_store::BroadcastGroup) -> String {
                 .join(sep)
         }
     };
-    let region = if g.region_code == "0" {
-        ctx.t("staff.broadcast.nationwide").to_string()
-    } else {
-        g.region_code.clone()
+    let region = match (g.region_code.as_str(), region_name) {
+        ("0", _) => ctx.t("staff.broadcast.nationwide").to_string(),
+        (code, Some(name)) => format!("{name}（{code}）"),
+        (code, None) => code.to_string(),
     };
     ctx.tf(
         "staff.broadcast.reach",
@@ -351,6 +351,15 @@ async fn broadcasts_page(
     let (group, levels, kinds, roles) = shown
         .group
         .unwrap_or_else(|| (group_fields(&ctx), Vec::new(), Vec::new(), Vec::new()));
+    // The regions' names (of the shipped divisions; a code without one shows as the code).
+    let mut names = std::collections::HashMap::new();
+    for (g, _) in &groups {
+        if g.region_code != "0" && !names.contains_key(&g.region_code) {
+            if let Ok(Some(r)) = state.app.store().region(&g.region_code).await {
+                names.insert(g.region_code.clone(), r.name);
+            }
+        }
+    }
     let page = BroadcastsPage {
         chrome: signed.chrome(&ctx, "broadcasts"),
         has_active: !active.is_empty(),
@@ -359,7 +368,7 @@ async fn broadcasts_page(
             .map(|(g, n)| GroupRow {
                 id: g.id.clone(),
                 name: g.name.clone(),
-                reach: reach_words(&ctx, g),
+                reach: reach_words(&ctx, g, names.get(&g.region_code).map(String::as_str)),
                 people: *n,
                 active: g.retired_at_ms.is_none(),
             })
