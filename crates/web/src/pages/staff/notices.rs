@@ -354,10 +354,11 @@ async fn broadcasts_page(
     // The regions' names (of the shipped divisions; a code without one shows as the code).
     let mut names = std::collections::HashMap::new();
     for (g, _) in &groups {
-        if g.region_code != "0" && !names.contains_key(&g.region_code) {
-            if let Ok(Some(r)) = state.app.store().region(&g.region_code).await {
-                names.insert(g.region_code.clone(), r.name);
-            }
+        if g.region_code != "0"
+            && !names.contains_key(&g.region_code)
+            && let Ok(Some(r)) = state.app.store().region(&g.region_code).await
+        {
+            names.insert(g.region_code.clone(), r.name);
         }
     }
     let page = BroadcastsPage {
