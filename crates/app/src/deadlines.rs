@@ -185,12 +185,16 @@ impl App {
     }
 }
 
-/// Scans every `every` until `shutdown` completes (the first scan right away).
+/// Scans every `every` until `shutdown` completes (the first scan right away): the deadline
+/// ladder, then the 包案 progress reminders.
 pub async fn run_scans(app: App, every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         if let Err(e) = app.scan_deadlines(app.now()).await {
             tracing::warn!(error = %e, "deadline scan failed; trying again at the next interval");
+        }
+        if let Err(e) = app.remind_charges(app.now()).await {
+            tracing::warn!(error = %e, "包案 reminders failed; trying again at the next interval");
         }
         tokio::select! {
             () = &mut shutdown => break,

@@ -205,6 +205,8 @@ pub struct NotifyConfig {
     pub staff: bool,
     /// E-mail of staff notices over SMTP (none without).
     pub smtp: Option<crate::staff_notify::SmtpConfig>,
+    /// Days between 包案 progress reminders to the leader in charge (0: none).
+    pub charge_reminder_days: u32,
 }
 
 impl Default for NotifyConfig {
@@ -218,6 +220,7 @@ impl Default for NotifyConfig {
             webhook_timeout: Duration::from_secs(10),
             staff: true,
             smtp: None,
+            charge_reminder_days: 7,
         }
     }
 }

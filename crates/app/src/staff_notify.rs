@@ -55,10 +55,12 @@ pub enum NoticeKind {
     SentBack,
     /// A message to a broadcast group.
     Broadcast,
+    /// 包案: a periodic reminder to the leader in charge of an open case.
+    ChargeReminder,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 9] = [
+    pub const ALL: [NoticeKind; 10] = [
         NoticeKind::Forwarded,
         NoticeKind::Assigned,
         NoticeKind::Urged,
@@ -68,6 +70,7 @@ impl NoticeKind {
         NoticeKind::ChargeTaken,
         NoticeKind::SentBack,
         NoticeKind::Broadcast,
+        NoticeKind::ChargeReminder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +84,7 @@ impl NoticeKind {
             NoticeKind::ChargeTaken => "charge_taken",
             NoticeKind::SentBack => "sent_back",
             NoticeKind::Broadcast => "broadcast",
+            NoticeKind::ChargeReminder => "charge_reminder",
         }
     }
 
@@ -107,6 +111,9 @@ pub struct UnitNotice {
     pub kind: NoticeKind,
     pub title: String,
     pub body: String,
+    /// Only this person of the unit (a reminder to the leader in charge), not all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 /// The payload of a `broadcast` job.
@@ -223,6 +230,13 @@ fn words(
             "Completion report sent back",
             "the completion report was sent back; complete the work and report again.",
         ),
+        (NoticeKind::ChargeReminder, true) => {
+            ("包案进展提醒", "仍在办理中，请督促承办单位报告办理进展。")
+        }
+        (NoticeKind::ChargeReminder, false) => (
+            "Progress reminder",
+            "is still open; ask the handling unit for a progress report.",
+        ),
         (NoticeKind::Broadcast, _) => ("", ""),
     };
     let title = if zh {
@@ -334,6 +348,7 @@ pub fn staff_notices_for(
             kind,
             title,
             body,
+            user: None,
         };
         let Ok(payload) = serde_json::to_string(&notice) else {
             continue;
@@ -450,6 +465,7 @@ impl StaffNoticeHandler {
                     .iter()
                     .any(|r| CASE_ROLES.iter().any(|c| c.as_str() == r))
             })
+            .filter(|m| n.user.as_ref().is_none_or(|u| *u == m.user_id))
             .collect();
         let now = app.now().timestamp_millis();
         let detail = self
@@ -706,6 +722,100 @@ fn distinct(list: &[String]) -> Vec<String> {
 }
 
 impl App {
+    /// 包案 progress reminders: each leader in charge of an open case hears of it every
+    /// [`NotifyConfig::charge_reminder_days`] days from the day they took charge (0: never).
+    /// Each reminder is a job keyed by case, leader and period, so racing scans or a scan that
+    /// stopped half-way send each one once. Returns how many were enqueued.
+    pub async fn remind_charges(&self, now: huiyin_domain::Instant) -> Result<usize, AppError> {
+        let days = self.notify_config().charge_reminder_days;
+        if days == 0 || !self.notify_config().staff {
+            return Ok(0);
+        }
+        let every_ms = i64::from(days) * 86_400_000;
+        let now_ms = now.timestamp_millis();
+        let mut sent = 0;
+        loop {
+            let due = self
+                .store()
+                .due_charge_reminders(now_ms, every_ms, 500)
+                .await?;
+            if due.is_empty() {
+                break;
+            }
+            for r in &due {
+                if let Some(job) = self.charge_reminder_job(r, now_ms).await? {
+                    sent += self.store().enqueue_jobs(&[job]).await?;
+                }
+                self.store()
+                    .set_charge_reminded(&r.case_id, &r.leader_id, r.period, now_ms)
+                    .await?;
+            }
+            if due.len() < 500 {
+                break;
+            }
+        }
+        if sent > 0 {
+            self.job_signal().notify();
+        }
+        Ok(usize::try_from(sent).unwrap_or(usize::MAX))
+    }
+
+    async fn charge_reminder_job(
+        &self,
+        r: &huiyin_store::DueChargeReminder,
+        now_ms: i64,
+    ) -> Result<Option<NewJob>, AppError> {
+        // Only people with an account are reminded (a leader acting by API token has none).
+        let (Some(user), Some(unit)) = (r.leader_id.strip_prefix("user:"), r.unit_id.as_ref())
+        else {
+            return Ok(None);
+        };
+        let Some(record) = self
+            .store()
+            .case(&huiyin_domain::ids::CaseId::new(r.case_id.clone()))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let state = record.state;
+        let config = self.notify_config();
+        let zh = config.locale == Locale::Zh;
+        let days = (now_ms - r.since_ms) / 86_400_000;
+        let detail = if zh {
+            format!("当前阶段：{}；已包案 {days} 天。", state.stage.label_zh())
+        } else {
+            format!(
+                "Stage: {}; in your charge for {days} days.",
+                state.stage.as_str()
+            )
+        };
+        let (title, body) = words(
+            config.locale,
+            NoticeKind::ChargeReminder,
+            &state.receipt.display(),
+            state.petition.title.as_str(),
+            &detail,
+        );
+        let notice = UnitNotice {
+            case_id: r.case_id.clone(),
+            unit: unit.clone(),
+            kind: NoticeKind::ChargeReminder,
+            title,
+            body,
+            user: Some(user.to_string()),
+        };
+        let payload = serde_json::to_string(&notice).map_err(|e| AppError::Internal(e.into()))?;
+        Ok(Some(NewJob {
+            kind: STAFF_NOTICE_KIND.into(),
+            payload,
+            idempotency_key: format!("charge:{}:{}:{}", r.case_id, r.leader_id, r.period),
+            case_id: Some(r.case_id.clone()),
+            run_at_ms: now_ms,
+            max_attempts: config.max_attempts.max(1),
+            created_at_ms: now_ms,
+        }))
+    }
+
     /// A staff member's notices, newest first (`before`: the last one of the previous page).
     pub async fn my_notices(
         &self,

@@ -150,6 +150,7 @@ async fn enqueue_unit_notice(app: &App, key: &str) {
         kind: huiyin_app::staff_notify::NoticeKind::Supervision,
         title: "督办单：4406-TEST".into(),
         body: "第 1 号督办单，请于 2024-03-11 前书面答复。".into(),
+        user: None,
     };
     let now = app.now().timestamp_millis();
     app.store()

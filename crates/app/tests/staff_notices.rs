@@ -172,6 +172,7 @@ async fn a_staff_notice_job_that_runs_twice_writes_each_notice_once() {
         kind: huiyin_app::staff_notify::NoticeKind::Urged,
         title: "催办：X".into(),
         body: "请抓紧办理。".into(),
+        user: None,
     };
     let now = app.now().timestamp_millis();
     app.store()
@@ -482,5 +483,94 @@ async fn bad_groups_and_messages_are_refused_with_the_field_at_fault() {
         .await
         .unwrap();
     assert_eq!(set.as_deref(), Some("li.ming@example.gov.cn"));
+    db.cleanup().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_leader_in_charge_is_reminded_every_seven_days_once_each_time() {
+    use chrono::TimeDelta;
+    use huiyin_domain::ids::ActorId;
+    let (app, db) = start().await;
+    let leader_id = user(&app, "xfj-leader", BUREAU, &[Role::Leader]).await;
+    let handler = user(&app, "zj-handler", DEPT, &[Role::Handler]).await;
+    let leader = huiyin_domain::case::Actor {
+        id: ActorId::new(format!("user:{leader_id}")),
+        roles: vec![Role::Leader],
+        unit: Some(UnitId::new(BUREAU)),
+        oversees_case: false,
+        is_case_petitioner: false,
+    };
+    let id = submit(&app, 1, "440604").await;
+    let clerk = staff(BUREAU, &[Role::Registrar]);
+    for command in [
+        Command::Register {
+            class: StatutoryClass::Appeal(AppealRoute::PetitionProcedure),
+            category: None,
+            accused: Vec::new(),
+        },
+        Command::Route {
+            kind: RouteKind::Forward,
+            unit: UnitId::new(DEPT),
+        },
+    ] {
+        app.execute(clerk.clone(), id.clone(), command, None)
+            .await
+            .unwrap();
+    }
+    let t0 = app.now();
+    app.execute(leader.clone(), id.clone(), Command::TakeCharge, None)
+        .await
+        .unwrap();
+    let remind = async |after: TimeDelta| {
+        let at = t0 + after;
+        app.clock().set(at);
+        let n = app.remind_charges(at).await.unwrap();
+        run_jobs(&app).await;
+        n
+    };
+    let reminders = async || {
+        app.my_notices(&leader_id, false, None, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.kind == "charge_reminder")
+            .count()
+    };
+    assert_eq!(remind(TimeDelta::days(6)).await, 0);
+    assert_eq!(remind(TimeDelta::days(7)).await, 1);
+    assert_eq!(reminders().await, 1);
+    // A second scan the same day (or a racing one) sends nothing more.
+    assert_eq!(remind(TimeDelta::days(7) + TimeDelta::hours(1)).await, 0);
+    assert_eq!(remind(TimeDelta::days(14)).await, 1);
+    // After a long pause only the current period is reminded, not every one missed.
+    assert_eq!(remind(TimeDelta::days(40)).await, 1);
+    assert_eq!(remind(TimeDelta::days(41)).await, 0);
+    assert_eq!(reminders().await, 3);
+    let n = app
+        .my_notices(&leader_id, false, None, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.kind == "charge_reminder")
+        .unwrap();
+    assert!(n.title.starts_with("包案进展提醒："), "{}", n.title);
+    assert!(n.body.contains("已包案 40 天"), "{}", n.body);
+    // Only the leader: the handler heard of the 包案 itself, not of the reminders.
+    assert_eq!(
+        kinds_of(&app, &handler).await,
+        ["charge_taken", "forwarded"]
+    );
+    // A leader who gives up the charge is not reminded again.
+    app.execute(
+        leader,
+        id.clone(),
+        Command::ReleaseCharge {
+            reason: reason("已转由分管领导包案"),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(remind(TimeDelta::days(60)).await, 0);
     db.cleanup().await.unwrap();
 }

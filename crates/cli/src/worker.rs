@@ -51,6 +51,9 @@ pub struct WorkerArgs {
         default_value = "回音信访系统 <huiyin@localhost>"
     )]
     pub smtp_from: String,
+    /// Days between progress reminders to a leader in charge of an open case (包案); 0: none.
+    #[arg(long, default_value_t = 7)]
+    pub charge_reminder_days: u32,
     /// Staff get no in-app notices (工作通知) of their units' work (they are on by default).
     #[arg(long)]
     pub no_staff_notices: bool,
@@ -87,6 +90,10 @@ impl WorkerArgs {
             config.notify.smtp = Some(smtp);
         }
         config.notify.staff = !self.no_staff_notices;
+        if self.charge_reminder_days > 366 {
+            bail!("--charge-reminder-days is at most 366");
+        }
+        config.notify.charge_reminder_days = self.charge_reminder_days;
         config.notify.max_attempts = self.max_attempts;
         config.notify.webhook_timeout = Duration::from_secs(self.webhook_timeout_secs);
         Ok(config)

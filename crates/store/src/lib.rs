@@ -44,7 +44,9 @@ pub use jobs::{
     ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobOutcome, JobRecord, NewJob,
 };
 pub use leader::{LeaderCursor, LeaderList, is_leadership_event};
-pub use notices::{Broadcast, BroadcastGroup, NewStaffNotice, StaffNotice, UnitMember};
+pub use notices::{
+    Broadcast, BroadcastGroup, DueChargeReminder, NewStaffNotice, StaffNotice, UnitMember,
+};
 pub use org::{
     ImportReport, OrgImportError, OrgStats, OrgUnit, RegionRecord, UnitHistoryEntry, kind_codes,
 };

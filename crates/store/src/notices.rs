@@ -587,3 +587,76 @@ fn broadcast_of(r: BroadcastRow) -> Broadcast {
         emailed: r.11,
     }
 }
+
+/// A leader in charge (包案) of an open case who is due a progress reminder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueChargeReminder {
+    pub case_id: String,
+    pub leader_id: String,
+    pub unit_id: Option<String>,
+    pub since_ms: i64,
+    /// Whole reminder intervals since the leader took charge (1 for the first reminder).
+    pub period: i64,
+}
+
+impl Store {
+    /// Leaders in charge of open cases whose current reminder period (whole `every_ms` since
+    /// they took charge) has not been reminded yet, oldest charge first.
+    pub async fn due_charge_reminders(
+        &self,
+        now_ms: i64,
+        every_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<DueChargeReminder>> {
+        let every_ms = every_ms.max(1);
+        let rows: Vec<(String, String, Option<String>, i64, i64)> = sqlx::query_as(
+            "SELECT cc.case_id, cc.leader_id, cc.unit_id, cc.since_ms,
+                    ($1 - cc.since_ms) / $2 AS period
+             FROM case_charges cc
+             JOIN cases c ON c.id = cc.case_id
+             LEFT JOIN charge_reminders r
+               ON r.case_id = cc.case_id AND r.leader_id = cc.leader_id
+             WHERE c.is_open = 1 AND cc.since_ms <= $1 - $2
+               AND ($1 - cc.since_ms) / $2 > COALESCE(r.period, 0)
+             ORDER BY cc.since_ms, cc.case_id, cc.leader_id
+             LIMIT $3",
+        )
+        .bind(now_ms)
+        .bind(every_ms)
+        .bind(limit.clamp(1, 10_000))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DueChargeReminder {
+                case_id: r.0,
+                leader_id: r.1,
+                unit_id: r.2,
+                since_ms: r.3,
+                period: r.4,
+            })
+            .collect())
+    }
+
+    /// Records that a leader was reminded of `period`.
+    pub async fn set_charge_reminded(
+        &self,
+        case_id: &str,
+        leader_id: &str,
+        period: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO charge_reminders (case_id, leader_id, period, at_ms)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (case_id, leader_id) DO UPDATE SET period = $3, at_ms = $4",
+        )
+        .bind(case_id)
+        .bind(leader_id)
+        .bind(period)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -57,3 +57,14 @@ CREATE TABLE broadcasts (
     sent_at    BIGINT NOT NULL
 );
 CREATE INDEX broadcasts_sent ON broadcasts(sent_at);
+
+-- 包案 progress reminders: the last reminder period (whole `reminder interval`s since the
+-- leader took charge) a leader was reminded of, per case. Kept apart from `case_charges`,
+-- which the writer rewrites with every change of charge.
+CREATE TABLE charge_reminders (
+    case_id   TEXT NOT NULL,
+    leader_id TEXT NOT NULL,
+    period    BIGINT NOT NULL,
+    at_ms     BIGINT NOT NULL,
+    PRIMARY KEY (case_id, leader_id)
+);
