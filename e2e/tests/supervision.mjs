@@ -63,5 +63,24 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
   });
 }
 
+for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
+  await test(`the circulars list of this month prints (${tag} px)`, async () => {
+    const ctx = await context(browser, vp);
+    const page = await ctx.newPage();
+    await signIn(page, "sheng-ducha");
+    await page.goto(new URL("/staff/supervision", BASE).href);
+    await page.getByRole("link", { name: /通报列表/ }).click();
+    await page.waitForURL(/\/staff\/supervision\/circulars/);
+    const list = await page.textContent("#circulars");
+    assert(list.includes("予以通报"), `no demo circular: ${list}`);
+    assert(list.includes("广东省信访局"), "the circulating unit is not named");
+    await assertNoHorizontalScroll(page, `circulars ${tag}`);
+    await shot(page, `supervision-circulars-${tag}`);
+    await page.emulateMedia({ media: "print" });
+    await shot(page, `supervision-circulars-print-${tag}`);
+    await ctx.close();
+  });
+}
+
 await browser.close();
 summary();

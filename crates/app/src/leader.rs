@@ -305,3 +305,76 @@ impl App {
         }
     }
 }
+
+/// The longest period the 通报 list covers at once.
+pub const MAX_CIRCULAR_DAYS: i64 = 366;
+
+/// One 通报 of the printable list, with the units' names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Circular {
+    pub row: huiyin_store::CirculationRow,
+    pub unit_name: String,
+    pub by_unit_name: String,
+}
+
+impl App {
+    /// The circulars (通报) of cases in the actor's scope made in `[from, to)`: the list a
+    /// supervising level publishes (supervisors and leaders). At most 2,000 rows; a longer
+    /// period than [`MAX_CIRCULAR_DAYS`] is refused.
+    pub async fn circulars(
+        &self,
+        actor: &Actor,
+        from: huiyin_domain::Instant,
+        to: huiyin_domain::Instant,
+    ) -> Result<Vec<Circular>, AppError> {
+        if !(actor.has(Role::Supervisor) || actor.has(Role::Leader)) {
+            return Err(AppError::Forbidden("只有督办人员和领导可以查看通报".into()));
+        }
+        if to <= from {
+            return Err(AppError::invalid(
+                "to",
+                "period_empty",
+                "结束日期应晚于开始日期",
+            ));
+        }
+        if (to - from).num_days() > MAX_CIRCULAR_DAYS {
+            return Err(AppError::invalid(
+                "to",
+                "period_too_long",
+                format!("通报列表一次最多 {MAX_CIRCULAR_DAYS} 天"),
+            ));
+        }
+        let scope = self.scope_of(actor).await?;
+        let rows = self
+            .store()
+            .circulations(&scope, from.timestamp_millis(), to.timestamp_millis(), 2000)
+            .await?;
+        let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut name_of = async |id: &str| -> Result<String, AppError> {
+                if let Some(n) = names.get(id) {
+                    return Ok(n.clone());
+                }
+                let n = self
+                    .store()
+                    .unit(id)
+                    .await?
+                    .map_or_else(|| id.to_string(), |u| u.name);
+                names.insert(id.to_string(), n.clone());
+                Ok(n)
+            };
+            let unit_name = name_of(&row.unit_id).await?;
+            let by_unit_name = match row.by_unit.clone() {
+                Some(b) => name_of(&b).await?,
+                None => String::new(),
+            };
+            out.push(Circular {
+                row,
+                unit_name,
+                by_unit_name,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -308,6 +308,8 @@ async fn generate(app: App, n: u32) -> Result<()> {
         ..Actor::system()
     };
     let mut rng = rand::rng();
+    // Circulars (通报) made so far.
+    let mut circulated = 0u32;
     for i in 0..n {
         let (category, dept, title_t, happened, ask) = *ISSUES
             .choose(&mut rng)
@@ -448,7 +450,7 @@ async fn generate(app: App, n: u32) -> Result<()> {
             if named || rng.random_ratio(1, 4) {
                 let supervisor = unit_actor("demo-supervisor", "44-xfj", &[Role::Supervisor]);
                 run(
-                    supervisor,
+                    supervisor.clone(),
                     Command::Supervise {
                         form: SupervisionForm::Phone,
                         text: doc("群众反映强烈，请加快办理，五个工作日内书面反馈办理进展")?,
@@ -458,6 +460,19 @@ async fn generate(app: App, n: u32) -> Result<()> {
                     },
                 )
                 .await?;
+                // The first of those not named and every third one after it is also
+                // circulated (通报), so the circulars list has rows.
+                if !named && (circulated == 0 || rng.random_ratio(1, 3)) {
+                    circulated += 1;
+                    run(
+                        supervisor,
+                        Command::Circulate {
+                            text: doc("办理进度滞后，群众反映强烈，予以通报")?,
+                            order: None,
+                        },
+                    )
+                    .await?;
+                }
             }
             continue;
         }

@@ -319,3 +319,75 @@ impl Store {
         Ok(rows)
     }
 }
+
+/// One 通报 (circular) as the printable list shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CirculationRow {
+    pub case_id: String,
+    pub receipt: String,
+    pub title: String,
+    pub at_ms: i64,
+    /// The unit named in the circular.
+    pub unit_id: String,
+    /// The unit that circulated it.
+    pub by_unit: Option<String>,
+    pub text: String,
+    /// The 督办单 left unanswered that it follows, when the ladder circulated it.
+    pub order: Option<u32>,
+}
+
+impl Store {
+    /// The circulars (通报) of cases in `scope` made in `[from_ms, to_ms)`, in date order, at
+    /// most `limit`.
+    pub async fn circulations(
+        &self,
+        scope: &Scope,
+        from_ms: i64,
+        to_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<CirculationRow>> {
+        let mut texts = Vec::new();
+        let within = scope_clause(scope, &mut texts);
+        let mut binds: Vec<Bind> = texts.into_iter().map(Bind::Text).collect();
+        let from = mark(&mut binds, Bind::Int(from_ms));
+        let to = mark(&mut binds, Bind::Int(to_ms));
+        let n = mark(&mut binds, Bind::Int(i64::from(limit.clamp(1, 5000))));
+        let sql = format!(
+            "SELECT e.case_id, c.receipt, c.title, e.at_ms, e.actor_unit, e.payload
+             FROM events e JOIN cases c ON c.id = e.case_id
+             WHERE e.kind = 'circulated' AND e.at_ms >= {from} AND e.at_ms < {to}
+               AND {within}
+             ORDER BY e.at_ms, e.seq LIMIT {n}"
+        );
+        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
+        let mut q = sqlx::query_as::<_, (String, String, String, i64, Option<String>, String)>(
+            sqlx::AssertSqlSafe(sql),
+        );
+        for b in binds {
+            q = match b {
+                Bind::Text(t) => q.bind(t),
+                Bind::Int(i) => q.bind(i),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (case_id, receipt, title, at_ms, by_unit, payload) in rows {
+            let kind: huiyin_domain::case::EventKind = serde_json::from_str(&payload)
+                .map_err(|e| StoreError::Corrupt(format!("circulated event of {case_id}: {e}")))?;
+            let huiyin_domain::case::EventKind::Circulated { text, unit, order } = kind else {
+                continue;
+            };
+            out.push(CirculationRow {
+                case_id,
+                receipt,
+                title,
+                at_ms,
+                unit_id: unit.to_string(),
+                by_unit,
+                text: text.to_string(),
+                order,
+            });
+        }
+        Ok(out)
+    }
+}

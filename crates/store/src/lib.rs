@@ -43,7 +43,7 @@ pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
 pub use jobs::{
     ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobOutcome, JobRecord, NewJob,
 };
-pub use leader::{LeaderCursor, LeaderList, is_leadership_event};
+pub use leader::{CirculationRow, LeaderCursor, LeaderList, is_leadership_event};
 pub use notices::{
     Broadcast, BroadcastGroup, DueChargeReminder, NewStaffNotice, StaffNotice, UnitMember,
 };

@@ -177,3 +177,85 @@ async fn hidden_version(t: &T, case: &str) -> String {
         .version
         .to_string()
 }
+
+#[tokio::test]
+async fn the_circulars_list_prints_the_period_within_the_supervisors_scope() {
+    let t = T::start().await;
+    t.unit(
+        "4407-xfj",
+        "江门市信访局",
+        "petition_bureau",
+        "4407",
+        "44-xfj",
+    )
+    .await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    t.user("duban", "44-xfj", "supervisor").await;
+    t.user("jm.duban", "4407-xfj", "supervisor").await;
+    t.user("zj.cb", "4406-zj", "handler").await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    let case = t.intake(&reg, &reg_csrf, "小区电梯长期停运").await;
+    t.register_and_route(&reg, &reg_csrf, &case, "4406-zj")
+        .await;
+    let (sup, sup_csrf) = t.login("duban").await;
+    let res = t
+        .act(
+            &sup,
+            &sup_csrf,
+            &case,
+            "circulate",
+            &[("text", "逾期未办结，予以通报")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // The supervision view links to it; this month by default, the circular listed.
+    let desk = t.get("/staff/supervision", &sup).await;
+    assert!(desk.body.contains("href=\"/staff/supervision/circulars\""));
+    let page = t.get("/staff/supervision/circulars", &sup).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let list = section(&page.body, "circulars");
+    assert!(list.contains("佛山市住建局"), "{list}");
+    assert!(list.contains("逾期未办结，予以通报"));
+    assert!(list.contains("小区电梯长期停运"));
+    assert!(list.contains("广东省信访局"));
+    assert!(
+        list.contains("通报期间：2025-03-01 至 2025-03-12"),
+        "{list}"
+    );
+    assert!(list.contains("共 1 件。"));
+    assert!(page.body.contains("data-print"));
+    // Another period: none.
+    let page = t
+        .get(
+            "/staff/supervision/circulars?from=2025-01-01&to=2025-02-28",
+            &sup,
+        )
+        .await;
+    assert!(section(&page.body, "circulars").contains("本期间没有通报"));
+    // Another city's supervisor does not see it.
+    let (jm, _) = t.login("jm.duban").await;
+    let page = t.get("/staff/supervision/circulars", &jm).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("逾期未办结"), "{}", page.body);
+    // Bad periods are refused with the reason; handlers have no circulars list.
+    let bad = t
+        .get("/staff/supervision/circulars?from=2025-13-01", &sup)
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("日期无效"));
+    let bad = t
+        .get(
+            "/staff/supervision/circulars?from=2023-01-01&to=2025-03-01",
+            &sup,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("通报列表一次最多 366 天"), "{}", bad.body);
+    let (zj, _) = t.login("zj.cb").await;
+    assert_eq!(
+        t.get("/staff/supervision/circulars", &zj).await.status,
+        StatusCode::FORBIDDEN
+    );
+    t.finish().await;
+}

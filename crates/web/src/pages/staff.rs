@@ -54,6 +54,7 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/units", get(admin::unit_search))
         .route("/staff/leader", get(leader::page))
         .route("/staff/supervision", get(leader::supervision))
+        .route("/staff/supervision/circulars", get(leader::circulars))
         .route("/staff/search", get(search::page))
         .route("/staff/notices", get(notices::page))
         .route("/staff/notices/read", post(notices::read))

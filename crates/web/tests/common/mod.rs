@@ -51,7 +51,6 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// The value of the first hidden input `name` in a page.
 /// The part of a page holding one list (`<section id="…">` up to its end).
 pub fn section<'a>(page: &'a str, id: &str) -> &'a str {
     let start = page
@@ -61,6 +60,7 @@ pub fn section<'a>(page: &'a str, id: &str) -> &'a str {
     &rest[..rest.find("</section>").unwrap()]
 }
 
+/// The value of the first hidden input `name` in a page.
 pub fn hidden(body: &str, name: &str) -> String {
     let pat = format!("name=\"{name}\" value=\"");
     let start = body

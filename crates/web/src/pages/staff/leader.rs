@@ -249,3 +249,150 @@ async fn desk_page(
         },
     )
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CircularsQuery {
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+}
+
+struct CircularRow {
+    n: usize,
+    case_id: String,
+    receipt: String,
+    title: String,
+    unit: String,
+    text: String,
+    order: Option<u32>,
+    when: String,
+    by: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "staff/circulars.html")]
+struct CircularsPage {
+    ctx: Ctx,
+    chrome: Chrome,
+    heading: String,
+    period: String,
+    from: String,
+    to: String,
+    from_error: Option<String>,
+    to_error: Option<String>,
+    rows: Vec<CircularRow>,
+}
+
+/// `GET /staff/supervision/circulars[?from=YYYY-MM-DD&to=YYYY-MM-DD]`: the 通报 list of a
+/// period (this month by default), print-ready, within the user's scope.
+pub async fn circulars(
+    State(state): State<WebState>,
+    prefs: Prefs,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<CircularsQuery>,
+) -> Response {
+    use super::forms::{cst, parse_date_end, parse_date_start, show_date, show_time};
+    use chrono::Datelike;
+    let (signed, here) =
+        match signed_at(&state, &headers, &uri, "/staff/supervision/circulars").await {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+    let ctx = signed.ctx(prefs, here);
+    let today = state.app.now().with_timezone(&cst()).date_naive();
+    let first = today.with_day(1).unwrap_or(today);
+    let from = if q.from.trim().is_empty() {
+        first.format("%Y-%m-%d").to_string()
+    } else {
+        q.from.trim().to_string()
+    };
+    let to = if q.to.trim().is_empty() {
+        today.format("%Y-%m-%d").to_string()
+    } else {
+        q.to.trim().to_string()
+    };
+    let bad_date = || ctx.t("staff.act.bad_date").to_string();
+    let (Some(start), Some(end)) = (parse_date_start(&from), parse_date_end(&to)) else {
+        let page = CircularsPage {
+            chrome: signed.chrome(&ctx, "supervision"),
+            heading: ctx.t("staff.circulars.heading").to_string(),
+            period: String::new(),
+            from_error: parse_date_start(&from).is_none().then(bad_date),
+            to_error: parse_date_end(&to).is_none().then(bad_date),
+            from,
+            to,
+            rows: Vec::new(),
+            ctx,
+        };
+        return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+    };
+    let end = end + chrono::TimeDelta::seconds(1);
+    let list = match state.app.circulars(&signed.actor, start, end).await {
+        Ok(l) => l,
+        Err(e) => {
+            let err = crate::pages::domain_text::localize(ctx.lang, ApiError::from(e));
+            if err.status == StatusCode::FORBIDDEN || err.status.is_server_error() {
+                return app_error_page(ctx, err);
+            }
+            let message = err
+                .body
+                .fields
+                .first()
+                .map_or_else(|| err.body.message.clone(), |f| f.message.clone());
+            let page = CircularsPage {
+                chrome: signed.chrome(&ctx, "supervision"),
+                heading: ctx.t("staff.circulars.heading").to_string(),
+                period: String::new(),
+                from_error: None,
+                to_error: Some(message),
+                from,
+                to,
+                rows: Vec::new(),
+                ctx,
+            };
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
+    let rows = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| CircularRow {
+            n: i + 1,
+            when: huiyin_store::from_ms(c.row.at_ms).map_or_else(|_| String::new(), show_time),
+            by: if c.by_unit_name.is_empty() {
+                ctx.t("staff.circulars.by_scan").to_string()
+            } else {
+                c.by_unit_name
+            },
+            unit: c.unit_name,
+            case_id: c.row.case_id,
+            receipt: huiyin_domain::values::ReceiptCode::parse(&c.row.receipt)
+                .map_or(c.row.receipt.clone(), |r| r.display()),
+            title: c.row.title,
+            text: c.row.text,
+            order: c.row.order,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &CircularsPage {
+            chrome: signed.chrome(&ctx, "supervision"),
+            heading: ctx.t("staff.circulars.heading").to_string(),
+            period: ctx.tf(
+                "staff.circulars.period",
+                &[
+                    ("from", &show_date(start)),
+                    ("to", &show_date(end - chrono::TimeDelta::seconds(1))),
+                ],
+            ),
+            from,
+            to,
+            from_error: None,
+            to_error: None,
+            rows,
+            ctx,
+        },
+    )
+}
