@@ -34,10 +34,12 @@ pub enum DeskList {
     SentBack,
     /// Cases rated 不满意.
     Unsatisfied,
+    /// Cases with a 回访 still to be made.
+    FollowUps,
 }
 
 impl DeskList {
-    pub const ALL: [DeskList; 9] = [
+    pub const ALL: [DeskList; 10] = [
         DeskList::InCharge,
         DeskList::Awaiting,
         DeskList::Instructed,
@@ -47,16 +49,18 @@ impl DeskList {
         DeskList::Stalled,
         DeskList::SentBack,
         DeskList::Unsatisfied,
+        DeskList::FollowUps,
     ];
 
     /// The lists of the supervisors' view (督办), in the order it shows them.
-    pub const SUPERVISION: [DeskList; 6] = [
+    pub const SUPERVISION: [DeskList; 7] = [
         DeskList::Named,
         DeskList::OpenOrders,
         DeskList::Overdue,
         DeskList::Stalled,
         DeskList::SentBack,
         DeskList::Unsatisfied,
+        DeskList::FollowUps,
     ];
 
     /// The stable code used in links (`?list=…`).
@@ -71,6 +75,7 @@ impl DeskList {
             DeskList::Stalled => "stalled",
             DeskList::SentBack => "sent-back",
             DeskList::Unsatisfied => "unsatisfied",
+            DeskList::FollowUps => "follow-ups",
         }
     }
 
@@ -186,6 +191,7 @@ impl App {
             }),
             DeskList::SentBack => Some(LeaderList::SentBack),
             DeskList::Unsatisfied => Some(LeaderList::Unsatisfied),
+            DeskList::FollowUps => Some(LeaderList::FollowUps),
         };
         // One row more than shown says whether a next page exists.
         let (mut rows, total, open) = match which {

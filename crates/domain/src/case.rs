@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::Instant;
 use crate::calendar::Calendar;
 use crate::clock::{self, Pause, Timer};
+use crate::follow_up::{FollowUp, FollowUpMethod, FollowUpOutcome, FollowUpReason};
 use crate::ids::{ActorId, CaseId, UnitId};
 use crate::petition::{PetitionRecord, StatutoryClass};
 use crate::policy::{ClockKind, DeadlinePolicy};
@@ -573,6 +574,15 @@ pub enum Command {
     },
     /// 摘牌: named supervision ends.
     EndNamedSupervision { reason: Reason },
+    /// 回访: the petition bureau schedules a follow-up of a replied case (cases rated 不满意
+    /// and group petitions get one by policy when rated).
+    ScheduleFollowUp { method: FollowUpMethod },
+    /// 回访: the bureau records the follow-up it made and what it heard.
+    RecordFollowUp {
+        method: FollowUpMethod,
+        outcome: FollowUpOutcome,
+        note: Reason,
+    },
 }
 
 impl Command {
@@ -610,6 +620,8 @@ impl Command {
             Command::AnswerSupervision { .. } => "answer_supervision",
             Command::Circulate { .. } => "circulate",
             Command::EndNamedSupervision { .. } => "end_named_supervision",
+            Command::ScheduleFollowUp { .. } => "schedule_follow_up",
+            Command::RecordFollowUp { .. } => "record_follow_up",
             Command::ReleaseCharge { .. } => "release_charge",
             Command::HandOverCharge { .. } => "hand_over_charge",
         }
@@ -788,6 +800,18 @@ pub enum EventKind {
     NamedSupervisionEnded {
         reason: Reason,
     },
+    /// 回访 scheduled: due by `due_at`.
+    FollowUpScheduled {
+        reason: FollowUpReason,
+        method: FollowUpMethod,
+        due_at: Instant,
+    },
+    /// 回访 made.
+    FollowUpRecorded {
+        method: FollowUpMethod,
+        outcome: FollowUpOutcome,
+        note: Reason,
+    },
 }
 
 impl EventKind {
@@ -831,6 +855,8 @@ impl EventKind {
             EventKind::SupervisionAnswered { .. } => "supervision_answered",
             EventKind::Circulated { .. } => "circulated",
             EventKind::NamedSupervisionEnded { .. } => "named_supervision_ended",
+            EventKind::FollowUpScheduled { .. } => "follow_up_scheduled",
+            EventKind::FollowUpRecorded { .. } => "follow_up_recorded",
         }
     }
 
@@ -859,6 +885,8 @@ impl EventKind {
                 | EventKind::SupervisionAnswered { .. }
                 | EventKind::Circulated { .. }
                 | EventKind::NamedSupervisionEnded { .. }
+                | EventKind::FollowUpScheduled { .. }
+                | EventKind::FollowUpRecorded { .. }
         )
     }
 
@@ -1020,6 +1048,9 @@ pub struct CaseState {
     /// The deadline-ladder step last taken (see [`crate::supervision`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ladder: Option<LadderMark>,
+    /// 回访, in the order scheduled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<FollowUp>,
 }
 
 /// The reply-quality check of one issued opinion.
@@ -2016,8 +2047,77 @@ fn decide_existing(
                 reason: reason.clone(),
             }
         }
+        Command::ScheduleFollowUp { method } => {
+            check_follow_up_staff(&command, state, actor)?;
+            if !matches!(
+                stage,
+                S::Replied | S::UnderReview | S::Reviewed | S::UnderRereview | S::Concluded
+            ) {
+                return Err(wrong_stage(&command, state));
+            }
+            if state.follow_ups.iter().any(FollowUp::is_open) {
+                return Err(Rejection::NotAllowed("本件已有待办的回访".into()));
+            }
+            follow_up_scheduled(ctx, FollowUpReason::Requested, *method)
+        }
+        Command::RecordFollowUp {
+            method,
+            outcome,
+            note,
+        } => {
+            check_follow_up_staff(&command, state, actor)?;
+            if !state.follow_ups.iter().any(FollowUp::is_open) {
+                return Err(Rejection::NotAllowed("本件没有待办的回访".into()));
+            }
+            EventKind::FollowUpRecorded {
+                method: *method,
+                outcome: *outcome,
+                note: note.clone(),
+            }
+        }
     };
-    Ok(vec![event])
+    let mut events = vec![event];
+    // 回访 by policy: a rating that closes the case schedules it in the same change.
+    if let EventKind::Rated { bureau, unit, .. } = &events[0] {
+        let unsatisfied = [bureau, unit].contains(&&Satisfaction::Unsatisfied);
+        let group = state.petition.group_headcount.is_some_and(|n| n > 1);
+        if let Some((reason, method)) = ctx.policy.follow_up.after_rating(unsatisfied, group)
+            && !state.follow_ups.iter().any(FollowUp::is_open)
+        {
+            events.push(follow_up_scheduled(ctx, reason, method));
+        }
+    }
+    Ok(events)
+}
+
+fn follow_up_scheduled(ctx: &Ctx<'_>, reason: FollowUpReason, method: FollowUpMethod) -> EventKind {
+    EventKind::FollowUpScheduled {
+        reason,
+        method,
+        due_at: crate::supervision::working_days_after(
+            ctx.calendar,
+            ctx.now,
+            ctx.policy.follow_up.within_working_days,
+        ),
+    }
+}
+
+/// 回访 is the petition bureau's work: its registrars and heads, or its supervisors.
+fn check_follow_up_staff(
+    command: &Command,
+    state: &CaseState,
+    actor: &Actor,
+) -> Result<(), Rejection> {
+    let bureau_staff = actor.acts_for(&state.bureau, REGISTRARS)
+        || (actor.has(Role::Supervisor) && (actor.in_unit(&state.bureau) || actor.oversees_case));
+    if bureau_staff || actor.has(Role::System) {
+        Ok(())
+    } else {
+        Err(forbidden(
+            command,
+            "只有受理信访部门的登记员、负责人或督办员可以安排和记录回访",
+        ))
+    }
 }
 
 /// A stored event stream that cannot be folded (corrupt or out of order).
@@ -2104,6 +2204,7 @@ fn start(event: &Event) -> Result<CaseState, ReplayError> {
                 named_supervision_since: None,
                 circulations: 0,
                 ladder: None,
+                follow_ups: Vec::new(),
             };
             s.start_timer(ClockKind::RegisterRoute, *received_at, None);
             Ok(s)
@@ -2395,6 +2496,32 @@ pub fn apply_to(s: &mut CaseState, event: &Event) -> Result<(), ReplayError> {
             }
         }
         EventKind::NamedSupervisionEnded { .. } => s.named_supervision_since = None,
+        EventKind::FollowUpScheduled {
+            reason,
+            method,
+            due_at,
+        } => s.follow_ups.push(FollowUp {
+            reason: *reason,
+            method: *method,
+            scheduled_at: at,
+            due_at: *due_at,
+            done_at: None,
+            done_by: None,
+            outcome: None,
+            note: None,
+        }),
+        EventKind::FollowUpRecorded {
+            method,
+            outcome,
+            note,
+        } => {
+            if let Some(f) = s.follow_ups.iter_mut().rev().find(|f| f.is_open()) {
+                f.done_at = Some(at);
+                f.done_by = Some(*method);
+                f.outcome = Some(*outcome);
+                f.note = Some(note.clone());
+            }
+        }
     }
     let (EventKind::Replied { quality, .. }
     | EventKind::ReviewDecided { quality, .. }

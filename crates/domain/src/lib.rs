@@ -13,6 +13,7 @@ pub mod access;
 pub mod calendar;
 pub mod case;
 pub mod clock;
+pub mod follow_up;
 pub mod ids;
 pub mod petition;
 pub mod policy;

@@ -259,6 +259,8 @@ pub struct DeadlinePolicy {
     pub yellow_share: f64,
     /// How overdue cases are chased (催办, 督办单, 通报).
     pub escalation: EscalationPolicy,
+    /// Which closed cases get a follow-up (回访).
+    pub follow_up: crate::follow_up::FollowUpPolicy,
 }
 
 impl Default for DeadlinePolicy {
@@ -272,6 +274,7 @@ impl Default for DeadlinePolicy {
             roll_off_day_forward: true,
             yellow_share: 0.2,
             escalation: EscalationPolicy::default(),
+            follow_up: crate::follow_up::FollowUpPolicy::default(),
         }
     }
 }
@@ -314,6 +317,9 @@ impl DeadlinePolicy {
         if let Some(v) = &o.escalation {
             self.escalation = v.clone();
         }
+        if let Some(v) = &o.follow_up {
+            self.follow_up = v.clone();
+        }
     }
 
     /// Checks every limit and number is sensible.
@@ -332,7 +338,8 @@ impl DeadlinePolicy {
         }
         validate_extensions(at, Some(self.max_extension_days), Some(self.max_extensions))?;
         validate_yellow_share(at, Some(self.yellow_share))?;
-        self.escalation.validate(at)
+        self.escalation.validate(at)?;
+        self.follow_up.validate(at)
     }
 }
 
@@ -432,6 +439,9 @@ pub struct PolicyOverride {
     /// See [`DeadlinePolicy::escalation`]; replaces it whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub escalation: Option<EscalationPolicy>,
+    /// See [`DeadlinePolicy::follow_up`]; replaces it whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<crate::follow_up::FollowUpPolicy>,
 }
 
 impl PolicyOverride {
@@ -451,7 +461,10 @@ impl PolicyOverride {
         }
         validate_extensions(at, self.max_extension_days, self.max_extensions)?;
         validate_yellow_share(at, self.yellow_share)?;
-        self.escalation.as_ref().map_or(Ok(()), |e| e.validate(at))
+        self.escalation
+            .as_ref()
+            .map_or(Ok(()), |e| e.validate(at))?;
+        self.follow_up.as_ref().map_or(Ok(()), |f| f.validate(at))
     }
 }
 

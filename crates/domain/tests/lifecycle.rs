@@ -2434,3 +2434,131 @@ mod ladder {
         assert_eq!(scan(&mut w, cst(2025, 1, 1, 8, 0)), None);
     }
 }
+
+mod follow_up {
+    use super::*;
+    use huiyin_domain::follow_up::{FollowUpMethod, FollowUpOutcome, FollowUpReason};
+
+    /// Replied on Friday 27 September 2024, before National Day (1–7 October off, Sunday 29
+    /// September and Saturday 12 October worked).
+    fn replied() -> World {
+        let mut w = World::handling("follow-up", cst(2024, 9, 27, 9, 0), false);
+        w.ok(
+            &head(UNIT_A),
+            Command::Reply {
+                opinion: opinion(Decision::Support),
+            },
+        );
+        w
+    }
+
+    fn rate(bureau: Satisfaction, unit: Satisfaction) -> Command {
+        Command::Rate {
+            bureau,
+            unit,
+            comment: None,
+        }
+    }
+
+    fn record(outcome: FollowUpOutcome) -> Command {
+        Command::RecordFollowUp {
+            method: FollowUpMethod::Phone,
+            outcome,
+            note: reason("电话联系信访人，表示路灯已修好"),
+        }
+    }
+
+    #[test]
+    fn a_case_rated_unsatisfied_gets_a_follow_up_within_ten_working_days() {
+        let mut w = replied();
+        w.at(cst(2024, 9, 27, 15, 0));
+        let kinds = w.ok(
+            &petitioner(true),
+            rate(Satisfaction::Satisfied, Satisfaction::Unsatisfied),
+        );
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        let f = w.s().follow_ups[0].clone();
+        assert_eq!(f.reason, FollowUpReason::Unsatisfied);
+        assert_eq!(f.method, FollowUpMethod::Phone);
+        // Ten working days from Friday 27 September: 29 (make-up Sunday), 30 September,
+        // then 8, 9, 10, 11, 12 (make-up Saturday), 14, 15, 16 October.
+        assert_eq!(f.due_at, eod(2024, 10, 16));
+        assert!(f.is_open());
+        // Not for the handling unit: the bureau follows up.
+        assert_eq!(
+            w.code(&handler(UNIT_A), record(FollowUpOutcome::Satisfied)),
+            "forbidden"
+        );
+        w.at(cst(2024, 10, 8, 10, 0));
+        w.ok(&registrar(), record(FollowUpOutcome::BasicallySatisfied));
+        let f = &w.s().follow_ups[0];
+        assert_eq!(f.outcome, Some(FollowUpOutcome::BasicallySatisfied));
+        assert_eq!(f.done_by, Some(FollowUpMethod::Phone));
+        assert_eq!(f.done_at, Some(cst(2024, 10, 8, 10, 0)));
+        // Once only; the petitioner does not see the follow-up events.
+        assert_eq!(
+            w.code(&registrar(), record(FollowUpOutcome::Satisfied)),
+            "not_allowed"
+        );
+        assert!(
+            w.events
+                .iter()
+                .filter(|e| e.kind.name().starts_with("follow_up"))
+                .all(|e| !e.kind.visible_to_petitioner())
+        );
+    }
+
+    #[test]
+    fn a_satisfied_rating_gets_none_unless_the_policy_or_the_bureau_asks() {
+        let mut w = replied();
+        let kinds = w.ok(
+            &petitioner(true),
+            rate(Satisfaction::Satisfied, Satisfaction::BasicallySatisfied),
+        );
+        assert_eq!(kinds.len(), 1);
+        assert!(w.s().follow_ups.is_empty());
+        // The bureau may schedule one itself, once while it is open.
+        w.ok(
+            &registrar(),
+            Command::ScheduleFollowUp {
+                method: FollowUpMethod::Visit,
+            },
+        );
+        assert_eq!(w.s().follow_ups[0].reason, FollowUpReason::Requested);
+        assert_eq!(
+            w.code(
+                &registrar(),
+                Command::ScheduleFollowUp {
+                    method: FollowUpMethod::Phone
+                }
+            ),
+            "not_allowed"
+        );
+        // A deployment that follows up every rated case.
+        let mut all = replied();
+        all.policy.follow_up.every_rated = true;
+        all.ok(
+            &petitioner(true),
+            rate(Satisfaction::Satisfied, Satisfaction::Satisfied),
+        );
+        assert_eq!(all.s().follow_ups[0].reason, FollowUpReason::EveryRated);
+    }
+
+    #[test]
+    fn no_follow_up_before_the_reply() {
+        let mut w = World::handling("early", cst(2024, 9, 27, 9, 0), false);
+        assert_eq!(
+            w.code(
+                &registrar(),
+                Command::ScheduleFollowUp {
+                    method: FollowUpMethod::Phone
+                }
+            ),
+            "wrong_stage"
+        );
+        assert_eq!(
+            w.code(&registrar(), record(FollowUpOutcome::Unreachable)),
+            "not_allowed"
+        );
+    }
+}

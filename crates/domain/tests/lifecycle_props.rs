@@ -18,6 +18,7 @@ use huiyin_domain::case::{
     MergeReason, ReviewOutcome, Role, RouteKind, Satisfaction, Stage, apply, decide, replay,
 };
 use huiyin_domain::clock;
+use huiyin_domain::follow_up::{FollowUpMethod, FollowUpOutcome};
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{AppealRoute, Channel, MaskedPerson, PetitionRecord, StatutoryClass};
 use huiyin_domain::policy::{ClockKind, DeadlinePolicy};
@@ -243,7 +244,7 @@ fn start() -> impl Strategy<Value = Start> {
 // ---------------------------------------------------------------------------------------------
 
 /// The number of command kinds [`command`] can build.
-const KINDS: usize = 24;
+const KINDS: usize = 25;
 
 /// The command kinds that make sense in `stage` (by index into [`command`]), repeated to weight
 /// them: mostly the steps forward, sometimes a decline, an objection, a note or a withdrawal.
@@ -254,13 +255,13 @@ fn plausible(stage: Stage) -> &'static [usize] {
         Stage::Routed => &[3, 3, 3, 3, 3, 4, 6, 5, 20, 23],
         Stage::Objected => &[7, 7, 20],
         Stage::Handling => &[8, 9, 10, 10, 10, 20, 23, 23],
-        Stage::Replied => &[11, 11, 12, 12, 13, 14, 14, 20],
+        Stage::Replied => &[11, 11, 12, 12, 13, 14, 14, 20, 24],
         Stage::UnderReview => &[15, 15, 15, 12, 20],
-        Stage::Reviewed => &[16, 16, 16, 20],
+        Stage::Reviewed => &[16, 16, 16, 20, 24],
         Stage::UnderRereview => &[17, 18, 19, 19, 20],
         Stage::Concluded | Stage::Declined | Stage::Withdrawn | Stage::Merged => &[
             0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
-            24,
+            24, 25,
         ],
     }
 }
@@ -476,6 +477,20 @@ fn command(kind: usize, arg: u32, now: Instant) -> Command {
                 }),
             },
         },
+        // 回访: scheduling one (refused when one is open) or recording it (refused when none).
+        24 => match pick(3) {
+            0 => Command::ScheduleFollowUp {
+                method: FollowUpMethod::Phone,
+            },
+            1 => Command::ScheduleFollowUp {
+                method: FollowUpMethod::Visit,
+            },
+            _ => Command::RecordFollowUp {
+                method: FollowUpMethod::ALL[arg as usize % 2],
+                outcome: FollowUpOutcome::ALL[(arg as usize >> 1) % 4],
+                note: reason("电话联系信访人，表示问题已解决"),
+            },
+        },
         _ => Command::Instruct {
             text: doc("请妥善处理"),
         },
@@ -526,6 +541,9 @@ fn fitting_actor(command: &Command, s: &CaseState, spec: &ActorSpec) -> Actor {
         | Command::Circulate { .. }
         | Command::EndNamedSupervision { .. } => staff(bureau, Role::Supervisor),
         Command::AnswerSupervision { .. } => staff(handling, Role::Handler),
+        Command::ScheduleFollowUp { .. } | Command::RecordFollowUp { .. } => {
+            staff(bureau, Role::Registrar)
+        }
         Command::Instruct { .. }
         | Command::TakeCharge
         | Command::ReleaseCharge { .. }
@@ -571,6 +589,7 @@ fn without_notes(s: &CaseState) -> CaseState {
         petition,
         circulations: 0,
         named_supervision_since: None,
+        follow_ups: Vec::new(),
         supervision: s
             .supervision
             .iter()
@@ -650,8 +669,8 @@ fn check_step(
     }
 
     // A terminal stage only ever records notes, instructions, a withdrawn publication
-    // consent, the answer to an open 督办单 or its 通报 (a unit still owes the answer), and
-    // the end of named supervision (摘牌), which often comes after the case closed.
+    // consent, the answer to an open 督办单 or its 通报 (a unit still owes the answer), the
+    // end of named supervision (摘牌), which often comes after the case closed, and 回访.
     if let Some(prev) = prev
         && prev.stage.is_terminal()
     {
@@ -664,6 +683,8 @@ fn check_step(
                             | EventKind::SupervisionAnswered { .. }
                             | EventKind::Circulated { order: Some(_), .. }
                             | EventKind::NamedSupervisionEnded { .. }
+                            | EventKind::FollowUpScheduled { .. }
+                            | EventKind::FollowUpRecorded { .. }
                     ),
                 "`{}` recorded in terminal stage {:?}",
                 event.kind.name(),

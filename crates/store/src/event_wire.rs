@@ -29,6 +29,7 @@ use huiyin_domain::case::{
     DeclineGround, EventKind, HandlingOpinion, LinkRelation, MergeReason, ReplyQuality,
     ReviewOutcome, RouteKind, Satisfaction,
 };
+use huiyin_domain::follow_up::{FollowUpMethod, FollowUpOutcome, FollowUpReason};
 use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{PetitionRecord, StatutoryClass};
 use huiyin_domain::supervision::{LadderMark, SupervisionForm};
@@ -197,6 +198,16 @@ enum ByTag {
     },
     NamedSupervisionEnded {
         reason: Reason,
+    },
+    FollowUpScheduled {
+        reason: FollowUpReason,
+        method: FollowUpMethod,
+        due_at: Instant,
+    },
+    FollowUpRecorded {
+        method: FollowUpMethod,
+        outcome: FollowUpOutcome,
+        note: Reason,
     },
 }
 
@@ -568,6 +579,16 @@ mod tests {
             },
             EventKind::NamedSupervisionEnded {
                 reason: reason("已依法答复"),
+            },
+            EventKind::FollowUpScheduled {
+                reason: huiyin_domain::follow_up::FollowUpReason::Unsatisfied,
+                method: huiyin_domain::follow_up::FollowUpMethod::Phone,
+                due_at: Utc.with_ymd_and_hms(2024, 8, 20, 15, 59, 59).unwrap(),
+            },
+            EventKind::FollowUpRecorded {
+                method: huiyin_domain::follow_up::FollowUpMethod::Visit,
+                outcome: huiyin_domain::follow_up::FollowUpOutcome::BasicallySatisfied,
+                note: reason("信访人表示路灯已修好，但维修太慢"),
             },
         ]
     }

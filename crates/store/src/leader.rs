@@ -31,6 +31,8 @@ pub enum LeaderList {
     SentBack,
     /// Cases the petitioner rated 不满意 (the bureau or the unit).
     Unsatisfied,
+    /// Cases with a 回访 still to be made.
+    FollowUps,
 }
 
 /// The events that change the leader's view's tables.
@@ -222,6 +224,7 @@ impl Store {
             }
             LeaderList::SentBack => "c.sent_back = 1 AND c.is_open = 1".into(),
             LeaderList::Unsatisfied => "c.unsatisfied = 1".into(),
+            LeaderList::FollowUps => "c.follow_up_due > 0".into(),
         };
         format!("{test} AND {within}")
     }

@@ -590,6 +590,7 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                     Val::I(c.flags.open_orders),
                     Val::I(c.flags.sent_back),
                     Val::I(c.flags.unsatisfied),
+                    Val::I(c.flags.follow_up_due),
                     Val::S(c.json),
                 ]);
             }
@@ -614,17 +615,18 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                     Val::I(c.flags.open_orders),
                     Val::I(c.flags.sent_back),
                     Val::I(c.flags.unsatisfied),
+                    Val::I(c.flags.follow_up_due),
                     Val::S(c.json),
                 ]);
             }
         }
     }
-    let updated_cases = updated.len() / 20;
+    let updated_cases = updated.len() / 21;
     if !inserted.is_empty() {
         exec_rows(
             conn,
             backend,
-            30,
+            31,
             inserted,
             |values| {
                 format!(
@@ -633,7 +635,7 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                         region_county, channel, class, category, title, petitioner_masked,
                         received_at, updated_at, next_due_kind, next_due_at, yellow_at,
                         watch_step, watch_at, named_supervision, open_orders, sent_back,
-                        unsatisfied, state)
+                        unsatisfied, follow_up_due, state)
                      VALUES {values}"
                 )
             },
@@ -646,14 +648,15 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
         let done = exec_rows(
             conn,
             backend,
-            20,
+            21,
             updated,
             |values| {
                 format!(
                     "WITH v (id, expected, version, stage, is_open, current_unit_id,
                         handling_unit_id, class, category, updated_at, next_due_kind,
                         next_due_at, yellow_at, watch_step, watch_at, named_supervision,
-                        open_orders, sent_back, unsatisfied, state) AS (VALUES {values})
+                        open_orders, sent_back, unsatisfied, follow_up_due, state)
+                        AS (VALUES {values})
                      UPDATE cases SET version = v.version, stage = v.stage, is_open = v.is_open,
                         current_unit_id = v.current_unit_id, handling_unit_id = v.handling_unit_id,
                         class = v.class, category = v.category, updated_at = v.updated_at,
@@ -661,7 +664,8 @@ async fn write_pending(conn: &mut AnyConnection, backend: Backend, p: Pending) -
                         yellow_at = v.yellow_at, watch_step = v.watch_step,
                         watch_at = v.watch_at, named_supervision = v.named_supervision,
                         open_orders = v.open_orders, sent_back = v.sent_back,
-                        unsatisfied = v.unsatisfied, state = v.state
+                        unsatisfied = v.unsatisfied, follow_up_due = v.follow_up_due,
+                        state = v.state
                      FROM v WHERE cases.id = v.id AND cases.version = v.expected"
                 )
             },
@@ -907,6 +911,8 @@ pub(crate) struct SupervisionFlags {
     pub open_orders: i64,
     pub sent_back: i64,
     pub unsatisfied: i64,
+    /// The earliest due date (ms) of an open 回访; 0 when none (migration 16).
+    pub follow_up_due: i64,
 }
 
 impl SupervisionFlags {
@@ -919,6 +925,13 @@ impl SupervisionFlags {
             open_orders: state.supervision.iter().filter(|o| o.is_open()).count() as i64,
             sent_back: i64::from(state.report == ReportStatus::SentBack),
             unsatisfied: i64::from(unsatisfied),
+            follow_up_due: state
+                .follow_ups
+                .iter()
+                .filter(|f| f.is_open())
+                .map(|f| to_ms(f.due_at))
+                .min()
+                .unwrap_or(0),
         }
     }
 }

@@ -83,7 +83,9 @@ fn command_schemas() -> Value {
         cmd("supervise", json!({"form": {"type": "string", "enum": ["online", "phone", "on_site"]}, "text": doc, "reply_working_days": {"type": "integer", "minimum": 1, "maximum": 60, "description": "default: the policy's escalation.supervision_reply_working_days (5)"}, "named": {"type": "boolean", "description": "挂牌督办"}}), &["form", "text"]),
         cmd("answer_supervision", json!({"number": {"type": "integer", "minimum": 1}, "text": doc}), &["number", "text"]),
         cmd("circulate", json!({"text": doc, "order": {"type": "integer", "minimum": 1, "description": "the 督办单 that went unanswered"}}), &["text"]),
-        cmd("end_named_supervision", json!({"reason": reason}), &["reason"])
+        cmd("end_named_supervision", json!({"reason": reason}), &["reason"]),
+        cmd("schedule_follow_up", json!({"method": {"type": "string", "enum": ["phone", "visit"], "description": "回访: 电话 or 上门"}}), &["method"]),
+        cmd("record_follow_up", json!({"method": {"type": "string", "enum": ["phone", "visit"]}, "outcome": {"type": "string", "enum": ["satisfied", "basically_satisfied", "unsatisfied", "unreachable"]}, "note": reason}), &["method", "outcome", "note"])
     ]})
 }
 

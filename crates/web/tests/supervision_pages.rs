@@ -259,3 +259,106 @@ async fn the_circulars_list_prints_the_period_within_the_supervisors_scope() {
     );
     t.finish().await;
 }
+
+#[tokio::test]
+async fn a_case_rated_unsatisfied_is_followed_up_and_leaves_the_list() {
+    use huiyin_domain::case::{Actor, Command, Decision, HandlingOpinion, Role, Satisfaction};
+    use huiyin_domain::ids::{ActorId, CaseId, UnitId};
+    use huiyin_domain::values::DocumentText;
+    let t = T::start().await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    t.user("duban", "4406-xfj", "supervisor").await;
+    let (reg, reg_csrf) = t.login("dengji").await;
+    let case = t.intake(&reg, &reg_csrf, "小区路灯长期不亮").await;
+    t.register_and_route(&reg, &reg_csrf, &case, "4406-zj")
+        .await;
+    let actor = |unit: &str, role: Role| Actor {
+        id: ActorId::new(format!("test:{unit}:{}", role.as_str())),
+        roles: vec![role],
+        unit: Some(UnitId::new(unit)),
+        oversees_case: false,
+        is_case_petitioner: false,
+    };
+    let doc = |s: &str| DocumentText::parse(s).unwrap();
+    let id = CaseId::new(case.clone());
+    for (who, command) in [
+        (actor("4406-zj", Role::Handler), Command::Accept),
+        (
+            actor("4406-zj", Role::UnitHead),
+            Command::Reply {
+                opinion: HandlingOpinion {
+                    request: doc("请求修复路灯"),
+                    facts: doc("经查，路灯线路老化"),
+                    reasons: doc("属于市政设施维护范围"),
+                    legal_basis: doc("《城市道路照明设施管理规定》"),
+                    decision: Decision::Support,
+                },
+            },
+        ),
+        // The bureau records the rating the petitioner gave by phone.
+        (
+            actor("4406-xfj", Role::Registrar),
+            Command::Rate {
+                bureau: Satisfaction::Satisfied,
+                unit: Satisfaction::Unsatisfied,
+                comment: None,
+            },
+        ),
+    ] {
+        t.app.execute(who, id.clone(), command, None).await.unwrap();
+    }
+
+    // The supervisors' view lists it as due for 回访; the case page shows it and the form.
+    let (sup, _) = t.login("duban").await;
+    let desk = t.get("/staff/supervision", &sup).await;
+    let list = section(&desk.body, "follow-ups");
+    assert!(list.contains("小区路灯长期不亮"), "{list}");
+    let page = t.get(&format!("/staff/cases/{case}"), &reg).await;
+    let follow = section(&page.body, "follow-up");
+    assert!(
+        follow.contains("电话回访") && follow.contains("评价不满意"),
+        "{follow}"
+    );
+    assert!(follow.contains("待回访"));
+    assert!(page.body.contains("id=\"act-record_follow_up\""));
+    // A note is required; then the result is recorded.
+    let bad = t
+        .act(
+            &reg,
+            &reg_csrf,
+            &case,
+            "record_follow_up",
+            &[
+                ("method", "phone"),
+                ("outcome", "basically_satisfied"),
+                ("note", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    let res = t
+        .act(
+            &reg,
+            &reg_csrf,
+            &case,
+            "record_follow_up",
+            &[
+                ("method", "visit"),
+                ("outcome", "basically_satisfied"),
+                ("note", "上门回访，信访人表示路灯已修好，希望加快维修速度"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let page = t.get(&format!("/staff/cases/{case}"), &reg).await;
+    let follow = section(&page.body, "follow-up");
+    assert!(
+        follow.contains("已回访") && follow.contains("基本满意"),
+        "{follow}"
+    );
+    assert!(follow.contains("上门回访，信访人表示路灯已修好"));
+    assert!(!page.body.contains("id=\"act-record_follow_up\""));
+    let desk = t.get("/staff/supervision", &sup).await;
+    assert!(!section(&desk.body, "follow-ups").contains("小区路灯长期不亮"));
+    t.finish().await;
+}

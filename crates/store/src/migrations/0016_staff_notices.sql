@@ -71,3 +71,8 @@ CREATE TABLE charge_reminders (
 
 -- The 通报 list: circulars by date (a partial index, so it costs nothing for other events).
 CREATE INDEX events_circulated ON events(at_ms) WHERE kind = 'circulated';
+
+-- 回访 still to be made: the earliest due date of a case's open follow-ups (0: none), kept by
+-- the projection like the supervisors' flags of migration 15 (no case had a follow-up before).
+ALTER TABLE cases ADD COLUMN follow_up_due BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX cases_follow_up ON cases(follow_up_due, id) WHERE follow_up_due > 0;

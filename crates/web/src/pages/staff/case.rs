@@ -58,6 +58,8 @@ pub const ACTIONS: &[&str] = &[
     "supervise",
     "circulate",
     "end_named_supervision",
+    "schedule_follow_up",
+    "record_follow_up",
 ];
 
 /// The relations a recorded link may have (as the domain's `LinkRelation` names them).
@@ -109,6 +111,10 @@ fn probe(name: &str, s: &CaseState) -> Option<Command> {
         "release_charge" | "end_named_supervision" => json!({"command": name, "reason": r}),
         "urge" | "circulate" => json!({"command": name, "text": r}),
         "supervise" => json!({"command": name, "form": "online", "text": r}),
+        "schedule_follow_up" => json!({"command": name, "method": "phone"}),
+        "record_follow_up" => {
+            json!({"command": name, "method": "phone", "outcome": "satisfied", "note": r})
+        }
         "answer_supervision" => {
             json!({"command": name, "number": open_order(s)?, "text": r})
         }
@@ -370,6 +376,53 @@ fn action_fields(ctx: &Ctx, name: &str, state: &CaseState) -> Fields {
             )
             .value("false"),
         ],
+        "schedule_follow_up" => vec![
+            Field::new(
+                "act",
+                "method",
+                "radio",
+                ctx.t("staff.act.f.follow_up_method"),
+            )
+            .required()
+            .options(opts(ctx, "follow_up.method", &["phone", "visit"]))
+            .value("phone"),
+        ],
+        "record_follow_up" => vec![
+            Field::new(
+                "act",
+                "method",
+                "radio",
+                ctx.t("staff.act.f.follow_up_done_by"),
+            )
+            .required()
+            .options(opts(ctx, "follow_up.method", &["phone", "visit"]))
+            .value(
+                state
+                    .follow_ups
+                    .iter()
+                    .rev()
+                    .find(|f| f.is_open())
+                    .map_or("phone", |f| f.method.as_str()),
+            ),
+            Field::new(
+                "act",
+                "outcome",
+                "radio",
+                ctx.t("staff.act.f.follow_up_outcome"),
+            )
+            .required()
+            .options(opts(
+                ctx,
+                "follow_up.outcome",
+                &[
+                    "satisfied",
+                    "basically_satisfied",
+                    "unsatisfied",
+                    "unreachable",
+                ],
+            )),
+            text("note", ctx.t("staff.act.f.follow_up_note")),
+        ],
         "answer_supervision" => vec![
             Field::new("act", "number", "number", ctx.t("staff.act.f.order_number"))
                 .required()
@@ -524,9 +577,23 @@ pub struct CasePage {
     pub supervision: Vec<SupervisionRow>,
     /// 挂牌督办 since, if the case is under named supervision.
     pub named_since: Option<String>,
+    /// 回访 of the case, newest first.
+    pub follow_ups: Vec<FollowUpRow>,
     /// Why an action that the page does not offer (any more) failed.
     pub unoffered_errors: Vec<String>,
     pub notice: Option<String>,
+}
+
+/// One 回访 on the case page.
+pub struct FollowUpRow {
+    pub method: String,
+    pub reason: String,
+    pub due: String,
+    /// `open`, `overdue` or `done`.
+    pub status: &'static str,
+    pub status_word: String,
+    /// When done: how, the outcome and the note.
+    pub done: Option<(String, String, String, String)>,
 }
 
 /// One stored reply-quality check on the case page.
@@ -797,6 +864,25 @@ fn event_detail(ctx: &Ctx, kind: &EventKind, names: &HashMap<String, String>) ->
             format!("{}{order} · {text}", unit(u))
         }
         EventKind::NamedSupervisionEnded { reason } => reason.to_string(),
+        EventKind::FollowUpScheduled {
+            reason,
+            method,
+            due_at,
+        } => format!(
+            "{} · {} · {}",
+            ctx.t(&format!("follow_up.method.{}", method.as_str())),
+            ctx.t(&format!("follow_up.reason.{}", reason.as_str())),
+            ctx.tf("follow_up.due", &[("date", &show_date(*due_at))])
+        ),
+        EventKind::FollowUpRecorded {
+            method,
+            outcome,
+            note,
+        } => format!(
+            "{} · {} · {note}",
+            ctx.t(&format!("follow_up.method.{}", method.as_str())),
+            ctx.t(&format!("follow_up.outcome.{}", outcome.as_str()))
+        ),
     }
 }
 
@@ -899,6 +985,7 @@ pub async fn build(
                     | "supervise"
                     | "circulate"
                     | "end_named_supervision"
+                    | "schedule_follow_up"
             )
         });
     let rules = state.app.rules();
@@ -1137,6 +1224,47 @@ pub async fn build(
         })
         .collect();
     let named_since = s.named_supervision_since.map(show_time);
+    let follow_ups = s
+        .follow_ups
+        .iter()
+        .rev()
+        .map(|f| {
+            let status = match f.done_at {
+                Some(_) => "done",
+                None if now > f.due_at => "overdue",
+                None => "open",
+            };
+            FollowUpRow {
+                method: ctx
+                    .t(&format!("follow_up.method.{}", f.method.as_str()))
+                    .to_string(),
+                reason: ctx
+                    .t(&format!("follow_up.reason.{}", f.reason.as_str()))
+                    .to_string(),
+                due: show_date(f.due_at),
+                status,
+                status_word: ctx.t(&format!("follow_up.status.{status}")).to_string(),
+                done: f.done_at.map(|at| {
+                    (
+                        show_time(at),
+                        f.done_by
+                            .map(|m| {
+                                ctx.t(&format!("follow_up.method.{}", m.as_str()))
+                                    .to_string()
+                            })
+                            .unwrap_or_default(),
+                        f.outcome
+                            .map(|o| {
+                                ctx.t(&format!("follow_up.outcome.{}", o.as_str()))
+                                    .to_string()
+                            })
+                            .unwrap_or_default(),
+                        f.note.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    )
+                }),
+            }
+        })
+        .collect();
     Ok(CasePage {
         id: id.to_string(),
         version: s.version,
@@ -1173,6 +1301,7 @@ pub async fn build(
         in_charge,
         supervision,
         named_since,
+        follow_ups,
         unoffered_errors,
         notice: (extra.query.done == "1").then(|| ctx.t("staff.case.done").to_string()),
         chrome: signed.chrome(&ctx, "inbox"),

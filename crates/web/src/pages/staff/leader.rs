@@ -95,6 +95,11 @@ fn section(ctx: &Ctx, s: DeskSection, now: i64, single: bool) -> LeaderSection {
         DeskList::Stalled => ("stalled", ctx.t("staff.supervision.stalled"), ""),
         DeskList::SentBack => ("sent-back", ctx.t("staff.supervision.sent_back"), ""),
         DeskList::Unsatisfied => ("unsatisfied", ctx.t("staff.supervision.unsatisfied"), ""),
+        DeskList::FollowUps => (
+            "follow-ups",
+            ctx.t("staff.supervision.follow_ups"),
+            "#follow-up",
+        ),
     };
     let total = s.total.to_string();
     let count = if s.list == DeskList::InCharge {
