@@ -454,8 +454,15 @@ async fn the_whole_statutory_journey_over_http() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let events = events.as_array().unwrap();
-    // submit … decide_rereview with one 包案: 19 events, each with its chain hash.
-    assert_eq!(events.len(), 19);
+    // submit … decide_rereview with one 包案, and the 回访 that the unit's 不满意 rating
+    // scheduled with it: 20 events, each with its chain hash.
+    assert_eq!(events.len(), 20);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["type"] == "follow_up_scheduled" && e["version"] == 12),
+        "{events:?}"
+    );
     assert!(
         events
             .iter()
