@@ -2,7 +2,8 @@
 //! leaders and administrators reach groups of people at once (定向发送).
 //!
 //! - A case change that gives a unit work — routed to it (转送, 交办), urged (催办), a 督办单,
-//!   a 通报, a leader's instruction (阅批) or a 包案, a completion report sent back — enqueues one
+//!   a 通报, a leader's instruction (阅批) or a 包案, a completion report sent back, a 回访 for
+//!   the bureau to make — enqueues one
 //!   `staff_notice` job in the writer's transaction, so the notice exists exactly when the change
 //!   does. The worker resolves the unit's people when it runs (those who joined since hear of
 //!   it; those who left do not) and writes one in-app notice per person.
@@ -57,10 +58,12 @@ pub enum NoticeKind {
     Broadcast,
     /// 包案: a periodic reminder to the leader in charge of an open case.
     ChargeReminder,
+    /// 回访 to make (to the petition bureau).
+    FollowUp,
 }
 
 impl NoticeKind {
-    pub const ALL: [NoticeKind; 10] = [
+    pub const ALL: [NoticeKind; 11] = [
         NoticeKind::Forwarded,
         NoticeKind::Assigned,
         NoticeKind::Urged,
@@ -71,6 +74,7 @@ impl NoticeKind {
         NoticeKind::SentBack,
         NoticeKind::Broadcast,
         NoticeKind::ChargeReminder,
+        NoticeKind::FollowUp,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -85,6 +89,7 @@ impl NoticeKind {
             NoticeKind::SentBack => "sent_back",
             NoticeKind::Broadcast => "broadcast",
             NoticeKind::ChargeReminder => "charge_reminder",
+            NoticeKind::FollowUp => "follow_up",
         }
     }
 
@@ -237,6 +242,11 @@ fn words(
             "Progress reminder",
             "is still open; ask the handling unit for a progress report.",
         ),
+        (NoticeKind::FollowUp, true) => ("回访", "需要回访信访人并记录回访结果。"),
+        (NoticeKind::FollowUp, false) => (
+            "Follow-up",
+            "needs a follow-up with the petitioner; record what they say.",
+        ),
         (NoticeKind::Broadcast, _) => ("", ""),
     };
     let title = if zh {
@@ -332,6 +342,15 @@ pub fn staff_notices_for(
             EventKind::CompletionReportSentBack { reason, .. } => {
                 (NoticeKind::SentBack, current.clone(), reason.to_string())
             }
+            EventKind::FollowUpScheduled { method, due_at, .. } => (
+                NoticeKind::FollowUp,
+                Some(state.bureau.to_string()),
+                if zh {
+                    format!("{}，{} 前完成。", method.label_zh(), china_date(*due_at))
+                } else {
+                    format!("By {}, due {}.", method.as_str(), china_date(*due_at))
+                },
+            ),
             _ => continue,
         };
         let Some(unit) = unit else { continue };

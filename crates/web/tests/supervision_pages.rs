@@ -308,6 +308,19 @@ async fn a_case_rated_unsatisfied_is_followed_up_and_leaves_the_list() {
         t.app.execute(who, id.clone(), command, None).await.unwrap();
     }
 
+    // The bureau's registrar hears of the 回访 to make.
+    huiyin_app::jobs::run_until_idle(&t.app).await.unwrap();
+    let dengji = t
+        .app
+        .store()
+        .user_by_username("dengji")
+        .await
+        .unwrap()
+        .unwrap();
+    let notices = t.app.my_notices(&dengji.id, false, None, 20).await.unwrap();
+    let n = notices.iter().find(|n| n.kind == "follow_up").unwrap();
+    assert!(n.body.contains("电话回访"), "{}", n.body);
+
     // The supervisors' view lists it as due for 回访; the case page shows it and the form.
     let (sup, _) = t.login("duban").await;
     let desk = t.get("/staff/supervision", &sup).await;
