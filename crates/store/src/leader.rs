@@ -241,14 +241,25 @@ impl Store {
         let mut texts = Vec::new();
         let filter = Self::list_where(list, scope, &mut texts);
         let mut binds: Vec<Bind> = texts.into_iter().map(Bind::Text).collect();
-        let mut sql = format!("SELECT {} FROM cases c WHERE {filter}", columns_of("c"));
+        // The 回访 list is by the follow-up's own due date, shown as the row's deadline (its
+        // light yellow two days before).
+        let (columns, sort) = if list == LeaderList::FollowUps {
+            let columns = columns_of("c")
+                .replace("c.next_due_kind", "NULL AS next_due_kind")
+                .replace("c.next_due_at", "c.follow_up_due AS next_due_at")
+                .replace("c.yellow_at", "c.follow_up_due - 172800000 AS yellow_at");
+            (columns, "c.follow_up_due")
+        } else {
+            (columns_of("c"), "c.next_due_at")
+        };
+        let mut sql = format!("SELECT {columns} FROM cases c WHERE {filter}");
         if let Some(a) = after {
             let due = mark(&mut binds, Bind::Int(a.due_ms));
             let id = mark(&mut binds, Bind::Text(a.id.clone()));
-            sql += &format!(" AND (c.next_due_at, c.id) > ({due}, {id})");
+            sql += &format!(" AND ({sort}, c.id) > ({due}, {id})");
         }
         let n = mark(&mut binds, Bind::Int(i64::from(limit.clamp(1, 500))));
-        sql += &format!(" ORDER BY c.next_due_at, c.id LIMIT {n}");
+        sql += &format!(" ORDER BY {sort}, c.id LIMIT {n}");
         summaries(&self.pool, sql, binds).await
     }
 

@@ -326,6 +326,8 @@ async fn a_case_rated_unsatisfied_is_followed_up_and_leaves_the_list() {
     let desk = t.get("/staff/supervision", &sup).await;
     let list = section(&desk.body, "follow-ups");
     assert!(list.contains("小区路灯长期不亮"), "{list}");
+    // Its deadline there is the 回访's: ten working days from Wednesday 12 March 2025.
+    assert!(list.contains("2025-03-26"), "{list}");
     let page = t.get(&format!("/staff/cases/{case}"), &reg).await;
     let follow = section(&page.body, "follow-up");
     assert!(
