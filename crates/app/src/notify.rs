@@ -24,7 +24,7 @@ use huiyin_domain::clock;
 use huiyin_domain::ids::CaseId;
 use huiyin_domain::policy::{ClockKind, DeadlinePolicy};
 use huiyin_domain::values::PhoneNumber;
-use huiyin_store::{AuditEntry, ClaimedJob, DeliveryRecord, JobOutcome, NewJob};
+use huiyin_store::{AuditEntry, ClaimedJob, DeliveryRecord, NewJob};
 
 use crate::jobs::{JobError, JobFuture, JobHandler};
 use crate::{App, AppError};
@@ -807,25 +807,19 @@ impl JobHandler for NoticeHandler {
                 Channel::Webhook { .. } => "webhook",
             };
             let result = self.deliver(app, job, &notice).await;
-            let (ok, detail) = match &result {
-                Ok(d) => (true, d.clone()),
-                Err(e) => (false, e.to_string()),
+            let logged: Result<&str, String> = match &result {
+                Ok(d) => Ok(d.as_str()),
+                Err(e) => Err(e.to_string()),
             };
-            let logged = app
-                .record_job_outcome(JobOutcome::Delivery(DeliveryRecord {
-                    job_id: job.id.clone(),
-                    case_id: Some(notice.case_id.clone()),
-                    channel: channel.into(),
-                    step: notice.step.as_str().into(),
-                    attempt: job.attempt,
-                    at_ms: app.now().timestamp_millis(),
-                    ok,
-                    detail,
-                }))
-                .await;
-            if let Err(e) = logged {
-                tracing::warn!(error = %e, job = %job.id, "delivery log not written");
-            }
+            crate::staff_notify::log_delivery(
+                app,
+                job,
+                Some(&notice.case_id),
+                channel,
+                notice.step.as_str(),
+                logged,
+            )
+            .await;
             result.map(|_| ())
         })
     }

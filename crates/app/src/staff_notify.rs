@@ -500,7 +500,7 @@ impl StaffNoticeHandler {
                 created_at_ms: now,
             })
             .await?;
-        log(
+        log_delivery::<&str>(
             app,
             job,
             Some(&n.case_id),
@@ -585,17 +585,13 @@ impl StaffNoticeHandler {
         {
             tracing::warn!(error = %err, "e-mail status not recorded");
         }
-        let logged: Result<String, String> = match &result {
-            Ok(d) => Ok(d.clone()),
-            Err(e) => Err(e.to_string()),
-        };
-        log(
+        log_delivery(
             app,
             job,
             notice.case_id.as_deref(),
             "email",
             &notice.kind,
-            logged.as_deref().map_err(String::as_str),
+            result.as_ref().map(String::as_str),
         )
         .await;
         result
@@ -650,13 +646,14 @@ async fn send(
     }
 }
 
-async fn log(
+/// Writes one attempt into the case's delivery log (nothing for a message about no case).
+pub(crate) async fn log_delivery<E: std::fmt::Display>(
     app: &App,
     job: &ClaimedJob,
     case_id: Option<&str>,
     channel: &str,
     step: &str,
-    result: Result<&str, &str>,
+    result: Result<&str, E>,
 ) {
     if case_id.is_none() {
         return;

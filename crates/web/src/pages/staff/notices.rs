@@ -265,6 +265,26 @@ fn send_fields(ctx: &Ctx, groups: &[(String, String)]) -> Fields {
     ])
 }
 
+/// The send form's choice of the active groups, each with how many people it reaches.
+fn group_options(
+    ctx: &Ctx,
+    groups: &[(huiyin_store::BroadcastGroup, usize)],
+) -> Vec<(String, String)> {
+    groups
+        .iter()
+        .filter(|(g, _)| g.retired_at_ms.is_none())
+        .map(|(g, n)| {
+            (
+                g.id.clone(),
+                ctx.tf(
+                    "staff.broadcast.group_option",
+                    &[("name", &g.name), ("n", &n.to_string())],
+                ),
+            )
+        })
+        .collect()
+}
+
 fn group_fields(ctx: &Ctx) -> Fields {
     Fields(vec![
         Field::new("group", "name", "text", ctx.t("staff.broadcast.group_name")).required(),
@@ -334,19 +354,7 @@ async fn broadcasts_page(
         Ok(b) => b,
         Err(e) => return app_error_page(ctx, ApiError::from(e)),
     };
-    let active: Vec<(String, String)> = groups
-        .iter()
-        .filter(|(g, _)| g.retired_at_ms.is_none())
-        .map(|(g, n)| {
-            (
-                g.id.clone(),
-                ctx.tf(
-                    "staff.broadcast.group_option",
-                    &[("name", &g.name), ("n", &n.to_string())],
-                ),
-            )
-        })
-        .collect();
+    let active = group_options(&ctx, &groups);
     let send = shown.send.unwrap_or_else(|| send_fields(&ctx, &active));
     let (group, levels, kinds, roles) = shown
         .group
@@ -454,21 +462,10 @@ pub async fn send(
             Err(r) => r,
             Ok((status, err)) if status == StatusCode::FORBIDDEN => app_error_page(ctx, err),
             Ok((status, err)) => {
-                let groups: Vec<(String, String)> =
-                    match state.app.broadcast_groups(&signed.actor).await {
-                        Ok(g) => g
-                            .into_iter()
-                            .filter(|(g, _)| g.retired_at_ms.is_none())
-                            .map(|(g, n)| {
-                                let label = ctx.tf(
-                                    "staff.broadcast.group_option",
-                                    &[("name", &g.name), ("n", &n.to_string())],
-                                );
-                                (g.id, label)
-                            })
-                            .collect(),
-                        Err(e) => return app_error_page(ctx, ApiError::from(e)),
-                    };
+                let groups = match state.app.broadcast_groups(&signed.actor).await {
+                    Ok(g) => group_options(&ctx, &g),
+                    Err(e) => return app_error_page(ctx, ApiError::from(e)),
+                };
                 let mut fields = send_fields(&ctx, &groups);
                 fields.fill(&form);
                 let errors = place_errors(&err, &mut [&mut fields]);
