@@ -28,7 +28,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 async fn run(label: &str, store: Store, people: u64) {
-    store.insert_unit(&common::bureau("44-xfj", "44")).await.unwrap();
+    store
+        .insert_unit(&common::bureau("44-xfj", "44"))
+        .await
+        .unwrap();
     let units = 100u64;
     for u in 0..units {
         let region = format!("44{:02}", 1 + u % 20);
@@ -65,7 +68,10 @@ async fn run(label: &str, store: Store, people: u64) {
             .await
             .unwrap();
     }
-    println!("{label}: {people} people set up in {:.1} s", t.elapsed().as_secs_f64());
+    println!(
+        "{label}: {people} people set up in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
     let app = App::new(store, Config::default());
     let admin = common::staff("admin", "44-xfj", &[Role::Administrator]);
     let group = app
@@ -108,7 +114,13 @@ async fn run(label: &str, store: Store, people: u64) {
         let report = huiyin_app::jobs::run_until_idle(&app).await.unwrap();
         deliver.push(t.elapsed());
         assert_eq!(report.dead, 0);
-        let delivered = app.store().broadcast(&b.id).await.unwrap().unwrap().delivered;
+        let delivered = app
+            .store()
+            .broadcast(&b.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .delivered;
         assert_eq!(delivered as u64, people, "every person has the notice");
     }
     let d = median(deliver);

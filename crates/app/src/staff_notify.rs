@@ -465,7 +465,7 @@ impl StaffNoticeHandler {
         Ok(format!(
             "{} people, {} new notices, {} e-mails",
             members.len(),
-            new.len(),
+            new,
             emails.len()
         ))
     }

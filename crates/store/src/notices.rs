@@ -278,33 +278,42 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes notices (a known idempotency key is skipped); returns the keys that were new.
-    pub async fn put_staff_notices(&self, notices: &[NewStaffNotice]) -> Result<Vec<String>> {
-        let mut tx = self.pool.begin().await?;
-        let mut new = Vec::new();
+    /// Writes notices (a known idempotency key is skipped) in one transaction of multi-row
+    /// inserts; returns how many were new.
+    pub async fn put_staff_notices(&self, notices: &[NewStaffNotice]) -> Result<u64> {
+        use crate::write::{Val, exec_rows};
+        let mut values = Vec::with_capacity(notices.len() * 10);
         for n in notices {
-            let done = sqlx::query(
-                "INSERT INTO staff_notices (id, idempotency_key, user_id, unit_id, case_id,
-                    broadcast_id, kind, title, body, created_at, read_at, emailed_at, email_error)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&n.idempotency_key)
-            .bind(&n.user_id)
-            .bind(&n.unit_id)
-            .bind(&n.case_id)
-            .bind(&n.broadcast_id)
-            .bind(&n.kind)
-            .bind(&n.title)
-            .bind(&n.body)
-            .bind(n.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
-            if done.rows_affected() == 1 {
-                new.push(n.idempotency_key.clone());
-            }
+            values.extend([
+                Val::S(uuid::Uuid::now_v7().to_string()),
+                Val::S(n.idempotency_key.clone()),
+                Val::S(n.user_id.clone()),
+                Val::N(n.unit_id.clone()),
+                Val::N(n.case_id.clone()),
+                Val::N(n.broadcast_id.clone()),
+                Val::S(n.kind.clone()),
+                Val::S(n.title.clone()),
+                Val::S(n.body.clone()),
+                Val::I(n.created_at_ms),
+            ]);
         }
+        let mut tx = self.pool.begin().await?;
+        let new = exec_rows(
+            &mut tx,
+            self.backend,
+            10,
+            values,
+            |list| {
+                format!(
+                    "INSERT INTO staff_notices (id, idempotency_key, user_id, unit_id, case_id,
+                        broadcast_id, kind, title, body, created_at)
+                     VALUES {list}
+                     ON CONFLICT (idempotency_key) DO NOTHING"
+                )
+            },
+            "staff notices",
+        )
+        .await?;
         tx.commit().await?;
         Ok(new)
     }
