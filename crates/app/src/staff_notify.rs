@@ -214,9 +214,9 @@ fn words(
         ),
         (NoticeKind::Urged, true) => ("催办", "请抓紧办理。"),
         (NoticeKind::Urged, false) => ("Urge", "please act on it now."),
-        (NoticeKind::Supervision, true) => ("督办单", "请按期书面答复。"),
+        (NoticeKind::Supervision, true) => ("督办单", "收到上级督办单。"),
         (NoticeKind::Supervision, false) => {
-            ("Supervision order", "answer it in writing by its deadline.")
+            ("Supervision order", "is under supervision from above.")
         }
         (NoticeKind::Circulated, true) => ("通报", "本单位被通报。"),
         (NoticeKind::Circulated, false) => ("Circulated", "your unit is named in a circular."),
