@@ -172,5 +172,23 @@ await test("published replies (网上公开): the demo's consenting cases, searc
   }
 });
 
+for (const [vp, tag] of [[PHONE, "360"], [DESK, "1280"]]) {
+  await test(`信访数据公开: the demo's published statistics at ${tag} px`, async () => {
+    const ctx = await context(browser, vp);
+    const page = await ctx.newPage();
+    await page.goto(BASE + "/");
+    await page.getByRole("link", { name: "信访数据公开" }).click();
+    await page.waitForURL(/\/stats$/);
+    const figures = await page.textContent("#figures");
+    assert(figures.includes("信访总量"), "no total on the statistics page");
+    const total = Number((await page.locator("#figures tbody tr").first().locator("td b").first().textContent()).trim());
+    assert(total > 0, `the demo's total this year is ${total}`);
+    assert(!(await page.content()).includes("张"), "a name on the public statistics page");
+    await assertNoHorizontalScroll(page, `statistics ${tag}`);
+    await shot(page, `portal-stats-${tag}`);
+    await ctx.close();
+  });
+}
+
 await browser.close();
 process.exit(summary());

@@ -108,6 +108,9 @@ pub struct Config {
     pub search_dir: Option<std::path::PathBuf>,
     /// The segmenter with the deployment's user dictionaries (default: the shipped one).
     pub segmenter: Option<&'static huiyin_text::segment::Segmenter>,
+    /// Public statistics (公开统计, opt-in): the GB/T 2260 region whose aggregate figures anyone
+    /// may see on the portal; `None` (the default): no public statistics.
+    pub public_stats: Option<String>,
 }
 
 impl Default for Config {
@@ -123,6 +126,7 @@ impl Default for Config {
             rules: rules::LiveRules::default(),
             notify: notify::NotifyConfig::default(),
             search_dir: None,
+            public_stats: None,
             segmenter: None,
         }
     }

@@ -40,6 +40,9 @@ pub struct StatsStatus {
     pub behind_events: i64,
 }
 
+/// The fewest cases a public figure is computed from (fewer: withheld).
+pub const MIN_PUBLIC_COUNT: f64 = 5.0;
+
 /// One indicator for a target and period, with the previous period and the same period a year
 /// before, and what it was computed from.
 #[derive(Debug, Clone, Serialize)]
@@ -290,6 +293,77 @@ impl App {
             .validate()
             .map_err(|e| AppError::invalid("config", "indicator_config_invalid", e.0))?;
         self.authorize_stats_target(principal, target).await?;
+        self.indicators_of(target, from, to, config).await
+    }
+
+    /// Whether the deployment publishes its statistics (`Config::public_stats`).
+    pub fn publishes_stats(&self) -> bool {
+        self.inner.config.public_stats.is_some()
+    }
+
+    /// The public statistics (公开统计) of the deployment's published region over
+    /// `from..=to` (at most a year, not in the future): the same indicators as the staff see,
+    /// with every figure computed from fewer than [`MIN_PUBLIC_COUNT`] cases withheld, so no
+    /// one case can be singled out. Not found when the deployment publishes none.
+    pub async fn public_indicators(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<IndicatorReport, AppError> {
+        let Some(region) = self.inner.config.public_stats.clone() else {
+            return Err(AppError::NotFound("本系统没有公开统计数据".into()));
+        };
+        let today = self
+            .now()
+            .with_timezone(&huiyin_domain::CHINA_OFFSET)
+            .date_naive();
+        if to < from {
+            return Err(AppError::invalid(
+                "to",
+                "period_invalid",
+                "结束日期不能早于开始日期",
+            ));
+        }
+        if (to - from).num_days() >= 366 || to > today {
+            return Err(AppError::invalid(
+                "to",
+                "public_period",
+                "公开统计的期间最长一年，且不能晚于今天",
+            ));
+        }
+        let mut report = self
+            .indicators_of(
+                &Target::Region(region),
+                from,
+                to,
+                &IndicatorConfig::default(),
+            )
+            .await?;
+        for row in &mut report.indicators {
+            for f in [&mut row.current, &mut row.previous, &mut row.last_year] {
+                let basis = if row.unit == Unit::Count {
+                    f.numerator
+                } else {
+                    f.denominator
+                };
+                if basis < MIN_PUBLIC_COUNT {
+                    f.value = None;
+                    f.numerator = 0.0;
+                    f.denominator = 0.0;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn indicators_of(
+        &self,
+        target: &Target,
+        from: NaiveDate,
+        to: NaiveDate,
+        config: &IndicatorConfig,
+    ) -> Result<IndicatorReport, AppError> {
+        let days = (to - from).num_days() + 1;
         let status = self.stats_status().await?;
         let previous_to = from.pred_opt().unwrap_or(from);
         let previous_from = previous_to - chrono::TimeDelta::days(days - 1);

@@ -94,6 +94,10 @@ enum Cmd {
         no_worker: bool,
         #[command(flatten)]
         search: SearchDirArg,
+        /// Publish the aggregate statistics of this GB/T 2260 region (0: the nation) on the
+        /// portal at /stats (信访数据公开; off unless given; --demo publishes 44).
+        #[arg(long, env = "HUIYIN_PUBLIC_STATS")]
+        public_stats: Option<String>,
     },
     /// Take every escalation step due now (催办, 督办单, 通报) once, and print what was done
     /// (`serve` and `worker` scan on their own every --deadline-scan-secs).
@@ -323,10 +327,23 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             jobs,
             no_worker,
             search,
+            public_stats,
         } => {
             let store = data.open().await?;
             let mut config = keys::config(&data.data)?;
             config.search_dir = Some(search.dir(&data.data));
+            config.public_stats = match public_stats {
+                Some(code) => {
+                    let code = code.trim().to_string();
+                    if code != "0" {
+                        huiyin_domain::values::RegionCode::parse(&code)
+                            .map_err(|e| anyhow::anyhow!("--public-stats {code}: {}", e.message))?;
+                    }
+                    Some(code)
+                }
+                None if demo => Some(demo::DEMO_PROVINCE.to_string()),
+                None => None,
+            };
             let config = jobs.apply(auth.apply(config)?)?;
             let app = App::new(store, config);
             // policies, calendar years and categories administrators stored

@@ -5,6 +5,7 @@
 pub mod body;
 pub mod regions;
 pub mod replies;
+pub mod stats;
 pub mod submit;
 pub mod track;
 
@@ -41,19 +42,26 @@ pub fn routes() -> Router<WebState> {
         .route("/track/review", axum::routing::post(track::review))
         .route("/track/unpublish", axum::routing::post(track::unpublish))
         .route("/replies", get(replies::page))
+        .route("/stats", get(stats::page))
 }
 
 #[derive(askama::Template)]
 #[template(path = "portal/home.html")]
 pub struct Home {
     pub ctx: Ctx,
+    /// The deployment publishes its statistics (/stats).
+    pub public_stats: bool,
 }
 
-async fn home(prefs: Prefs) -> Response {
+async fn home(
+    axum::extract::State(state): axum::extract::State<crate::WebState>,
+    prefs: Prefs,
+) -> Response {
     render(
         StatusCode::OK,
         &Home {
             ctx: Ctx::new(prefs, "/"),
+            public_stats: state.app.publishes_stats(),
         },
     )
 }

@@ -72,6 +72,11 @@ pub fn hidden(body: &str, name: &str) -> String {
 
 impl T {
     pub async fn start() -> T {
+        T::start_with(|_| {}).await
+    }
+
+    /// [`T::start`] with changed settings.
+    pub async fn start_with(change: impl FnOnce(&mut Config)) -> T {
         let db = fresh().await.expect("test database");
         let store = db.store.clone();
         for (id, name, kind, region, parent) in [
@@ -116,13 +121,12 @@ impl T {
                 .unwrap();
         }
         let start = Utc.with_ymd_and_hms(2025, 3, 12, 2, 0, 0).unwrap();
-        let app = App::new(
-            store,
-            Config {
-                clock: Clock::manual(start),
-                ..Config::default()
-            },
-        );
+        let mut config = Config {
+            clock: Clock::manual(start),
+            ..Config::default()
+        };
+        change(&mut config);
+        let app = App::new(store, config);
         let router = router(app.clone(), WebConfig::default());
         T {
             router,

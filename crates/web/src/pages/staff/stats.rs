@@ -77,7 +77,7 @@ fn show(unit: Unit, f: &Figure) -> String {
     }
 }
 
-fn line(ctx: &Ctx, row: &IndicatorRow) -> Line {
+pub(crate) fn line(ctx: &Ctx, row: &IndicatorRow) -> Line {
     let (change, trend) = match (
         value(row.unit, &row.current),
         value(row.unit, &row.previous),
