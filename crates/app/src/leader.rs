@@ -355,32 +355,27 @@ impl App {
             .store()
             .circulations(&scope, from.timestamp_millis(), to.timestamp_millis(), 2000)
             .await?;
-        let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let mut name_of = async |id: &str| -> Result<String, AppError> {
-                if let Some(n) = names.get(id) {
-                    return Ok(n.clone());
-                }
-                let n = self
-                    .store()
-                    .unit(id)
-                    .await?
-                    .map_or_else(|| id.to_string(), |u| u.name);
-                names.insert(id.to_string(), n.clone());
-                Ok(n)
-            };
-            let unit_name = name_of(&row.unit_id).await?;
-            let by_unit_name = match row.by_unit.clone() {
-                Some(b) => name_of(&b).await?,
-                None => String::new(),
-            };
-            out.push(Circular {
+        let mut ids: Vec<String> = rows
+            .iter()
+            .flat_map(|r| std::iter::once(r.unit_id.clone()).chain(r.by_unit.clone()))
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let names: std::collections::HashMap<String, String> = self
+            .store()
+            .units_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u.name))
+            .collect();
+        let name_of = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_string());
+        Ok(rows
+            .into_iter()
+            .map(|row| Circular {
+                unit_name: name_of(&row.unit_id),
+                by_unit_name: row.by_unit.as_deref().map(name_of).unwrap_or_default(),
                 row,
-                unit_name,
-                by_unit_name,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 }

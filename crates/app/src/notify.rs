@@ -248,7 +248,7 @@ impl WebhookTarget {
 // Which notices a change causes
 // ---------------------------------------------------------------------------------------------
 
-fn china_date(t: Instant) -> String {
+pub(crate) fn china_date(t: Instant) -> String {
     t.with_timezone(&huiyin_domain::CHINA_OFFSET)
         .format("%Y-%m-%d")
         .to_string()

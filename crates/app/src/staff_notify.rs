@@ -24,7 +24,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::jobs::JobError;
-use crate::notify::{Locale, NotifyConfig};
+use crate::notify::{Locale, NotifyConfig, china_date};
 use crate::{App, AppError};
 
 /// The job kind of a notice to a unit's people.
@@ -185,12 +185,6 @@ pub fn valid_email(s: &str) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Which notices a change causes
 // ---------------------------------------------------------------------------------------------
-
-fn china_date(t: huiyin_domain::Instant) -> String {
-    t.with_timezone(&huiyin_domain::CHINA_OFFSET)
-        .format("%Y-%m-%d")
-        .to_string()
-}
 
 /// The title and body of a notice, in the deployment's language.
 fn words(

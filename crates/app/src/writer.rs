@@ -488,14 +488,14 @@ async fn execute(
     let proj = projection(&new_state, &policy, &rules.calendar);
     tx.update_case(&new_state, &proj, before).await?;
     tx.append(&events).await?;
-    let notices = crate::notify::notices_for(
+    // To the petitioner and to the staff who must act, in the same transaction as the events.
+    let mut notices = crate::notify::notices_for(
         &config.notify,
         &new_state,
         &events,
         &policy,
         config.calendar,
     );
-    let mut notices = notices;
     notices.extend(crate::staff_notify::staff_notices_for(
         &config.notify,
         &new_state,

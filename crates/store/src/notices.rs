@@ -178,20 +178,7 @@ type GroupMemberRow = (
     String,
     String,
     String,
-    String,
 );
-
-/// The level of a GB/T 2260 code by its length (as migration 0002 set it).
-fn level_of_region(code: &str) -> Option<&'static str> {
-    match code.len() {
-        _ if code == "0" => Some("nation"),
-        2 => Some("province"),
-        4 => Some("city"),
-        6 => Some("county"),
-        9 => Some("township"),
-        _ => None,
-    }
-}
 
 type MemberRow = (String, String, Option<String>, String, String);
 
@@ -223,8 +210,7 @@ impl Store {
     /// Everyone `group` reaches now: one row per person (their first matching membership).
     pub async fn group_members(&self, group: &BroadcastGroup) -> Result<Vec<UnitMember>> {
         let mut sql = String::from(
-            "SELECT u.id, u.display_name, u.email, m.unit_id, m.roles, t.level, t.kind,
-                t.region_code
+            "SELECT u.id, u.display_name, u.email, m.unit_id, m.roles, t.level, t.kind
              FROM memberships m JOIN users u ON u.id = m.user_id
              JOIN units t ON t.id = m.unit_id
              WHERE u.disabled = 0 AND t.status = 'active'",
@@ -247,13 +233,7 @@ impl Store {
         }
         let rows = q.fetch_all(&self.pool).await?;
         let mut out: Vec<UnitMember> = Vec::new();
-        for (user_id, display_name, email, unit_id, roles, level, kind, region) in rows {
-            // Units added without a level have the level of their region.
-            let level = if level == "other" {
-                level_of_region(&region).unwrap_or("other").to_string()
-            } else {
-                level
-            };
+        for (user_id, display_name, email, unit_id, roles, level, kind) in rows {
             if !group.levels.is_empty() && !group.levels.contains(&level) {
                 continue;
             }
@@ -330,8 +310,7 @@ impl Store {
         let sql = format!(
             "SELECT {NOTICE_COLUMNS} FROM staff_notices n JOIN users u ON u.id = n.user_id
              LEFT JOIN units t ON t.id = n.unit_id
-             WHERE n.user_id = $1 {} AND (n.created_at < $2 OR (n.created_at = $2 AND n.id < $3)
-                OR $3 = '')
+             WHERE n.user_id = $1 {} AND (n.created_at < $2 OR (n.created_at = $2 AND n.id < $3))
              ORDER BY n.created_at DESC, n.id DESC LIMIT $4",
             if unread_only {
                 "AND n.read_at IS NULL"

@@ -489,9 +489,12 @@ impl Store {
 
     // ---- units ----
 
+    /// Adds a unit; its level is its region's (as migration 0002 set it for older units).
     pub async fn insert_unit(&self, unit: &UnitRecord) -> Result<()> {
+        let level = huiyin_org::Level::of_code(&unit.region_code).map_or("other", |l| l.as_str());
         sqlx::query(
-            "INSERT INTO units (id, name, kind, region_code, parent_id, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO units (id, name, kind, region_code, parent_id, created_at, level)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(unit.id.as_str())
         .bind(unit.name.as_str())
@@ -499,6 +502,7 @@ impl Store {
         .bind(unit.region_code.as_str())
         .bind(unit.parent_id.clone())
         .bind(chrono::Utc::now().timestamp_millis())
+        .bind(level)
         .execute(&self.pool)
         .await
         .map_err(|e| StoreError::from_db(e, &format!("unit {} exists already", unit.id)))?;

@@ -87,6 +87,16 @@ pub fn show_date_ms(ms: i64) -> String {
     huiyin_store::from_ms(ms).map_or_else(|_| String::new(), show_date)
 }
 
+/// Milliseconds as a date and time.
+pub fn show_time_ms(ms: i64) -> String {
+    huiyin_store::from_ms(ms).map_or_else(|_| String::new(), show_time)
+}
+
+/// A receipt code as stored (no separators) as people read it (`X5B8-FDCH-Q72U`).
+pub fn show_receipt(stored: String) -> String {
+    huiyin_domain::values::ReceiptCode::parse(&stored).map_or(stored, |r| r.display())
+}
+
 /// An option of a select or a radio group.
 #[derive(Debug, Clone)]
 pub struct Opt {

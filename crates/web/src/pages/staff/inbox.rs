@@ -184,8 +184,7 @@ pub fn row_of(ctx: &Ctx, s: CaseSummary, now_ms: i64) -> Row {
             .unwrap_or_else(|| ctx.t("staff.inbox.hidden_petitioner").to_string()),
         received: show_date_ms(s.received_at_ms),
         id: s.id,
-        receipt: huiyin_domain::values::ReceiptCode::parse(&s.receipt)
-            .map_or(s.receipt, |r| r.display()),
+        receipt: super::forms::show_receipt(s.receipt),
         title: s.title,
     }
 }

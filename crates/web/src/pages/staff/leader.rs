@@ -298,7 +298,9 @@ pub async fn circulars(
     OriginalUri(uri): OriginalUri,
     Query(q): Query<CircularsQuery>,
 ) -> Response {
-    use super::forms::{cst, parse_date_end, parse_date_start, show_date, show_time};
+    use super::forms::{
+        cst, parse_date_end, parse_date_start, show_date, show_receipt, show_time_ms,
+    };
     use chrono::Datelike;
     let (signed, here) =
         match signed_at(&state, &headers, &uri, "/staff/supervision/circulars").await {
@@ -365,7 +367,7 @@ pub async fn circulars(
         .enumerate()
         .map(|(i, c)| CircularRow {
             n: i + 1,
-            when: huiyin_store::from_ms(c.row.at_ms).map_or_else(|_| String::new(), show_time),
+            when: show_time_ms(c.row.at_ms),
             by: if c.by_unit_name.is_empty() {
                 ctx.t("staff.circulars.by_scan").to_string()
             } else {
@@ -373,8 +375,7 @@ pub async fn circulars(
             },
             unit: c.unit_name,
             case_id: c.row.case_id,
-            receipt: huiyin_domain::values::ReceiptCode::parse(&c.row.receipt)
-                .map_or(c.row.receipt.clone(), |r| r.display()),
+            receipt: show_receipt(c.row.receipt),
             title: c.row.title,
             text: c.row.text,
             order: c.row.order,

@@ -14,15 +14,11 @@ use huiyin_domain::case::Role;
 use serde::Deserialize;
 
 use super::administration::client_error;
-use super::forms::{Field, Fields, FormData, place_errors, show_time};
+use super::forms::{Field, Fields, FormData, place_errors, show_time_ms};
 use super::{Chrome, Signed, app_error_page, signed_at, signed_in, url_encode};
 use crate::WebState;
 use crate::error::ApiError;
 use crate::pages::{Ctx, Prefs, render};
-
-fn time_of(ms: i64) -> String {
-    huiyin_store::from_ms(ms).map_or_else(|_| String::new(), show_time)
-}
 
 // ---------------------------------------------------------------------------------------------
 // My notices
@@ -108,7 +104,7 @@ pub async fn page(
         .into_iter()
         .map(|n| NoticeRow {
             kind: ctx.t(&format!("staff.notice.kind.{}", n.kind)).to_string(),
-            when: time_of(n.created_at_ms),
+            when: show_time_ms(n.created_at_ms),
             unread: n.read_at_ms.is_none(),
             case_link: n.case_id.as_ref().map(|c| format!("/staff/cases/{c}")),
             lines: n.body.lines().map(str::to_string).collect(),
@@ -385,7 +381,7 @@ async fn broadcasts_page(
         broadcasts: sent
             .into_iter()
             .map(|b| BroadcastRow {
-                when: time_of(b.sent_at_ms),
+                when: show_time_ms(b.sent_at_ms),
                 kind: ctx
                     .t(&format!("staff.broadcast.kind.{}", b.kind))
                     .to_string(),
@@ -595,14 +591,16 @@ pub async fn broadcast(
         .into_iter()
         .map(|p| PersonRow {
             email: match (&p.emailed_at_ms, &p.email_error) {
-                (Some(at), _) => ctx.tf("staff.broadcast.emailed_at", &[("at", &time_of(*at))]),
+                (Some(at), _) => {
+                    ctx.tf("staff.broadcast.emailed_at", &[("at", &show_time_ms(*at))])
+                }
                 (None, Some(e)) => ctx.tf("staff.broadcast.email_failed", &[("error", e)]),
                 (None, None) => ctx.t("staff.broadcast.no_email").to_string(),
             },
             name: p.display_name,
             unit: p.unit_name.or(p.unit_id).unwrap_or_default(),
-            delivered: time_of(p.created_at_ms),
-            read: p.read_at_ms.map(time_of),
+            delivered: show_time_ms(p.created_at_ms),
+            read: p.read_at_ms.map(show_time_ms),
         })
         .collect();
     render(
@@ -615,7 +613,7 @@ pub async fn broadcast(
             kind: ctx
                 .t(&format!("staff.broadcast.kind.{}", b.kind))
                 .to_string(),
-            when: time_of(b.sent_at_ms),
+            when: show_time_ms(b.sent_at_ms),
             case_link: b.case_id.map(|c| format!("/staff/cases/{c}")),
             delivered: b.delivered,
             read: b.read,

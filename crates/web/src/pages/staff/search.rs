@@ -200,8 +200,7 @@ fn hit_row(ctx: &Ctx, h: SearchHitView) -> HitRow {
         petitioner: h
             .petitioner_masked
             .unwrap_or_else(|| ctx.t("staff.inbox.hidden_petitioner").to_string()),
-        receipt: huiyin_domain::values::ReceiptCode::parse(&h.receipt)
-            .map_or(h.receipt, |r| r.display()),
+        receipt: super::forms::show_receipt(h.receipt),
         id: h.case_id,
         title: h.title,
     }
