@@ -12,6 +12,7 @@ pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod crypto;
+pub mod dashboard;
 pub mod deadlines;
 pub mod error;
 pub mod jobs;

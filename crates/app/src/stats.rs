@@ -118,7 +118,11 @@ impl App {
     }
 
     /// The contributions of one case under its own deadline policy.
-    fn stats_entries(&self, state: &CaseState, bureau_region: Option<&RegionCode>) -> Vec<Entry> {
+    pub(crate) fn stats_entries(
+        &self,
+        state: &CaseState,
+        bureau_region: Option<&RegionCode>,
+    ) -> Vec<Entry> {
         let policy = self.policy_for(state);
         let deadlines = state.deadlines(&policy, &self.calendar());
         stats::contributions(
@@ -130,7 +134,7 @@ impl App {
         )
     }
 
-    async fn unit_region(
+    pub(crate) async fn unit_region(
         &self,
         cache: &mut HashMap<UnitId, Option<RegionCode>>,
         unit: &UnitId,
@@ -403,7 +407,7 @@ impl App {
     /// Statistics of a region: staff who see that region (petition bureaus, leaders,
     /// supervisors, analysts and auditors of a unit at or above it). Of a unit: its own staff,
     /// or those who see the unit's region.
-    async fn authorize_stats_target(
+    pub(crate) async fn authorize_stats_target(
         &self,
         principal: &Principal,
         target: &Target,

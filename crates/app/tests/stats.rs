@@ -275,3 +275,371 @@ async fn indicators_are_scoped_and_periods_checked() {
         Err(huiyin_app::AppError::Invalid(_))
     ));
 }
+
+/// Drives `n` rounds of random lifecycle steps over `cases`, then catches the counters up.
+async fn random_lifecycles(app: &App, cases: &[CaseId], rng: &mut Rng, rounds: usize) {
+    for _ in 0..rounds {
+        let now = app.now() + TimeDelta::hours(2 + rng.below(60) as i64);
+        app.clock().set(now);
+        let i = rng.below(cases.len() as u64) as usize;
+        let id = cases[i].clone();
+        let other = cases[(i + 1) % cases.len()].clone();
+        let state = app.store().case(&id).await.unwrap().unwrap().state;
+        if let Some((actor, command)) = next_step(state.stage.as_str(), rng.below(1000), &other) {
+            let _ = app.execute(actor, id, command, None).await;
+        }
+    }
+    app.stats_catch_up().await.unwrap();
+}
+
+/// Every case behind a figure, through all pages.
+async fn all_behind(
+    app: &App,
+    actor: &Actor,
+    target: &Target,
+    drill: &huiyin_app::dashboard::Drill,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = app
+            .cases_behind(
+                actor,
+                target,
+                drill,
+                from,
+                to,
+                &after,
+                &IndicatorConfig::default(),
+            )
+            .await
+            .unwrap();
+        out.extend(page.rows.into_iter().map(|r| r.id));
+        match page.next {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    out
+}
+
+/// The drill-down lists exactly the cases a figure counts: after random lifecycles, for the
+/// plain counts and rates, the cases behind the numerator and the denominator are as many as
+/// the figure's numerator and denominator, for the city, a district and a unit — and the
+/// overview's trend, channels, districts and unit ranking add up to the same counters.
+#[tokio::test]
+async fn the_cases_behind_a_figure_are_the_cases_it_counts() {
+    use huiyin_app::dashboard::Drill;
+    use huiyin_domain::stats::FigurePart;
+
+    let (app, _db) = start().await;
+    let mut rng = Rng(7);
+    let mut cases = Vec::new();
+    for i in 0..30 {
+        let region = ["440604", "440605", "4406"][(i % 3) as usize];
+        cases.push(submit(&app, i, region).await);
+    }
+    random_lifecycles(&app, &cases, &mut rng, 200).await;
+    let registrar = staff(BUREAU, &[Role::Registrar]);
+    let principal = app.principal(&registrar).await.unwrap();
+    let config = IndicatorConfig::default();
+    let (from, to) = (
+        NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2024, 12, 31).unwrap(),
+    );
+    let plain = [
+        "volume",
+        "timely_acceptance_rate",
+        "timely_routing_rate",
+        "on_time_completion_rate",
+        "rating_participation_rate",
+        "online_share",
+        "mobile_share_of_online",
+        "repeat_rate",
+    ];
+    // (按期答复率 counts answers, several a case: its cases are listed once each.)
+    let mut checked = 0;
+    for target in [
+        Target::Region("4406".into()),
+        Target::Region("440604".into()),
+        Target::Unit(UnitId::new(DEPT)),
+    ] {
+        let report = app
+            .indicators(&principal, &target, from, to, &config)
+            .await
+            .unwrap();
+        for id in plain {
+            let figure = &report
+                .indicators
+                .iter()
+                .find(|i| i.id == id)
+                .unwrap()
+                .current;
+            for (part, want) in [
+                (FigurePart::Numerator, figure.numerator),
+                (FigurePart::Denominator, figure.denominator),
+            ] {
+                if id == "volume" && part == FigurePart::Denominator {
+                    continue;
+                }
+                let drill = Drill::Indicator {
+                    id: id.into(),
+                    part,
+                };
+                let ids = all_behind(&app, &registrar, &target, &drill, from, to).await;
+                let mut distinct = ids.clone();
+                distinct.sort();
+                distinct.dedup();
+                assert_eq!(distinct.len(), ids.len(), "{id} listed a case twice");
+                assert_eq!(ids.len() as f64, want, "{target:?} {id} {part:?}");
+                if want > 0.0 {
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 12, "the lifecycles went too shallow: {checked}");
+
+    let city = Target::Region("4406".into());
+    let o = app
+        .overview(&principal, &city, from, to, &config)
+        .await
+        .unwrap();
+    let volume = o.report.indicators[0].current.value.unwrap() as i64;
+    assert_eq!(volume, 30);
+    assert!(o.trend.monthly);
+    assert_eq!(o.trend.current.iter().sum::<i64>(), volume);
+    assert_eq!(o.trend.labels.len(), 12);
+    assert_eq!(o.channels.iter().map(|s| s.value).sum::<i64>(), volume);
+    // A channel's slice lists its own cases.
+    let web = o.channels.iter().find(|s| s.code == "mobile_web").unwrap();
+    let ids = all_behind(
+        &app,
+        &registrar,
+        &city,
+        &Drill::Key(web.key.clone()),
+        from,
+        to,
+    )
+    .await;
+    assert_eq!(ids.len() as i64, web.value);
+    // The districts: 禅城区 (440604) and 南海区 (440605) with ten each; the others none.
+    let place = |code: &str| o.places.iter().find(|p| p.id == code).unwrap();
+    assert_eq!(place("440604").received, 10);
+    assert_eq!(place("440605").received, 10);
+    assert!(
+        place("440604").name.contains("禅城"),
+        "{:?}",
+        place("440604")
+    );
+    assert_eq!(o.places.iter().map(|p| p.received).sum::<i64>(), 20);
+    // The bureau received all 30; the department is ranked by what it handled.
+    let bureau = o.units.iter().find(|u| u.id == BUREAU).unwrap();
+    assert_eq!(bureau.received, 30);
+    assert!(o.units.iter().any(|u| u.id == DEPT && u.replied > 0));
+    assert_eq!(o.live.open, {
+        let mut open = 0;
+        for id in &cases {
+            let s = app.store().case(id).await.unwrap().unwrap().state;
+            open += i64::from(s.stage.is_open());
+        }
+        open
+    });
+}
+
+/// A drill-down pages through many cases without missing or repeating one; it is refused with
+/// a clear error for bad input, for readers of figures only, and outside the statistics scope;
+/// a department lists only the cases routed to it.
+#[tokio::test]
+async fn drill_down_pages_scope_and_refusals() {
+    use huiyin_app::AppError;
+    use huiyin_app::dashboard::{DRILL_PAGE, Drill};
+    use huiyin_domain::stats::FigurePart;
+
+    let (app, _db) = start().await;
+    let mut cases = Vec::new();
+    for i in 0..62 {
+        cases.push(submit(&app, i, "440604").await);
+    }
+    let registrar = staff(BUREAU, &[Role::Registrar]);
+    for id in cases.iter().take(4) {
+        app.execute(
+            registrar.clone(),
+            id.clone(),
+            Command::Register {
+                class: StatutoryClass::Appeal(AppealRoute::PetitionProcedure),
+                category: None,
+                accused: Vec::new(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        app.execute(
+            registrar.clone(),
+            id.clone(),
+            Command::Route {
+                kind: RouteKind::Forward,
+                unit: UnitId::new(DEPT),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    app.stats_catch_up().await.unwrap();
+    let day = NaiveDate::from_ymd_opt(2024, 3, 4).unwrap();
+    let city = Target::Region("4406".into());
+    let volume = Drill::Indicator {
+        id: "volume".into(),
+        part: FigurePart::Numerator,
+    };
+    let config = IndicatorConfig::default();
+    let first = app
+        .cases_behind(&registrar, &city, &volume, day, day, "", &config)
+        .await
+        .unwrap();
+    assert_eq!(first.rows.len(), DRILL_PAGE);
+    let next = first.next.clone().expect("a second page");
+    let second = app
+        .cases_behind(&registrar, &city, &volume, day, day, &next, &config)
+        .await
+        .unwrap();
+    assert_eq!(second.rows.len(), 62 - DRILL_PAGE);
+    assert!(second.next.is_none());
+    let mut all: Vec<String> = first
+        .rows
+        .iter()
+        .chain(&second.rows)
+        .map(|r| r.id.clone())
+        .collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 62);
+    // Lists never show who filed; the masked petitioner is shown (not the full number).
+    assert!(first.rows.iter().all(|r| {
+        r.petitioner_masked
+            .as_deref()
+            .is_none_or(|p| !p.contains("13900000"))
+    }));
+
+    // The department sees the figure of its own unit, and exactly the four cases routed to it.
+    let handler = staff(DEPT, &[Role::Handler]);
+    let own = Target::Unit(UnitId::new(DEPT));
+    let routed = Drill::Key("routed.forward".into());
+    let page = app
+        .cases_behind(&handler, &own, &routed, day, day, "", &config)
+        .await
+        .unwrap();
+    let mut want: Vec<String> = cases.iter().take(4).map(|c| c.to_string()).collect();
+    want.sort();
+    let mut got: Vec<String> = page.rows.iter().map(|r| r.id.clone()).collect();
+    got.sort();
+    assert_eq!(got, want);
+    // …but not the city's.
+    assert!(matches!(
+        app.cases_behind(&handler, &city, &volume, day, day, "", &config)
+            .await,
+        Err(AppError::Forbidden(_))
+    ));
+    // An analyst reads figures, not cases.
+    let analyst = staff(BUREAU, &[Role::Analyst]);
+    let err = app
+        .cases_behind(&analyst, &city, &volume, day, day, "", &config)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AppError::Forbidden(ref m) if m.contains("无权查看案件清单")),
+        "{err:?}"
+    );
+    // Another province is outside a city bureau's statistics.
+    let other = Target::Region("45".into());
+    assert!(matches!(
+        app.cases_behind(&registrar, &other, &volume, day, day, "", &config)
+            .await,
+        Err(AppError::Forbidden(_))
+    ));
+    let code = |e: AppError| match e {
+        AppError::Invalid(f) => f[0].1.code.to_string(),
+        other => format!("{other:?}"),
+    };
+    let bad = |d: Drill| {
+        let app = app.clone();
+        let registrar = registrar.clone();
+        let city = city.clone();
+        async move {
+            app.cases_behind(
+                &registrar,
+                &city,
+                &d,
+                day,
+                day,
+                "",
+                &IndicatorConfig::default(),
+            )
+            .await
+            .unwrap_err()
+        }
+    };
+    assert_eq!(
+        code(bad(Drill::Key("users.password".into())).await),
+        "counter_unknown"
+    );
+    assert_eq!(
+        code(
+            bad(Drill::Indicator {
+                id: "nonsense".into(),
+                part: FigurePart::Numerator
+            })
+            .await
+        ),
+        "indicator_unknown"
+    );
+    let err = app
+        .cases_behind(
+            &registrar,
+            &city,
+            &volume,
+            day,
+            day.pred_opt().unwrap(),
+            "",
+            &config,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "period_invalid");
+}
+
+/// The live figures: open cases by light at this instant, what is due today, overdue by unit.
+#[tokio::test]
+async fn live_counts_due_today_and_overdue_by_unit() {
+    let (app, _db) = start().await;
+    for i in 0..5 {
+        submit(&app, i, "440604").await;
+    }
+    let registrar = staff(BUREAU, &[Role::Registrar]);
+    let city = Target::Region("4406".into());
+    let ops = app.operations(&registrar, &city).await.unwrap();
+    assert_eq!(ops.live.open, 5);
+    assert_eq!(ops.live.red, 0);
+    assert!(ops.overdue_by_unit.is_empty());
+    // Forty days on, every registration deadline has passed: all red, all at the bureau.
+    app.clock().set(app.now() + TimeDelta::days(40));
+    let ops = app.operations(&registrar, &city).await.unwrap();
+    assert_eq!(ops.live.red, 5);
+    assert_eq!(ops.live.yellow, 0);
+    assert_eq!(ops.overdue_by_unit.len(), 1);
+    assert_eq!(ops.overdue_by_unit[0].0, BUREAU);
+    assert_eq!(ops.overdue_by_unit[0].2, 5);
+    assert_eq!(ops.stalled, 5, "no progress for {} days", ops.stalled_days);
+    // Another district has none of them.
+    let other = Target::Region("440605".into());
+    let ops = app.operations(&registrar, &other).await.unwrap();
+    assert_eq!(ops.live.open, 0);
+    assert_eq!(ops.stalled, 0);
+    // The department's staff may not see the city's operations.
+    let handler = staff(DEPT, &[Role::Handler]);
+    assert!(app.operations(&handler, &city).await.is_err());
+}

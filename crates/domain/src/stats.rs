@@ -813,6 +813,86 @@ pub fn catalogue(config: &IndicatorConfig) -> Vec<Indicator> {
     ]
 }
 
+/// Which part of a figure the cases behind it are asked for (drill-down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FigurePart {
+    /// The cases counted above the line (e.g. replied on time).
+    Numerator,
+    /// The cases it is a share of (e.g. all replied).
+    Denominator,
+}
+
+/// The counters one part of a figure is read from (weight ≠ 0). A key that ends in `.` stands
+/// for every counter it begins (a day histogram). A count's denominator is the count itself;
+/// mean and median handling days count the replies they average over; a weighted composite
+/// reads its parts' counters.
+pub fn figure_keys(
+    indicator: &Indicator,
+    part: FigurePart,
+    catalogue: &[Indicator],
+) -> Vec<String> {
+    let listed = |parts: &[(String, f64)]| -> Vec<String> {
+        parts
+            .iter()
+            .filter(|(_, w)| *w != 0.0)
+            .map(|(k, _)| k.clone())
+            .collect()
+    };
+    let mut out = match (&indicator.formula, part) {
+        (Formula::Count { key }, _) => vec![key.clone()],
+        (Formula::Ratio { numerator, .. }, FigurePart::Numerator) => listed(numerator),
+        (Formula::Ratio { denominator, .. }, FigurePart::Denominator) => listed(denominator),
+        (Formula::MeanDays { count, .. }, _) => vec![count.clone()],
+        (Formula::MedianDays { prefix }, _) => vec![prefix.clone()],
+        (Formula::Weighted { parts }, part) => parts
+            .iter()
+            .filter(|(_, w)| *w != 0.0)
+            .filter_map(|(id, _)| catalogue.iter().find(|i| i.id == id))
+            .filter(|i| !matches!(i.formula, Formula::Weighted { .. }))
+            .flat_map(|i| figure_keys(i, part, catalogue))
+            .collect(),
+    };
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Whether a counter `key` is one of `keys` (a key ending in `.` matches every key it begins).
+pub fn key_matches(keys: &[String], key: &str) -> bool {
+    keys.iter().any(|k| {
+        if k.ends_with('.') {
+            key.starts_with(k.as_str())
+        } else {
+            k == key
+        }
+    })
+}
+
+/// The counter families a drill-down may ask for by key (breakdowns such as
+/// `received.channel.web`): the prefixes of [`keys`].
+pub fn is_counter_key(key: &str) -> bool {
+    const FAMILIES: &[&str] = &[
+        "received",
+        "routed.",
+        "register_route.",
+        "acceptance.",
+        "closed.",
+        "handling.",
+        "answers.",
+        "rating.",
+        "review.",
+        "rereview.",
+    ];
+    !key.is_empty()
+        && key.chars().count() <= 120
+        && !key.chars().any(char::is_control)
+        && FAMILIES.iter().any(|f| {
+            key == *f
+                || (key.starts_with(f) && (f.ends_with('.') || key[f.len()..].starts_with('.')))
+        })
+}
+
 /// One computed figure, with what it was computed from (so every figure can be explained).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figure {
@@ -928,6 +1008,64 @@ mod tests {
         cat.iter()
             .find(|i| i.id == id)
             .unwrap_or_else(|| panic!("{id}"))
+    }
+
+    #[test]
+    fn a_figure_names_the_counters_behind_each_part() {
+        let cat = catalogue(&IndicatorConfig::default());
+        let on_time = find(&cat, "on_time_completion_rate");
+        assert_eq!(
+            figure_keys(on_time, FigurePart::Numerator, &cat),
+            vec![keys::REPLIED_ON_TIME.to_string()]
+        );
+        assert_eq!(
+            figure_keys(on_time, FigurePart::Denominator, &cat),
+            vec![keys::REPLIED.to_string()]
+        );
+        // 满意率: satisfied and basically satisfied above the line, every rated unit below.
+        let sat = figure_keys(find(&cat, "satisfaction_rate"), FigurePart::Numerator, &cat);
+        assert!(
+            sat.contains(&"rating.unit.satisfied".to_string()),
+            "{sat:?}"
+        );
+        assert!(sat.contains(&"rating.unit.basically_satisfied".to_string()));
+        assert!(!sat.contains(&"rating.unit.unsatisfied".to_string()));
+        // A basically-satisfied weight of 0 leaves those cases out of the numerator.
+        let strict = catalogue(&IndicatorConfig {
+            basically_satisfied_weight: 0.0,
+            ..IndicatorConfig::default()
+        });
+        let sat = figure_keys(
+            find(&strict, "satisfaction_rate"),
+            FigurePart::Numerator,
+            &strict,
+        );
+        assert!(!sat.contains(&"rating.unit.basically_satisfied".to_string()));
+        // The median reads the whole histogram; a composite its parts.
+        let median = figure_keys(
+            find(&cat, "median_handling_days"),
+            FigurePart::Denominator,
+            &cat,
+        );
+        assert_eq!(median, vec![keys::HANDLING_DAYS.to_string()]);
+        assert!(key_matches(&median, "handling.days.12"));
+        assert!(!key_matches(&median, "handling.replied"));
+        let composite = figure_keys(find(&cat, "hotline_composite"), FigurePart::Numerator, &cat);
+        assert!(composite.len() >= 3, "{composite:?}");
+    }
+
+    #[test]
+    fn drill_down_keys_are_counter_families_only() {
+        assert!(is_counter_key("received"));
+        assert!(is_counter_key("received.channel.web"));
+        assert!(is_counter_key("received.category.城乡建设"));
+        assert!(is_counter_key("handling.on_time"));
+        assert!(!is_counter_key("receivedx"));
+        assert!(!is_counter_key("users.password"));
+        assert!(!is_counter_key(""));
+        assert!(!is_counter_key(&"received.".repeat(30)));
+        assert!(!is_counter_key("received.\n"));
+        assert!(!is_counter_key("received.a\u{0}"));
     }
 
     #[test]

@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "staff_notices",
         include_str!("migrations/0016_staff_notices.sql"),
     ),
+    (
+        9,
+        "dashboard",
+        include_str!("migrations/0009_dashboard.sql"),
+    ),
 ];
 
 impl Store {

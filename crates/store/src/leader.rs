@@ -120,7 +120,7 @@ pub(crate) async fn write_leadership(
 }
 
 /// The `WHERE` part that keeps a query on `cases c` inside `scope`; pushes its values.
-fn scope_clause(scope: &Scope, binds: &mut Vec<String>) -> String {
+pub(crate) fn scope_clause(scope: &Scope, binds: &mut Vec<String>) -> String {
     match scope {
         Scope::All => "1 = 1".into(),
         Scope::Nothing => "1 = 0".into(),
@@ -155,7 +155,7 @@ fn scope_clause(scope: &Scope, binds: &mut Vec<String>) -> String {
     }
 }
 
-fn columns_of(prefix: &str) -> String {
+pub(crate) fn columns_of(prefix: &str) -> String {
     SUMMARY_COLUMNS
         .split(',')
         .map(|c| format!("{prefix}.{}", c.trim()))
@@ -185,7 +185,7 @@ impl LeaderCursor {
     }
 }
 
-fn mark(binds: &mut Vec<Bind>, v: Bind) -> String {
+pub(crate) fn mark(binds: &mut Vec<Bind>, v: Bind) -> String {
     binds.push(v);
     format!("${}", binds.len())
 }

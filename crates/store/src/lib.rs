@@ -15,6 +15,7 @@ mod attachments;
 mod audit;
 mod auth;
 mod chain;
+mod dashboard;
 mod db;
 mod event_log;
 mod event_wire;
@@ -38,6 +39,7 @@ pub use auth::{
     UserChange, UserRecord, split_list,
 };
 pub use chain::{GENESIS_HASH, VerifyReport, canonical_event, chain_hash};
+pub use dashboard::{Area, LiveCounts};
 pub use db::{Backend, Store};
 pub use inbox::{InboxCounts, InboxFilter, UnitSearch};
 pub use jobs::{

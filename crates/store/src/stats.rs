@@ -37,7 +37,7 @@ pub fn day_number(day: NaiveDate) -> i64 {
 
 /// The rows of `day` column values that cover `from..=to`: whole months by their roll-up row,
 /// the partial months at either end by their day rows. Each is `(lo, hi, months)`.
-fn day_ranges(from: NaiveDate, to: NaiveDate) -> Vec<(i64, i64, bool)> {
+pub(crate) fn day_ranges(from: NaiveDate, to: NaiveDate) -> Vec<(i64, i64, bool)> {
     if from > to {
         return Vec::new();
     }

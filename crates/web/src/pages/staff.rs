@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod administration;
 pub mod case;
+pub mod dashboard;
 pub mod forms;
 pub mod inbox;
 pub mod intake;
@@ -68,6 +69,9 @@ pub fn routes() -> Router<WebState> {
             post(notices::retire_group),
         )
         .route("/staff/broadcasts/{id}", get(notices::broadcast))
+        .route("/staff/dashboard", get(dashboard::overview))
+        .route("/staff/dashboard/operations", get(dashboard::operations))
+        .route("/staff/stats/cases", get(dashboard::cases))
         .route("/staff/stats", get(stats::page))
         .route("/staff/stats.csv", get(stats::csv))
         .route("/staff/admin", get(admin::admin))

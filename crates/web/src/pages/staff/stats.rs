@@ -35,6 +35,10 @@ pub struct StatsQuery {
 
 /// One line of the table, formatted.
 pub struct Line {
+    /// The indicator's id (for the links to the cases behind it).
+    pub id: &'static str,
+    /// Whether it is a rate (its denominator has cases of its own).
+    pub is_rate: bool,
     pub name: String,
     pub definition: &'static str,
     pub current: String,
@@ -59,6 +63,10 @@ struct StatsPage {
     presets: Vec<(String, String)>,
     lines: Vec<Line>,
     csv: String,
+    /// `region=…|unit=…&from=…&to=…` of the figures shown, for the links to their cases.
+    query: String,
+    tab: &'static str,
+    who: String,
     behind: Option<String>,
     errors: Vec<String>,
 }
@@ -101,6 +109,8 @@ pub(crate) fn line(ctx: &Ctx, row: &IndicatorRow) -> Line {
         _ => ("—".into(), "same"),
     };
     Line {
+        id: row.id,
+        is_rate: row.unit != Unit::Count,
         name: match ctx.lang {
             Lang::Zh => row.name_zh.to_string(),
             Lang::En => row.name_en.to_string(),
@@ -137,17 +147,21 @@ fn day(raw: &str) -> Option<NaiveDate> {
 
 /// The figures asked for: target and period with their defaults (the user's region, the month
 /// so far), and who asks.
-struct Asked {
-    target: Target,
-    from: NaiveDate,
-    to: NaiveDate,
+pub(crate) struct Asked {
+    pub target: Target,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
     /// The region shown in the form (empty for a unit).
-    region: String,
-    today: NaiveDate,
-    principal: huiyin_domain::access::Principal,
+    pub region: String,
+    pub today: NaiveDate,
+    pub principal: huiyin_domain::access::Principal,
 }
 
-async fn resolve(state: &WebState, signed: &Signed, q: &StatsQuery) -> Result<Asked, ApiError> {
+pub(crate) async fn resolve(
+    state: &WebState,
+    signed: &Signed,
+    q: &StatsQuery,
+) -> Result<Asked, ApiError> {
     let today = state
         .app
         .now()
@@ -209,6 +223,43 @@ async fn report(state: &WebState, a: &Asked) -> Result<IndicatorReport, ApiError
         .await?)
 }
 
+/// The period shortcuts of a statistics page at `base` (this month, last month, this year so
+/// far, last year) for the same region or unit.
+pub(crate) fn presets(
+    ctx: &Ctx,
+    base: &str,
+    region: &str,
+    unit: &str,
+    today: NaiveDate,
+) -> Vec<(String, String)> {
+    let (m0, m1) = month_to_date(today);
+    let last_month_end = m0.pred_opt().unwrap_or(m0);
+    let (lm0, _) = month_to_date(last_month_end);
+    let mut p = vec![
+        (
+            ctx.t("staff.stats.this_month").to_string(),
+            format!("{base}?{}", query_of(region, unit, m0, m1)),
+        ),
+        (
+            ctx.t("staff.stats.last_month").to_string(),
+            format!("{base}?{}", query_of(region, unit, lm0, last_month_end)),
+        ),
+    ];
+    if let Some((y0, _)) = year_period(today.year()) {
+        p.push((
+            ctx.t("staff.stats.this_year").to_string(),
+            format!("{base}?{}", query_of(region, unit, y0, today)),
+        ));
+    }
+    if let Some((y0, y1)) = year_period(today.year() - 1) {
+        p.push((
+            ctx.t("staff.stats.last_year_full").to_string(),
+            format!("{base}?{}", query_of(region, unit, y0, y1)),
+        ));
+    }
+    p
+}
+
 fn query_of(region: &str, unit: &str, from: NaiveDate, to: NaiveDate) -> String {
     let who = if unit.is_empty() {
         format!("region={}", url_encode(region))
@@ -260,37 +311,7 @@ pub async fn page(
             let (from, to, today) = (asked.from, asked.to, asked.today);
             let region = asked.region.clone();
             let unit = q.unit.trim().to_string();
-            let presets = {
-                let (m0, m1) = month_to_date(today);
-                let last_month_end = m0.pred_opt().unwrap_or(m0);
-                let (lm0, _) = month_to_date(last_month_end);
-                let mut p = vec![
-                    (
-                        ctx.t("staff.stats.this_month").to_string(),
-                        format!("/staff/stats?{}", query_of(&region, &unit, m0, m1)),
-                    ),
-                    (
-                        ctx.t("staff.stats.last_month").to_string(),
-                        format!(
-                            "/staff/stats?{}",
-                            query_of(&region, &unit, lm0, last_month_end)
-                        ),
-                    ),
-                ];
-                if let Some((y0, _)) = year_period(today.year()) {
-                    p.push((
-                        ctx.t("staff.stats.this_year").to_string(),
-                        format!("/staff/stats?{}", query_of(&region, &unit, y0, today)),
-                    ));
-                }
-                if let Some((y0, y1)) = year_period(today.year() - 1) {
-                    p.push((
-                        ctx.t("staff.stats.last_year_full").to_string(),
-                        format!("/staff/stats?{}", query_of(&region, &unit, y0, y1)),
-                    ));
-                }
-                p
-            };
+            let presets = presets(&ctx, "/staff/stats", &region, &unit, today);
             match report(&state, &asked).await {
                 Ok(r) => {
                     let behind = (r.status.behind_events > 0).then(|| {
@@ -355,6 +376,15 @@ pub async fn page(
             previous,
             presets,
             lines,
+            query: csv
+                .strip_prefix("/staff/stats.csv?")
+                .unwrap_or_default()
+                .to_string(),
+            tab: "table",
+            who: csv
+                .strip_prefix("/staff/stats.csv")
+                .unwrap_or_default()
+                .to_string(),
             csv,
             behind,
             errors,
