@@ -12,6 +12,7 @@ use huiyin_domain::values::{Address, PersonName, PetitionText, PhoneNumber, Regi
 use huiyin_store::{Store, UnitRecord};
 
 pub mod dataset;
+pub mod worklist;
 
 /// The PostgreSQL server to also run on, if any (`postgres://…`, a database the bench may
 /// create schemas in).

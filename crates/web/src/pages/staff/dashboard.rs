@@ -600,40 +600,6 @@ struct CasesPage {
     shown: bool,
 }
 
-/// What a drill-down request asks for, checked.
-pub fn drill_of(q: &CasesQuery) -> Result<Drill, ApiError> {
-    match (q.indicator.trim(), q.key.trim()) {
-        ("", "") => Err(ApiError::field(
-            "indicator",
-            "drill_required",
-            "请给出指标（indicator 与 part）或统计项（key）",
-        )),
-        (id, "") => {
-            let part = match q.part.trim() {
-                "" | "numerator" => FigurePart::Numerator,
-                "denominator" => FigurePart::Denominator,
-                other => {
-                    return Err(ApiError::field(
-                        "part",
-                        "part_invalid",
-                        format!("part 应为 numerator 或 denominator（收到「{other}」）"),
-                    ));
-                }
-            };
-            Ok(Drill::Indicator {
-                id: id.to_string(),
-                part,
-            })
-        }
-        ("", key) => Ok(Drill::Key(key.to_string())),
-        _ => Err(ApiError::field(
-            "key",
-            "drill_ambiguous",
-            "指标（indicator）与统计项（key）只能给出一个",
-        )),
-    }
-}
-
 /// `GET /staff/stats/cases?region=…|unit=…&from=…&to=…&indicator=…&part=…|key=…&after=…`:
 /// the cases behind a figure.
 pub async fn cases(
@@ -663,7 +629,7 @@ pub async fn cases(
         chrome,
     };
     let asked = resolve(&state, &signed, &q.stats).await;
-    let drill = drill_of(&q);
+    let drill = crate::stats::drill_of(&q.indicator, &q.part, &q.key);
     let (asked, drill) = match (asked, drill) {
         (Ok(a), Ok(d)) => (a, d),
         (Err(e), _) | (_, Err(e)) => {

@@ -299,6 +299,18 @@ pub async fn page(
         Ok(s) => s,
         Err(r) => return r,
     };
+    // Analysts read figures, not cases: their start page is the overview.
+    if !signed.actor.roles.is_empty()
+        && signed
+            .actor
+            .roles
+            .iter()
+            .all(|r| *r == huiyin_domain::case::Role::Analyst)
+    {
+        return axum::response::IntoResponse::into_response(axum::response::Redirect::to(
+            "/staff/dashboard",
+        ));
+    }
     let ctx = signed.ctx(prefs, here);
     let chrome = signed.chrome(&ctx, "inbox");
     let Some(unit) = signed.unit().map(str::to_string) else {
