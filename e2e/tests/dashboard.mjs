@@ -75,6 +75,17 @@ for (const [vp, tag, english] of [[DESK, "1280", false], [PHONE, "360", true]]) 
     assert(/\d/.test(await page.textContent("#stalled")), "no stalled count");
     await assertNoHorizontalScroll(page, `operations ${tag}`);
     await shot(page, `dashboard-operations-${tag}`);
+
+    // The annual report (第四十一条), this year's, as an A4 sheet.
+    await page.getByRole("link", { name: english ? "Annual report" : "年度报告", exact: true }).click();
+    await page.waitForURL(/\/staff\/stats\/annual/);
+    await page.locator("#an-year").selectOption(String(new Date().getFullYear()));
+    await page.getByRole("button", { name: english ? "Show" : "查看", exact: true }).click();
+    await page.waitForURL(/year=/);
+    assert((await page.textContent("#annual h1")).includes("年度信访工作报告"), "no annual report");
+    assert(/全年共收到信访事项[1-9]\d*件/.test(await page.textContent("#annual-volume")), "the annual volume is empty");
+    await assertNoHorizontalScroll(page, `annual ${tag}`);
+    await shot(page, `dashboard-annual-${tag}`);
     assert(ctx.problems.length === 0, `browser problems: ${ctx.problems.join("; ")}`);
     await ctx.close();
   });

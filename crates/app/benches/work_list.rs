@@ -26,18 +26,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use chrono::TimeZone;
 use common::dataset;
-use common::worklist::{UNITS, spec};
-use common::{Rng, ms, summarize};
+use common::worklist::spec;
+use common::{ms, summarize};
 use criterion::{Criterion, criterion_group, criterion_main};
-use huiyin_app::secrets;
-use huiyin_domain::calendar::Calendar;
-use huiyin_domain::case::{Command, Decision, DeclineGround, HandlingOpinion, Role, RouteKind};
-use huiyin_domain::ids::UnitId;
-use huiyin_domain::petition::{AppealRoute, StatutoryClass};
-use huiyin_domain::policy::PolicySet;
-use huiyin_domain::values::{DocumentText, Reason, ReceiptCode};
 use huiyin_store::{CaseSummary, ListFilter, Store};
 use tokio::runtime::Runtime;
 

@@ -68,6 +68,8 @@ pub struct Ranked {
     /// The region code or unit id.
     pub id: String,
     pub name: String,
+    /// `region`, or the unit's kind (`petition_bureau`, `department`, …).
+    pub kind: String,
     pub received: i64,
     /// 按期办结率 (share), when anything was replied.
     pub on_time: Option<f64>,
@@ -306,7 +308,7 @@ impl App {
             k.dedup();
             k
         };
-        let rank = |id: String, name: String, totals: Option<&Totals>| {
+        let rank = |id: String, name: String, kind: String, totals: Option<&Totals>| {
             let empty = Totals::new();
             let t = totals.unwrap_or(&empty);
             let figure =
@@ -316,6 +318,7 @@ impl App {
             Ranked {
                 id,
                 name,
+                kind,
                 received: t.get(keys::RECEIVED).copied().unwrap_or(0),
                 on_time: on_time.as_ref().and_then(|f| f.value),
                 replied: on_time.map_or(0, |f| f.denominator as i64),
@@ -335,7 +338,7 @@ impl App {
                     .into_iter()
                     .map(|(c, name)| {
                         let t = sums.get(&format!("r:{c}"));
-                        rank(c, name, t)
+                        rank(c, name, "region".into(), t)
                     })
                     .collect();
                 let unit_rows = store.units_for_ranking(code, RANKED_UNITS).await?;
@@ -348,7 +351,7 @@ impl App {
                     .into_iter()
                     .filter_map(|u| {
                         let t = sums.get(&format!("u:{}", u.id))?;
-                        Some(rank(u.id, u.name, Some(t)))
+                        Some(rank(u.id, u.name, u.kind, Some(t)))
                     })
                     .filter(|r| r.received > 0 || r.replied > 0 || r.rated > 0)
                     .collect();
@@ -545,6 +548,96 @@ impl App {
             next,
             examined,
             keys: wanted,
+        })
+    }
+}
+
+/// The annual report of a region or unit (《信访工作条例》第四十一条): volumes and their
+/// breakdowns beside the year before, the fields, the organs most complained about, how many
+/// were forwarded (转送), assigned (交办) and supervised (督办), the 建议意见类 petitions, and the
+/// handling figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnnualReport {
+    pub year: i32,
+    pub overview: Overview,
+    /// Units other than petition bureaus by the cases they handled (被投诉较多的机关), at most 10.
+    pub organs: Vec<Ranked>,
+    pub forwarded: i64,
+    pub assigned: i64,
+    pub bureau_handled: i64,
+    /// 督办单 issued in the year, and on how many cases.
+    pub supervision_orders: i64,
+    pub supervised_cases: i64,
+    /// 通报 made in the year.
+    pub circulars: i64,
+    /// 建议意见类 petitions received.
+    pub suggestions: i64,
+}
+
+impl App {
+    /// The annual report of `target` for `year` (scoped like the indicators).
+    pub async fn annual_report(
+        &self,
+        principal: &Principal,
+        target: &Target,
+        year: i32,
+        config: &IndicatorConfig,
+    ) -> Result<AnnualReport, AppError> {
+        let this_year = self
+            .now()
+            .with_timezone(&huiyin_domain::CHINA_OFFSET)
+            .date_naive()
+            .year();
+        let (Some(from), Some(to)) = (
+            NaiveDate::from_ymd_opt(year, 1, 1),
+            NaiveDate::from_ymd_opt(year, 12, 31),
+        ) else {
+            return Err(AppError::invalid("year", "year_invalid", "年份不正确"));
+        };
+        if !(2000..=this_year).contains(&year) {
+            return Err(AppError::invalid(
+                "year",
+                "year_invalid",
+                format!("年度应在 2000 至 {this_year} 之间"),
+            ));
+        }
+        let overview = self.overview(principal, target, from, to, config).await?;
+        let totals = self.store().stats_sum(&target.key(), from, to).await?;
+        let count = |key: &str| totals.get(key).copied().unwrap_or(0);
+        let mut organs: Vec<Ranked> = overview
+            .units
+            .iter()
+            .filter(|u| u.kind != "petition_bureau")
+            .cloned()
+            .collect();
+        organs.truncate(10);
+        let area = match target {
+            Target::Region(code) => Area::Region(code.as_str()),
+            Target::Unit(unit) => Area::Unit(unit.as_str()),
+        };
+        let (start, end) = (
+            china_day_start_ms(from),
+            to.succ_opt().map_or(i64::MAX, china_day_start_ms),
+        );
+        let (supervision_orders, supervised_cases) = self
+            .store()
+            .count_events_in("supervision_issued", area, start, end)
+            .await?;
+        let (circulars, _) = self
+            .store()
+            .count_events_in("circulated", area, start, end)
+            .await?;
+        Ok(AnnualReport {
+            year,
+            forwarded: count(keys::FORWARDED),
+            assigned: count(keys::ASSIGNED),
+            bureau_handled: count(keys::BUREAU_HANDLED),
+            supervision_orders,
+            supervised_cases,
+            circulars,
+            suggestions: count(&format!("{}suggestion", keys::CLASS)),
+            organs,
+            overview,
         })
     }
 }

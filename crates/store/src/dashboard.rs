@@ -404,6 +404,45 @@ impl Store {
             .collect()
     }
 
+    /// How many events of `kind` (`supervision_issued`, `circulated`: the kinds with a partial
+    /// index) were recorded in `[from_ms, to_ms)` on cases of `area`, and on how many cases.
+    pub async fn count_events_in(
+        &self,
+        kind: &str,
+        area: Area<'_>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(i64, i64)> {
+        let literal = match kind {
+            "supervision_issued" => "supervision_issued",
+            "circulated" => "circulated",
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "no index for events of kind {kind}"
+                )));
+            }
+        };
+        let mut binds = Vec::new();
+        let place = match area {
+            Area::Unit(unit) => format!(
+                "c.id IN (SELECT case_id FROM case_units WHERE unit_id = {})",
+                mark(&mut binds, Bind::Text(unit.to_string()))
+            ),
+            Area::Region(code) => region_prefix_clause(code, &mut binds),
+        };
+        let from = mark(&mut binds, Bind::Int(from_ms));
+        let to = mark(&mut binds, Bind::Int(to_ms));
+        // The literal kind matches the partial index.
+        let sql = format!(
+            "SELECT CAST(COUNT(*) AS BIGINT), CAST(COUNT(DISTINCT e.case_id) AS BIGINT)
+             FROM events e JOIN cases c ON c.id = e.case_id
+             WHERE e.kind = '{literal}' AND e.at_ms >= {from} AND e.at_ms < {to} AND {place}"
+        );
+        let q = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), binds);
+        let row = q.fetch_one(&self.pool).await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// The list rows of the cases `ids` (any order; unknown ids left out), within `scope`.
     pub async fn summaries_of(&self, ids: &[String], scope: &Scope) -> Result<Vec<CaseSummary>> {
         if ids.is_empty() {

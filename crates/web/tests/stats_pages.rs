@@ -313,5 +313,58 @@ async fn the_overview_operations_and_the_cases_behind_a_figure() {
     assert!(api.body.contains("counter_unknown"), "{}", api.body);
     let api = t.get("/api/v1/stats/operations?region=4406", &reg).await;
     assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+
+    // The annual report (第四十一条) of this year so far: the three visits, their field, routing.
+    let page = t
+        .get("/staff/stats/annual?region=4406&year=2025", &reg)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("广东省佛山市2025年度信访工作报告"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("全年共收到信访事项3件，上年0件"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("<td>城乡建设</td><td>3</td><td>100.0%</td>"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("转送0件，交办0件"), "{}", page.body);
+    assert!(page.body.contains("data-print"));
+    // Last year by default: none.
+    let page = t.get("/staff/stats/annual?region=4406", &reg).await;
+    assert!(page.body.contains("2024年度") && page.body.contains("全年共收到信访事项0件"));
+    for (uri, status, words) in [
+        (
+            "/staff/stats/annual?region=4406&year=20x5",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "四位数字",
+        ),
+        (
+            "/staff/stats/annual?region=4406&year=1999",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "2000",
+        ),
+        (
+            "/staff/stats/annual?region=4406&year=2030",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "2000",
+        ),
+        (
+            "/staff/stats/annual?region=45&year=2025",
+            StatusCode::FORBIDDEN,
+            "无权查看",
+        ),
+    ] {
+        let page = t.get(uri, &reg).await;
+        assert_eq!(page.status, status, "{uri}: {}", page.body);
+        assert!(page.body.contains(words), "{uri}: {}", page.body);
+    }
     t.finish().await;
 }

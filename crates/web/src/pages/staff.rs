@@ -72,6 +72,7 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/dashboard", get(dashboard::overview))
         .route("/staff/dashboard/operations", get(dashboard::operations))
         .route("/staff/stats/cases", get(dashboard::cases))
+        .route("/staff/stats/annual", get(dashboard::annual))
         .route("/staff/stats", get(stats::page))
         .route("/staff/stats.csv", get(stats::csv))
         .route("/staff/admin", get(admin::admin))

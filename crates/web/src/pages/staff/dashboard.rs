@@ -751,3 +751,240 @@ fn heading(ctx: &Ctx, drill: &Drill) -> String {
         }
     }
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AnnualQuery {
+    #[serde(default)]
+    pub region: String,
+    #[serde(default)]
+    pub unit: String,
+    #[serde(default)]
+    pub year: String,
+}
+
+/// One line of a table of the annual report.
+pub struct ReportLine {
+    pub label: String,
+    pub value: i64,
+    pub share: String,
+    pub before: i64,
+    pub change: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "staff/annual.html")]
+struct AnnualPage {
+    ctx: Ctx,
+    chrome: Chrome,
+    region: String,
+    unit: String,
+    year: String,
+    years: Vec<(i32, String)>,
+    place: String,
+    errors: Vec<String>,
+    shown: bool,
+    volume: i64,
+    volume_before: i64,
+    volume_change: String,
+    online: String,
+    channels: Vec<ReportLine>,
+    classes: Vec<ReportLine>,
+    categories: Vec<ReportLine>,
+    organs: Vec<RankRow>,
+    forwarded: i64,
+    assigned: i64,
+    bureau_handled: i64,
+    supervision_orders: i64,
+    supervised_cases: i64,
+    circulars: i64,
+    suggestions: i64,
+    handling: Vec<(String, String, String)>,
+    tab: &'static str,
+    who: String,
+}
+
+fn change(now: i64, before: i64) -> String {
+    if before == 0 {
+        "—".into()
+    } else {
+        format!("{:+.1}%", (now - before) as f64 * 100.0 / before as f64)
+    }
+}
+
+fn report_lines(ctx: &Ctx, family: &str, slices: &[Slice], total: i64) -> Vec<ReportLine> {
+    slices
+        .iter()
+        .map(|s| ReportLine {
+            label: slice_label(ctx, family, &s.code),
+            value: s.value,
+            share: if total > 0 {
+                format!("{:.1}%", s.value as f64 * 100.0 / total as f64)
+            } else {
+                "—".into()
+            },
+            before: s.before,
+            change: change(s.value, s.before),
+        })
+        .collect()
+}
+
+/// `GET /staff/stats/annual?region=…|unit=…&year=…`: the annual report (年度信访工作报告,
+/// 《信访工作条例》第四十一条), print-ready; last year by default.
+pub async fn annual(
+    State(state): State<WebState>,
+    prefs: Prefs,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<AnnualQuery>,
+) -> Response {
+    use chrono::Datelike;
+    let (signed, here) = match signed_at(&state, &headers, &uri, "/staff/stats/annual").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let ctx = signed.ctx(prefs, here);
+    let chrome = signed.chrome(&ctx, "stats");
+    let this_year = state
+        .app
+        .now()
+        .with_timezone(&super::forms::cst())
+        .date_naive()
+        .year();
+    let mut page = AnnualPage {
+        region: q.region.trim().to_string(),
+        unit: q.unit.trim().to_string(),
+        year: q.year.trim().to_string(),
+        years: (this_year - 5..=this_year)
+            .rev()
+            .map(|y| (y, y.to_string()))
+            .collect(),
+        place: String::new(),
+        errors: Vec::new(),
+        shown: false,
+        volume: 0,
+        volume_before: 0,
+        volume_change: String::new(),
+        online: String::new(),
+        channels: Vec::new(),
+        classes: Vec::new(),
+        categories: Vec::new(),
+        organs: Vec::new(),
+        forwarded: 0,
+        assigned: 0,
+        bureau_handled: 0,
+        supervision_orders: 0,
+        supervised_cases: 0,
+        circulars: 0,
+        suggestions: 0,
+        handling: Vec::new(),
+        tab: "annual",
+        who: String::new(),
+        ctx,
+        chrome,
+    };
+    let year = if page.year.is_empty() {
+        this_year - 1
+    } else {
+        match page.year.parse::<i32>() {
+            Ok(y) => y,
+            Err(_) => {
+                page.errors
+                    .push(page.ctx.t("staff.annual.year_invalid").to_string());
+                return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+            }
+        }
+    };
+    page.year = year.to_string();
+    let sq = StatsQuery {
+        region: q.region.clone(),
+        unit: q.unit.clone(),
+        from: format!("{year:04}-01-01"),
+        to: format!("{year:04}-12-31"),
+    };
+    let asked = match resolve(&state, &signed, &sq).await {
+        Ok(a) => a,
+        Err(e) => {
+            page.errors.push(first_error(&page.ctx, e));
+            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
+        }
+    };
+    page.region = asked.region.clone();
+    page.who = match &asked.target {
+        Target::Region(r) => format!("?region={}", url_encode(r)),
+        Target::Unit(u) => format!("?unit={}", url_encode(u.as_str())),
+    };
+    let result = state
+        .app
+        .annual_report(
+            &asked.principal,
+            &asked.target,
+            year,
+            &IndicatorConfig::default(),
+        )
+        .await;
+    let r = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let e = ApiError::from(e);
+            if e.status.is_server_error() {
+                return app_error_page(page.ctx, e);
+            }
+            let status = if e.status == StatusCode::BAD_REQUEST {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                e.status
+            };
+            page.errors.push(first_error(&page.ctx, e));
+            return render(status, &page);
+        }
+    };
+    let unit_name = unit_name(&state, &asked.target).await;
+    let ctx = &page.ctx;
+    page.place = place_name(ctx, &asked.target, unit_name);
+    let figure = |id: &str| r.overview.report.indicators.iter().find(|i| i.id == id);
+    let volume = figure("volume");
+    page.volume = volume.and_then(|v| v.current.value).unwrap_or(0.0) as i64;
+    page.volume_before = volume.and_then(|v| v.last_year.value).unwrap_or(0.0) as i64;
+    page.volume_change = change(page.volume, page.volume_before);
+    page.online = figure("online_share")
+        .map(|f| line(ctx, f).current)
+        .unwrap_or_default();
+    page.channels = report_lines(ctx, "channel", &r.overview.channels, page.volume);
+    page.classes = report_lines(ctx, "class", &r.overview.classes, page.volume);
+    page.categories = report_lines(ctx, "category", &r.overview.categories, page.volume);
+    let (from, to) = (asked.from, asked.to);
+    page.organs = rank_rows(
+        &r.organs,
+        |o| format!("unit={}", url_encode(&o.id)),
+        from,
+        to,
+    );
+    page.forwarded = r.forwarded;
+    page.assigned = r.assigned;
+    page.bureau_handled = r.bureau_handled;
+    page.supervision_orders = r.supervision_orders;
+    page.supervised_cases = r.supervised_cases;
+    page.circulars = r.circulars;
+    page.suggestions = r.suggestions;
+    page.handling = [
+        "timely_acceptance_rate",
+        "on_time_completion_rate",
+        "on_time_answer_rate",
+        "rating_participation_rate",
+        "satisfaction_rate",
+        "first_time_resolution_rate",
+        "repeat_rate",
+        "review_rate",
+        "review_revocation_rate",
+        "mean_handling_days",
+    ]
+    .iter()
+    .filter_map(|id| figure(id))
+    .map(|row| {
+        let l = line(ctx, row);
+        (l.name, l.current, l.basis)
+    })
+    .collect();
+    page.shown = true;
+    render(StatusCode::OK, &page)
+}
