@@ -104,11 +104,37 @@ fn pct(v: Option<f64>) -> String {
 
 /// `region=…` or `unit=…` and the period, for links.
 fn query_of(target: &Target, from: NaiveDate, to: NaiveDate) -> String {
-    let who = match target {
+    format!("{}&from={from}&to={to}", who_of(target))
+}
+
+/// `region=…` or `unit=…`.
+fn who_of(target: &Target) -> String {
+    match target {
         Target::Region(r) => format!("region={}", url_encode(r)),
         Target::Unit(u) => format!("unit={}", url_encode(u.as_str())),
-    };
-    format!("{who}&from={from}&to={to}")
+    }
+}
+
+/// The live counts as (label, number, light class).
+fn live_rows(ctx: &Ctx, live: &huiyin_store::LiveCounts) -> Vec<(String, i64, String)> {
+    [
+        ("staff.dash.open", live.open, ""),
+        ("staff.dash.red", live.red, "red"),
+        ("staff.dash.yellow", live.yellow, "yellow"),
+        ("staff.dash.due_today", live.due_today, ""),
+    ]
+    .into_iter()
+    .map(|(key, n, light)| (ctx.t(key).to_string(), n, light.to_string()))
+    .collect()
+}
+
+/// A refused request's status on a page: a bad request is shown as 422 beside the form.
+fn page_status(e: &ApiError) -> StatusCode {
+    if e.status == StatusCode::BAD_REQUEST {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        e.status
+    }
 }
 
 fn cases_href_indicator(q: &str, id: &str, part: &str) -> String {
@@ -255,32 +281,8 @@ fn fill(page: &mut OverviewPage, asked: &Asked, o: &Overview, unit_name: Option<
         .filter_map(|id| o.report.indicators.iter().find(|r| r.id == *id))
         .map(|r| tile(ctx, &q, r))
         .collect();
-    let who = match &asked.target {
-        Target::Region(r) => format!("region={}", url_encode(r)),
-        Target::Unit(u) => format!("unit={}", url_encode(u.as_str())),
-    };
-    page.live = vec![
-        (
-            ctx.t("staff.dash.open").to_string(),
-            o.live.open,
-            String::new(),
-        ),
-        (
-            ctx.t("staff.dash.red").to_string(),
-            o.live.red,
-            "red".to_string(),
-        ),
-        (
-            ctx.t("staff.dash.yellow").to_string(),
-            o.live.yellow,
-            "yellow".to_string(),
-        ),
-        (
-            ctx.t("staff.dash.due_today").to_string(),
-            o.live.due_today,
-            String::new(),
-        ),
-    ];
+    let who = who_of(&asked.target);
+    page.live = live_rows(ctx, &o.live);
     page.ops_href = format!("/staff/dashboard/operations?{who}");
     page.table_href = format!("/staff/stats?{q}");
     page.who = format!("?{q}");
@@ -393,11 +395,7 @@ pub async fn overview(
             if e.status.is_server_error() {
                 return app_error_page(page.ctx, e);
             }
-            let status = if e.status == StatusCode::BAD_REQUEST {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                e.status
-            };
+            let status = page_status(&e);
             page.region = asked.region.clone();
             page.presets = presets(
                 &page.ctx,
@@ -511,28 +509,7 @@ fn fill_operations(
 ) {
     let ctx = &page.ctx;
     page.place = place_name(ctx, &asked.target, unit);
-    page.live = vec![
-        (
-            ctx.t("staff.dash.open").to_string(),
-            ops.live.open,
-            String::new(),
-        ),
-        (
-            ctx.t("staff.dash.red").to_string(),
-            ops.live.red,
-            "red".into(),
-        ),
-        (
-            ctx.t("staff.dash.yellow").to_string(),
-            ops.live.yellow,
-            "yellow".into(),
-        ),
-        (
-            ctx.t("staff.dash.due_today").to_string(),
-            ops.live.due_today,
-            String::new(),
-        ),
-    ];
+    page.live = live_rows(ctx, &ops.live);
     page.due = ops
         .due_today
         .iter()
@@ -561,10 +538,7 @@ fn fill_operations(
             ("days", &ops.stalled_days.to_string()),
         ],
     );
-    let who = match &asked.target {
-        Target::Region(r) => format!("region={}", url_encode(r)),
-        Target::Unit(u) => format!("unit={}", url_encode(u.as_str())),
-    };
+    let who = who_of(&asked.target);
     page.overview_href = format!("/staff/dashboard?{who}");
     page.who = format!("?{who}");
     page.shown = true;
@@ -681,11 +655,7 @@ pub async fn cases(
             if e.status.is_server_error() {
                 return app_error_page(page.ctx, e);
             }
-            let status = if e.status == StatusCode::BAD_REQUEST {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                e.status
-            };
+            let status = page_status(&e);
             page.errors.push(first_error(&page.ctx, e));
             render(status, &page)
         }
@@ -909,10 +879,7 @@ pub async fn annual(
         }
     };
     page.region = asked.region.clone();
-    page.who = match &asked.target {
-        Target::Region(r) => format!("?region={}", url_encode(r)),
-        Target::Unit(u) => format!("?unit={}", url_encode(u.as_str())),
-    };
+    page.who = format!("?{}", who_of(&asked.target));
     let result = state
         .app
         .annual_report(
@@ -929,11 +896,7 @@ pub async fn annual(
             if e.status.is_server_error() {
                 return app_error_page(page.ctx, e);
             }
-            let status = if e.status == StatusCode::BAD_REQUEST {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                e.status
-            };
+            let status = page_status(&e);
             page.errors.push(first_error(&page.ctx, e));
             return render(status, &page);
         }
