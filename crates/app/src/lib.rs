@@ -14,6 +14,7 @@ pub mod auth;
 pub mod crypto;
 pub mod deadlines;
 pub mod error;
+pub mod export;
 pub mod jobs;
 pub mod leader;
 pub mod notify;
@@ -111,6 +112,9 @@ pub struct Config {
     /// Public statistics (公开统计, opt-in): the GB/T 2260 region whose aggregate figures anyone
     /// may see on the portal; `None` (the default): no public statistics.
     pub public_stats: Option<String>,
+    /// Where background exports write their files (`None`: a folder in the system's temp
+    /// directory); files expire after 24 h (see [`export`]).
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -128,6 +132,7 @@ impl Default for Config {
             search_dir: None,
             public_stats: None,
             segmenter: None,
+            export_dir: None,
         }
     }
 }
@@ -152,6 +157,8 @@ struct Inner {
     search: search::SearchState,
     /// The audit chain's head when the rules were last read (see [`App::refresh_rules`]).
     rules_seen: std::sync::atomic::AtomicI64,
+    /// Background exports of this process (see [`export`]).
+    exports: export::ExportJobs,
 }
 
 /// A new petition as the web layer parsed it.
@@ -191,6 +198,9 @@ impl App {
         let jobs = Arc::new(jobs::JobSignal::default());
         let writer = writer::spawn(store.clone(), config.clone(), jobs.clone());
         let outcomes = jobs::Outcomes::spawn(store.clone());
+        let exports = export::ExportJobs::new(config.export_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("huiyin-exports-{}", std::process::id()))
+        }));
         let inner = Arc::new(Inner {
             store,
             config,
@@ -200,6 +210,7 @@ impl App {
             outcomes,
             search: search::SearchState::default(),
             rules_seen: std::sync::atomic::AtomicI64::new(-1),
+            exports,
         });
         App { inner }
     }
