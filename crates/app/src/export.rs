@@ -54,6 +54,8 @@ pub struct Column {
 pub enum Cell {
     Text(String),
     Number(f64),
+    /// A number shown with this many decimals in CSV (a plain number in xlsx).
+    Decimal(f64, usize),
     Empty,
 }
 
@@ -212,6 +214,7 @@ impl<W: Write + Send> TableWriter<W> {
                     match cell {
                         Cell::Text(s) => line.push_str(&csv_field(s)),
                         Cell::Number(n) => line.push_str(&n.to_string()),
+                        Cell::Decimal(n, places) => line.push_str(&format!("{n:.places$}")),
                         Cell::Empty => {}
                     }
                 }
@@ -235,7 +238,7 @@ impl<W: Write + Send> TableWriter<W> {
                         Cell::Text(s) if !s.is_empty() => {
                             ws.write_string(*row, c as u16, s).map_err(write_failed)?;
                         }
-                        Cell::Number(n) => {
+                        Cell::Number(n) | Cell::Decimal(n, _) => {
                             ws.write_number(*row, c as u16, *n).map_err(write_failed)?;
                         }
                         _ => {}
