@@ -502,6 +502,11 @@ fn file_name(spec: &ExportSpec, now_ms: i64) -> String {
 }
 
 impl App {
+    /// Rows up to which an export is written at once ([`IMMEDIATE_ROWS`] unless configured).
+    pub fn export_immediate_rows(&self) -> u64 {
+        self.inner.config.export_immediate_rows
+    }
+
     fn exports(&self) -> &ExportJobs {
         &self.inner.exports
     }

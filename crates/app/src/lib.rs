@@ -115,6 +115,9 @@ pub struct Config {
     /// Where background exports write their files (`None`: a folder in the system's temp
     /// directory); files expire after 24 h (see [`export`]).
     pub export_dir: Option<std::path::PathBuf>,
+    /// Exports of at most this many rows download at once; longer ones run in the background
+    /// (default [`export::IMMEDIATE_ROWS`]).
+    pub export_immediate_rows: u64,
 }
 
 impl Default for Config {
@@ -133,6 +136,7 @@ impl Default for Config {
             public_stats: None,
             segmenter: None,
             export_dir: None,
+            export_immediate_rows: export::IMMEDIATE_ROWS,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! their rows as the pages show them, and the routes:
 //!
 //! - `GET /staff/exports/new?list=inbox|search&format=xlsx|csv&<the page's filters>`: a list
-//!   of at most [`IMMEDIATE_ROWS`] rows downloads at once; a longer one starts a background
+//!   of at most [`huiyin_app::export::IMMEDIATE_ROWS`] rows downloads at once; a longer one starts a background
 //!   export and goes to its progress page. (A link, like `/staff/stats.csv`: an export only
 //!   reads, what it writes can be read by the one who asked alone, and one person may run at
 //!   most two at a time.)
@@ -23,8 +23,7 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use huiyin_app::export::{
-    Cell, Column, ExportFormat, ExportSpec, ExportState, ExportStatus, IMMEDIATE_ROWS, RowSource,
-    china_minute,
+    Cell, Column, ExportFormat, ExportSpec, ExportState, ExportStatus, RowSource, china_minute,
 };
 use huiyin_app::{App, AppError};
 use huiyin_domain::case::Actor;
@@ -402,7 +401,7 @@ async fn export_inbox(
         ctx: ctx.clone(),
         done: false,
     };
-    if estimate <= IMMEDIATE_ROWS {
+    if estimate <= state.app.export_immediate_rows() {
         let (bytes, name, _) = state.app.export_now(actor, &spec, source).await?;
         return Ok(attachment(format, &name, Body::from(bytes)));
     }
