@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod dashboard;
 pub mod deadlines;
 pub mod error;
+pub mod export;
 pub mod jobs;
 pub mod leader;
 pub mod notify;
@@ -112,6 +113,12 @@ pub struct Config {
     /// Public statistics (公开统计, opt-in): the GB/T 2260 region whose aggregate figures anyone
     /// may see on the portal; `None` (the default): no public statistics.
     pub public_stats: Option<String>,
+    /// Where background exports write their files (`None`: a folder in the system's temp
+    /// directory); files expire after 24 h (see [`export`]).
+    pub export_dir: Option<std::path::PathBuf>,
+    /// Exports of at most this many rows download at once; longer ones run in the background
+    /// (default [`export::IMMEDIATE_ROWS`]).
+    pub export_immediate_rows: u64,
 }
 
 impl Default for Config {
@@ -129,6 +136,8 @@ impl Default for Config {
             search_dir: None,
             public_stats: None,
             segmenter: None,
+            export_dir: None,
+            export_immediate_rows: export::IMMEDIATE_ROWS,
         }
     }
 }
@@ -153,6 +162,8 @@ struct Inner {
     search: search::SearchState,
     /// The audit chain's head when the rules were last read (see [`App::refresh_rules`]).
     rules_seen: std::sync::atomic::AtomicI64,
+    /// Background exports of this process (see [`export`]).
+    exports: export::ExportJobs,
 }
 
 /// A new petition as the web layer parsed it.
@@ -192,6 +203,9 @@ impl App {
         let jobs = Arc::new(jobs::JobSignal::default());
         let writer = writer::spawn(store.clone(), config.clone(), jobs.clone());
         let outcomes = jobs::Outcomes::spawn(store.clone());
+        let exports = export::ExportJobs::new(config.export_dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("huiyin-exports-{}", std::process::id()))
+        }));
         let inner = Arc::new(Inner {
             store,
             config,
@@ -201,6 +215,7 @@ impl App {
             outcomes,
             search: search::SearchState::default(),
             rules_seen: std::sync::atomic::AtomicI64::new(-1),
+            exports,
         });
         App { inner }
     }

@@ -26,6 +26,17 @@ impl App {
         Ok(items)
     }
 
+    /// How many cases the inbox shows with `filter` (all pages), for the size of an export.
+    pub async fn inbox_count_for(
+        &self,
+        actor: &Actor,
+        filter: &InboxFilter,
+    ) -> Result<u64, AppError> {
+        self.check_inbox(actor, &filter.unit).await?;
+        let n = self.store().inbox_count(filter).await?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The counts per filter value of a unit's inbox.
     pub async fn inbox_counts_for(
         &self,

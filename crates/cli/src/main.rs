@@ -332,6 +332,7 @@ async fn run(command: Cmd) -> Result<std::process::ExitCode> {
             let store = data.open().await?;
             let mut config = keys::config(&data.data)?;
             config.search_dir = Some(search.dir(&data.data));
+            config.export_dir = Some(data.data.join("exports"));
             config.public_stats = match public_stats {
                 Some(code) => {
                     let code = code.trim().to_string();

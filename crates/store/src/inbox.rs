@@ -86,45 +86,57 @@ fn like_pattern(s: &str) -> String {
     out
 }
 
+/// `SELECT {what} FROM cases WHERE …` with the inbox's filters (no cursor, no order), and the
+/// values to bind.
+fn inbox_where(f: &InboxFilter, what: &str) -> (String, Vec<Bind>) {
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut mark = |b: Bind| {
+        binds.push(b);
+        format!("${}", binds.len())
+    };
+    let mut sql = format!(
+        "SELECT {what} FROM cases WHERE current_unit_id = {}",
+        mark(Bind::Text(f.unit.clone()))
+    );
+
+    if f.open_only {
+        sql += " AND is_open = 1";
+    }
+    for (column, value) in [
+        ("stage", &f.stage),
+        ("channel", &f.channel),
+        ("class", &f.class),
+        ("category", &f.category),
+    ] {
+        if let Some(v) = value {
+            sql += &format!(" AND {column} = {}", mark(Bind::Text(v.clone())));
+        }
+    }
+    if let Some(light) = &f.light {
+        let now = mark(Bind::Int(f.now_ms));
+        sql += &format!(
+            " AND ({}) = {}",
+            LIGHT_SQL.replace("{now}", &now),
+            mark(Bind::Text(light.clone()))
+        );
+    }
+    if let Some(t) = f.received_from_ms {
+        sql += &format!(" AND received_at >= {}", mark(Bind::Int(t)));
+    }
+    if let Some(t) = f.received_before_ms {
+        sql += &format!(" AND received_at < {}", mark(Bind::Int(t)));
+    }
+    (sql, binds)
+}
+
 impl Store {
     /// One page of a unit's inbox, most urgent first. See [`InboxFilter`].
     pub async fn inbox(&self, f: &InboxFilter) -> Result<Vec<CaseSummary>> {
-        let mut binds: Vec<Bind> = Vec::new();
+        let (mut sql, mut binds) = inbox_where(f, SUMMARY_COLUMNS);
         let mut mark = |b: Bind| {
             binds.push(b);
             format!("${}", binds.len())
         };
-        let mut sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM cases WHERE current_unit_id = {}",
-            mark(Bind::Text(f.unit.clone()))
-        );
-        if f.open_only {
-            sql += " AND is_open = 1";
-        }
-        for (column, value) in [
-            ("stage", &f.stage),
-            ("channel", &f.channel),
-            ("class", &f.class),
-            ("category", &f.category),
-        ] {
-            if let Some(v) = value {
-                sql += &format!(" AND {column} = {}", mark(Bind::Text(v.clone())));
-            }
-        }
-        if let Some(light) = &f.light {
-            let now = mark(Bind::Int(f.now_ms));
-            sql += &format!(
-                " AND ({}) = {}",
-                LIGHT_SQL.replace("{now}", &now),
-                mark(Bind::Text(light.clone()))
-            );
-        }
-        if let Some(t) = f.received_from_ms {
-            sql += &format!(" AND received_at >= {}", mark(Bind::Int(t)));
-        }
-        if let Some(t) = f.received_before_ms {
-            sql += &format!(" AND received_at < {}", mark(Bind::Int(t)));
-        }
         if let Some((due, id)) = &f.after {
             let a = mark(Bind::Int(*due));
             let b = mark(Bind::Text(id.clone()));
@@ -133,6 +145,21 @@ impl Store {
         let n = mark(Bind::Int(i64::from(f.limit.clamp(1, 500))));
         sql += &format!(" ORDER BY next_due_at, id LIMIT {n}");
         summaries(&self.pool, sql, binds).await
+    }
+
+    /// How many cases the inbox shows with these filters (all pages; the cursor and the page
+    /// size are ignored), e.g. to tell how big an export will be.
+    pub async fn inbox_count(&self, f: &InboxFilter) -> Result<i64> {
+        let (sql, binds) = inbox_where(f, "COUNT(*) AS n");
+        // Only fixed fragments and numbered placeholders are concatenated; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                Bind::Text(t) => q.bind(t),
+                Bind::Int(i) => q.bind(i),
+            };
+        }
+        Ok(q.fetch_one(&self.pool).await?.try_get("n")?)
     }
 
     /// The counts per filter value over a unit's inbox (open cases, or all with

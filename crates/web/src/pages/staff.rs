@@ -12,6 +12,7 @@ pub mod admin;
 pub mod administration;
 pub mod case;
 pub mod dashboard;
+pub mod exports;
 pub mod forms;
 pub mod inbox;
 pub mod intake;
@@ -75,6 +76,12 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/stats/annual", get(dashboard::annual))
         .route("/staff/stats", get(stats::page))
         .route("/staff/stats.csv", get(stats::csv))
+        // Exports (issue 8): lists and tables to Excel and CSV.
+        .route("/staff/stats.xlsx", get(stats::xlsx))
+        .route("/staff/exports/new", get(exports::start))
+        .route("/staff/exports/{id}", get(exports::page))
+        .route("/staff/exports/{id}/progress", get(exports::fragment))
+        .route("/staff/exports/{id}/file", get(exports::file))
         .route("/staff/admin", get(admin::admin))
         .route("/staff/admin/users", post(admin::add_user))
         .route("/staff/admin/users", get(administration::users))

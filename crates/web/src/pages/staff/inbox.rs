@@ -124,6 +124,9 @@ pub struct InboxPage {
     pub light_opts: Vec<Opt>,
     pub channel_opts: Vec<Opt>,
     pub class_opts: Vec<Opt>,
+    /// The export links of this list with its filters (Excel, CSV).
+    pub export_xlsx: String,
+    pub export_csv: String,
 }
 
 /// Options of a filter select, labelled from the catalogue under `prefix`.
@@ -229,7 +232,12 @@ fn facets(
 }
 
 /// Parses the filters; a bad value becomes a message and is ignored.
-fn filter_of(ctx: &Ctx, q: &InboxQuery, unit: &str, now_ms: i64) -> (InboxFilter, Vec<String>) {
+pub(crate) fn filter_of(
+    ctx: &Ctx,
+    q: &InboxQuery,
+    unit: &str,
+    now_ms: i64,
+) -> (InboxFilter, Vec<String>) {
     let mut errors = Vec::new();
     let mut f = InboxFilter {
         unit: unit.to_string(),
@@ -368,7 +376,11 @@ pub async fn build(
         let prefix = prefix.to_string();
         move |v: &str| ctx.t(&format!("{prefix}.{v}")).to_string()
     };
+    let query = q.with("", "");
+    let query = query.split_once('?').map_or("", |(_, q)| q);
     Ok(InboxPage {
+        export_xlsx: super::exports::export_href("inbox", "xlsx", query),
+        export_csv: super::exports::export_href("inbox", "csv", query),
         stage_opts: opts(&ctx, "stage", &stage_values(), &q.stage),
         light_opts: opts(&ctx, "light", &LIGHTS, &q.light),
         channel_opts: opts(&ctx, "channel", &channel_values(), &q.channel),

@@ -65,6 +65,9 @@ struct SearchPage {
     next: Option<String>,
     errors: Vec<String>,
     behind: Option<String>,
+    /// The export links of these results (Excel, CSV); empty before a search.
+    export_xlsx: String,
+    export_csv: String,
 }
 
 /// Splits a fragment at its highlighted byte ranges (ranges off a character boundary are
@@ -277,9 +280,21 @@ pub async fn page(
             (total, hits, groups, prev, next, behind)
         }
     };
+    let query = link(&p, "", "", 0);
+    let query = query.split_once('?').map_or("", |(_, q)| q);
+    let (export_xlsx, export_csv) = if hits.is_empty() {
+        (String::new(), String::new())
+    } else {
+        (
+            super::exports::export_href("search", "xlsx", query),
+            super::exports::export_href("search", "csv", query),
+        )
+    };
     render(
         StatusCode::OK,
         &SearchPage {
+            export_xlsx,
+            export_csv,
             q: p.q.clone().unwrap_or_default(),
             sort: p.sort.clone().unwrap_or_default(),
             open: p.open.as_deref() == Some("1") || p.open.as_deref() == Some("true"),
