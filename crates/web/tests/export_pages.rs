@@ -376,3 +376,50 @@ async fn search_results_and_the_statistics_table_export_too() {
     assert!(page.body.contains("/staff/stats.xlsx?region=4406"));
     t.finish().await;
 }
+
+/// The annual report (第四十一条) as a workbook: its sections and figures, scoped.
+#[tokio::test]
+async fn the_annual_report_as_a_workbook() {
+    let t = T::start().await;
+    t.user("dengji", "4406-xfj", "registrar").await;
+    let (reg, csrf) = t.login("dengji").await;
+    for i in 0..2 {
+        t.intake(&reg, &csrf, &format!("第{i}件：路灯损坏")).await;
+    }
+    t.app.stats_catch_up().await.unwrap();
+    let (status, headers, bytes) = t
+        .raw_get("/staff/stats/annual.xlsx?region=4406&year=2025", &reg)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("spreadsheetml")
+    );
+    let (all, sheet) = unzip(&bytes);
+    for words in [
+        "信访总量",
+        "二、涉及领域",
+        "城乡建设",
+        "四、转送、交办、督办",
+        "按期办结率",
+    ] {
+        assert!(all.contains(words), "no {words} in the workbook");
+    }
+    assert!(
+        sheet.contains("<v>2</v>"),
+        "the volume of 2 is not in the sheet"
+    );
+    assert!(!all.contains("13912345678"), "a phone number in the report");
+    // Another province, and a year that is not one: refused.
+    let (status, _, _) = t
+        .raw_get("/staff/stats/annual.xlsx?region=45&year=2025", &reg)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = t
+        .raw_get("/staff/stats/annual.xlsx?region=4406&year=two", &reg)
+        .await;
+    assert!(status.is_client_error(), "{status}");
+    t.finish().await;
+}

@@ -74,6 +74,7 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/dashboard/operations", get(dashboard::operations))
         .route("/staff/stats/cases", get(dashboard::cases))
         .route("/staff/stats/annual", get(dashboard::annual))
+        .route("/staff/stats/annual.xlsx", get(dashboard::annual_xlsx))
         .route("/staff/stats", get(stats::page))
         .route("/staff/stats.csv", get(stats::csv))
         // Exports (issue 8): lists and tables to Excel and CSV.

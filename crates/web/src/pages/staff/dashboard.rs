@@ -771,6 +771,7 @@ struct AnnualPage {
     handling: Vec<(String, String, String)>,
     tab: &'static str,
     who: String,
+    xlsx: String,
 }
 
 fn change(now: i64, before: i64) -> String {
@@ -849,50 +850,13 @@ pub async fn annual(
         handling: Vec::new(),
         tab: "annual",
         who: String::new(),
+        xlsx: String::new(),
         ctx,
         chrome,
     };
-    let year = if page.year.is_empty() {
-        this_year - 1
-    } else {
-        match page.year.parse::<i32>() {
-            Ok(y) => y,
-            Err(_) => {
-                page.errors
-                    .push(page.ctx.t("staff.annual.year_invalid").to_string());
-                return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
-            }
-        }
-    };
-    page.year = year.to_string();
-    let sq = StatsQuery {
-        region: q.region.clone(),
-        unit: q.unit.clone(),
-        from: format!("{year:04}-01-01"),
-        to: format!("{year:04}-12-31"),
-    };
-    let asked = match resolve(&state, &signed, &sq).await {
-        Ok(a) => a,
+    let (asked, year, r) = match annual_of(&state, &signed, &q, this_year).await {
+        Ok(x) => x,
         Err(e) => {
-            page.errors.push(first_error(&page.ctx, e));
-            return render(StatusCode::UNPROCESSABLE_ENTITY, &page);
-        }
-    };
-    page.region = asked.region.clone();
-    page.who = format!("?{}", who_of(&asked.target));
-    let result = state
-        .app
-        .annual_report(
-            &asked.principal,
-            &asked.target,
-            year,
-            &IndicatorConfig::default(),
-        )
-        .await;
-    let r = match result {
-        Ok(r) => r,
-        Err(e) => {
-            let e = ApiError::from(e);
             if e.status.is_server_error() {
                 return app_error_page(page.ctx, e);
             }
@@ -901,6 +865,13 @@ pub async fn annual(
             return render(status, &page);
         }
     };
+    page.year = year.to_string();
+    page.region = asked.region.clone();
+    page.who = format!("?{}", who_of(&asked.target));
+    page.xlsx = format!(
+        "/staff/stats/annual.xlsx?{}&year={year}",
+        who_of(&asked.target)
+    );
     let unit_name = unit_name(&state, &asked.target).await;
     let ctx = &page.ctx;
     page.place = place_name(ctx, &asked.target, unit_name);
@@ -950,4 +921,194 @@ pub async fn annual(
     .collect();
     page.shown = true;
     render(StatusCode::OK, &page)
+}
+
+/// The report asked for: the target, the year (last year without one) and its figures.
+async fn annual_of(
+    state: &WebState,
+    signed: &Signed,
+    q: &AnnualQuery,
+    this_year: i32,
+) -> Result<(Asked, i32, huiyin_app::dashboard::AnnualReport), ApiError> {
+    let year = match q.year.trim() {
+        "" => this_year - 1,
+        raw => raw
+            .parse::<i32>()
+            .map_err(|_| ApiError::field("year", "year_format", "年度应写作四位数字，例如 2025"))?,
+    };
+    let sq = StatsQuery {
+        region: q.region.clone(),
+        unit: q.unit.clone(),
+        from: format!("{year:04}-01-01"),
+        to: format!("{year:04}-12-31"),
+    };
+    let asked = resolve(state, signed, &sq).await?;
+    let report = state
+        .app
+        .annual_report(
+            &asked.principal,
+            &asked.target,
+            year,
+            &IndicatorConfig::default(),
+        )
+        .await?;
+    Ok((asked, year, report))
+}
+
+const ANNUAL_COLUMNS: &[huiyin_app::export::Column] = &[
+    huiyin_app::export::Column {
+        zh: "部分",
+        en: "Part",
+        width: 22.0,
+    },
+    huiyin_app::export::Column {
+        zh: "项目",
+        en: "Item",
+        width: 30.0,
+    },
+    huiyin_app::export::Column {
+        zh: "本年",
+        en: "This year",
+        width: 12.0,
+    },
+    huiyin_app::export::Column {
+        zh: "占比",
+        en: "Share",
+        width: 10.0,
+    },
+    huiyin_app::export::Column {
+        zh: "上年",
+        en: "Last year",
+        width: 12.0,
+    },
+    huiyin_app::export::Column {
+        zh: "同比",
+        en: "Change",
+        width: 10.0,
+    },
+];
+
+/// `GET /staff/stats/annual.xlsx?region=…|unit=…&year=…`: the annual report as a workbook
+/// (one sheet, a row per figure, the sections of the page in the first column); audited like
+/// every export.
+pub async fn annual_xlsx(
+    State(state): State<WebState>,
+    prefs: Prefs,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    Query(q): Query<AnnualQuery>,
+) -> Response {
+    use chrono::Datelike;
+    use huiyin_app::export::{Cell, ExportFormat, ExportSpec, Rows};
+    let (signed, here) = match signed_at(&state, &headers, &uri, "/staff/stats/annual").await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let ctx = signed.ctx(prefs, here);
+    let this_year = state
+        .app
+        .now()
+        .with_timezone(&super::forms::cst())
+        .date_naive()
+        .year();
+    let (asked, year, r) = match annual_of(&state, &signed, &q, this_year).await {
+        Ok(x) => x,
+        Err(e) => return app_error_page(ctx, e),
+    };
+    let figure = |id: &str| r.overview.report.indicators.iter().find(|i| i.id == id);
+    let volume = figure("volume")
+        .and_then(|v| v.current.value)
+        .unwrap_or(0.0) as i64;
+    let before = figure("volume")
+        .and_then(|v| v.last_year.value)
+        .unwrap_or(0.0) as i64;
+    let count = |n: i64| Cell::Number(n as f64);
+    let mut rows: Vec<Vec<Cell>> = vec![vec![
+        Cell::from("一、信访事项数据统计"),
+        Cell::from("信访总量"),
+        count(volume),
+        Cell::Empty,
+        count(before),
+        Cell::from(change(volume, before)),
+    ]];
+    for (part, family, lines) in [
+        ("一、按渠道", "channel", &r.overview.channels),
+        ("一、按法定类别", "class", &r.overview.classes),
+        ("二、涉及领域", "category", &r.overview.categories),
+    ] {
+        for l in report_lines(&ctx, family, lines, volume) {
+            rows.push(vec![
+                Cell::from(part),
+                Cell::from(l.label),
+                count(l.value),
+                Cell::from(l.share),
+                count(l.before),
+                Cell::from(l.change),
+            ]);
+        }
+    }
+    for o in &r.organs {
+        rows.push(vec![
+            Cell::from("三、被投诉较多的机关"),
+            Cell::from(o.name.clone()),
+            count(o.received),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+        ]);
+    }
+    for (label, n) in [
+        ("转送", r.forwarded),
+        ("交办", r.assigned),
+        ("信访部门直接办理", r.bureau_handled),
+        ("督办单", r.supervision_orders),
+        ("督办涉及件数", r.supervised_cases),
+        ("通报", r.circulars),
+        ("建议意见类信访事项", r.suggestions),
+    ] {
+        rows.push(vec![
+            Cell::from("四、转送、交办、督办"),
+            Cell::from(label),
+            count(n),
+            Cell::Empty,
+            Cell::Empty,
+            Cell::Empty,
+        ]);
+    }
+    for row in &r.overview.report.indicators {
+        if row.id == "volume" {
+            continue;
+        }
+        let l = line(&ctx, row);
+        rows.push(vec![
+            Cell::from("五、办理情况"),
+            Cell::from(row.name_zh),
+            Cell::from(l.current),
+            Cell::from(l.basis),
+            Cell::from(l.last_year),
+            Cell::Empty,
+        ]);
+    }
+    let spec = ExportSpec {
+        list: "annual_report".into(),
+        filters: uri.query().unwrap_or("").to_string(),
+        format: ExportFormat::Xlsx,
+        sheet: format!("{year}年度报告"),
+        columns: ANNUAL_COLUMNS.to_vec(),
+        english: false,
+    };
+    let name = match &asked.target {
+        Target::Region(code) => format!("huiyin-annual-{code}-{year}.xlsx"),
+        Target::Unit(u) => format!("huiyin-annual-{}-{year}.xlsx", u.as_str()),
+    };
+    match state
+        .app
+        .export_now(&signed.actor, &spec, Rows(Some(rows)))
+        .await
+    {
+        Ok((bytes, _, _)) => {
+            super::exports::attachment(ExportFormat::Xlsx, &name, axum::body::Body::from(bytes))
+        }
+        Err(e) => app_error_page(ctx, e.into()),
+    }
 }
