@@ -26,6 +26,7 @@ pub mod stats;
 pub mod text;
 pub mod units;
 pub mod views;
+pub mod warnings;
 pub mod workbench;
 mod writer;
 
@@ -111,6 +112,8 @@ pub struct Config {
     /// Public statistics (公开统计, opt-in): the GB/T 2260 region whose aggregate figures anyone
     /// may see on the portal; `None` (the default): no public statistics.
     pub public_stats: Option<String>,
+    /// The thresholds of the early-warning scan (预警; defaults in [`huiyin_domain::warning::WarningPolicy`]).
+    pub warnings: huiyin_domain::warning::WarningPolicy,
 }
 
 impl Default for Config {
@@ -128,6 +131,7 @@ impl Default for Config {
             search_dir: None,
             public_stats: None,
             segmenter: None,
+            warnings: huiyin_domain::warning::WarningPolicy::default(),
         }
     }
 }

@@ -63,6 +63,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "staff_notices",
         include_str!("migrations/0016_staff_notices.sql"),
     ),
+    (17, "warnings", include_str!("migrations/0017_warnings.sql")),
 ];
 
 impl Store {
