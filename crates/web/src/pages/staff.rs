@@ -19,6 +19,7 @@ pub mod notices;
 pub mod search;
 pub mod stats;
 pub mod units_admin;
+pub mod warnings;
 
 use axum::Router;
 use axum::extract::{Form, OriginalUri, Query, State};
@@ -70,6 +71,12 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/broadcasts/{id}", get(notices::broadcast))
         .route("/staff/stats", get(stats::page))
         .route("/staff/stats.csv", get(stats::csv))
+        .route("/staff/warnings", get(warnings::page))
+        .route(
+            "/staff/warnings/{id}/acknowledge",
+            post(warnings::acknowledge),
+        )
+        .route("/staff/warnings/{id}/send", post(warnings::send))
         .route("/staff/admin", get(admin::admin))
         .route("/staff/admin/users", post(admin::add_user))
         .route("/staff/admin/users", get(administration::users))
@@ -156,6 +163,8 @@ pub struct Chrome {
     pub unread: i64,
     /// Administrators, leaders and supervisors: broadcasts to groups (定向发送).
     pub can_broadcast: bool,
+    /// Leaders, supervisors, unit heads and registrars (petition bureaus): early warnings (预警).
+    pub can_warnings: bool,
 }
 
 /// A signed-in staff member with a usable session.
@@ -237,6 +246,14 @@ impl Signed {
             can_broadcast: [Role::Administrator, Role::Leader, Role::Supervisor]
                 .iter()
                 .any(|r| self.actor.has(*r)),
+            can_warnings: [
+                Role::Leader,
+                Role::Supervisor,
+                Role::UnitHead,
+                Role::Registrar,
+            ]
+            .iter()
+            .any(|r| self.actor.has(*r)),
         }
     }
 
