@@ -186,7 +186,7 @@ impl App {
 }
 
 /// Scans every `every` until `shutdown` completes (the first scan right away): the deadline
-/// ladder, then the 包案 progress reminders.
+/// ladder, the 包案 progress reminders, then the early warnings (预警).
 pub async fn run_scans(app: App, every: Duration, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
@@ -195,6 +195,9 @@ pub async fn run_scans(app: App, every: Duration, shutdown: impl Future<Output =
         }
         if let Err(e) = app.remind_charges(app.now()).await {
             tracing::warn!(error = %e, "包案 reminders failed; trying again at the next interval");
+        }
+        if let Err(e) = app.scan_warnings(app.now()).await {
+            tracing::warn!(error = %e, "early-warning scan failed; trying again at the next interval");
         }
         tokio::select! {
             () = &mut shutdown => break,

@@ -28,6 +28,7 @@ pub mod stats;
 pub mod text;
 pub mod units;
 pub mod views;
+pub mod warnings;
 pub mod workbench;
 mod writer;
 
@@ -119,6 +120,8 @@ pub struct Config {
     /// Exports of at most this many rows download at once; longer ones run in the background
     /// (default [`export::IMMEDIATE_ROWS`]).
     pub export_immediate_rows: u64,
+    /// The thresholds of the early-warning scan (预警; defaults in [`huiyin_domain::warning::WarningPolicy`]).
+    pub warnings: huiyin_domain::warning::WarningPolicy,
 }
 
 impl Default for Config {
@@ -138,6 +141,7 @@ impl Default for Config {
             segmenter: None,
             export_dir: None,
             export_immediate_rows: export::IMMEDIATE_ROWS,
+            warnings: huiyin_domain::warning::WarningPolicy::default(),
         }
     }
 }

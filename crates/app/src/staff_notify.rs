@@ -1047,6 +1047,16 @@ impl App {
         actor: &huiyin_domain::case::Actor,
         spec: &BroadcastSpec,
     ) -> Result<huiyin_store::Broadcast, AppError> {
+        self.send_broadcast_about(actor, spec, None).await
+    }
+
+    /// [`App::send_broadcast`], recording the early warning (预警) it is about, if any.
+    pub(crate) async fn send_broadcast_about(
+        &self,
+        actor: &huiyin_domain::case::Actor,
+        spec: &BroadcastSpec,
+        warning_id: Option<String>,
+    ) -> Result<huiyin_store::Broadcast, AppError> {
         require_role(
             actor,
             &SENDERS,
@@ -1132,6 +1142,7 @@ impl App {
             delivered: 0,
             read: 0,
             emailed: 0,
+            warning_id,
         };
         let payload = serde_json::to_string(&BroadcastJob {
             broadcast_id: b.id.clone(),
@@ -1152,7 +1163,9 @@ impl App {
             .append_audit(&self.admin_entry(
                 actor,
                 "send_broadcast",
-                serde_json::json!({ "broadcast": b.id, "group": group.id, "kind": b.kind }),
+                serde_json::json!({
+                    "broadcast": b.id, "group": group.id, "kind": b.kind, "warning": b.warning_id
+                }),
             ))
             .await?;
         Ok(b)

@@ -577,6 +577,94 @@ async fn generate(app: App, n: u32) -> Result<()> {
         report.taken_total()
     );
     broadcasts(&app).await?;
+    warnings(&app).await?;
+    Ok(())
+}
+
+/// What makes the early-warning page (预警) show something: six petitioners at 南海区桂城街道
+/// sending one text about a late handover of flats (a possible group petition), and one
+/// petitioner with three unresolved matters; then the scan.
+async fn warnings(app: &App) -> Result<()> {
+    let system = Actor {
+        roles: vec![Role::Registrar],
+        ..Actor::system()
+    };
+    let named = |name: &str, phone: &str| -> Result<Petitioner> {
+        Ok(Petitioner::Named(Person {
+            name: PersonName::parse(name).map_err(|e| anyhow!("{e}"))?,
+            phone: Some(PhoneNumber::parse(phone).map_err(|e| anyhow!("{e}"))?),
+            id_card: None,
+            address: None,
+        }))
+    };
+    let petition = |petitioner: Petitioner,
+                    region: &str,
+                    category: &str,
+                    title: &str,
+                    text: &str|
+     -> Result<Petition> {
+        Ok(Petition {
+            channel: Channel::MobileWeb,
+            petitioner,
+            group: None,
+            title: Title::parse(title).map_err(|e| anyhow!("{e}"))?,
+            text: PetitionText::parse(text).map_err(|e| anyhow!("{e}"))?,
+            region: RegionCode::parse(region).map_err(|e| anyhow!("{e}"))?,
+            category: Some(category.to_string()),
+            class: None,
+            attachments: Vec::new(),
+            also_sent_to: Vec::new(),
+            publish_consent: false,
+            proxy: None,
+        })
+    };
+    let mut sent = Vec::new();
+    for (i, name) in NAMES.iter().cycle().take(6).enumerate() {
+        sent.push((
+            petition(
+                named(name, &format!("1370000{:04}", 100 + i))?,
+                "440605",
+                "城乡建设",
+                "桂城街道某楼盘逾期交房",
+                "我们是桂城街道某楼盘的购房业主，开发商承诺去年底交房，至今已逾期八个月仍未交付，售楼处已关闭，多次找开发商无人答复，请求政府督促开发商尽快交房并依合同支付违约金。",
+            )?,
+            Duration::days(i64::try_from(i % 3).unwrap_or(0)),
+        ));
+    }
+    for (i, (category, _, title, happened, ask)) in ISSUES.iter().take(3).enumerate() {
+        sent.push((
+            petition(
+                named("陈建国", "13700009999")?,
+                "440604",
+                category,
+                &title.replace("{p}", "禅城区祖庙街道"),
+                &format!("禅城区祖庙街道：{happened}。{ask}。（演示数据 重复信访 #{i}）"),
+            )?,
+            Duration::days(10 + 20 * i64::try_from(i).unwrap_or(0)),
+        ));
+    }
+    for (petition, ago) in sent {
+        app.submit(
+            system.clone(),
+            NewPetition {
+                petition,
+                idempotency_key: None,
+                received_at: Some(app.now() - ago),
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("demo submit: {e}"))?;
+    }
+    let scan = app
+        .scan_warnings(app.now())
+        .await
+        .map_err(|e| anyhow!("demo early-warning scan: {e}"))?;
+    println!(
+        "预警扫描：新增预警 {} 条 / early-warning scan raised {} warnings {:?}",
+        scan.new_total(),
+        scan.new_total(),
+        scan.new
+    );
     Ok(())
 }
 

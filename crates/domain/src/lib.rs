@@ -20,6 +20,7 @@ pub mod policy;
 pub mod stats;
 pub mod supervision;
 pub mod values;
+pub mod warning;
 
 /// An instant, always in UTC; shown in Asia/Shanghai.
 pub type Instant = chrono::DateTime<chrono::Utc>;

@@ -68,6 +68,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dashboard",
         include_str!("migrations/0009_dashboard.sql"),
     ),
+    (17, "warnings", include_str!("migrations/0017_warnings.sql")),
 ];
 
 impl Store {

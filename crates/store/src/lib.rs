@@ -28,6 +28,7 @@ mod read;
 mod search;
 mod stats;
 mod text;
+mod warnings;
 mod watch;
 mod write;
 
@@ -58,6 +59,7 @@ pub use read::{
 };
 pub use search::SearchSource;
 pub use stats::{CounterRow, StatsFeed, day_number as stats_day_number};
+pub use warnings::{WarningFilter, WarningRecord};
 pub use watch::DueWatch;
 pub use write::{Projection, WriteTx};
 

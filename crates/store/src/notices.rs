@@ -89,6 +89,8 @@ pub struct Broadcast {
     pub delivered: i64,
     pub read: i64,
     pub emailed: i64,
+    /// The early warning (预警) it was sent about, if any.
+    pub warning_id: Option<String>,
 }
 
 fn list(s: &str) -> Vec<String> {
@@ -480,8 +482,9 @@ impl Store {
     pub async fn create_broadcast(&self, b: &Broadcast, job: &crate::NewJob) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO broadcasts (id, group_id, kind, title, body, case_id, sent_by, sent_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO broadcasts (id, group_id, kind, title, body, case_id, sent_by, sent_at,
+                 warning_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&b.id)
         .bind(&b.group_id)
@@ -491,6 +494,7 @@ impl Store {
         .bind(&b.case_id)
         .bind(&b.sent_by)
         .bind(b.sent_at_ms)
+        .bind(&b.warning_id)
         .execute(&mut *tx)
         .await?;
         crate::jobs::insert_jobs(&mut tx, self.backend, std::slice::from_ref(job)).await?;
@@ -504,7 +508,7 @@ impl Store {
          (SELECT COUNT(*) FROM staff_notices n WHERE n.broadcast_id = b.id \
             AND n.read_at IS NOT NULL), \
          (SELECT COUNT(*) FROM staff_notices n WHERE n.broadcast_id = b.id \
-            AND n.emailed_at IS NOT NULL) \
+            AND n.emailed_at IS NOT NULL), b.warning_id \
          FROM broadcasts b JOIN broadcast_groups g ON g.id = b.group_id";
 
     /// The latest broadcasts with their delivery totals.
@@ -557,6 +561,7 @@ type BroadcastRow = (
     i64,
     i64,
     i64,
+    Option<String>,
 );
 
 fn broadcast_of(r: BroadcastRow) -> Broadcast {
@@ -573,6 +578,7 @@ fn broadcast_of(r: BroadcastRow) -> Broadcast {
         delivered: r.9,
         read: r.10,
         emailed: r.11,
+        warning_id: r.12,
     }
 }
 

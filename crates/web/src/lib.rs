@@ -13,6 +13,7 @@ pub mod ratelimit;
 pub mod search;
 pub mod stats;
 pub mod text;
+pub mod warnings;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -105,6 +106,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .merge(stats::routes())
         .merge(jobs::routes())
         .merge(search::routes())
+        .merge(warnings::routes())
         .fallback(not_found_route)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CompressionLayer::new())

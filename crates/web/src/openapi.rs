@@ -225,5 +225,6 @@ pub fn document() -> Value {
     crate::text::document_paths(&mut doc);
     crate::stats::document_paths(&mut doc);
     crate::search::document_paths(&mut doc);
+    crate::warnings::document_paths(&mut doc);
     doc
 }

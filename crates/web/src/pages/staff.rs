@@ -21,6 +21,7 @@ pub mod notices;
 pub mod search;
 pub mod stats;
 pub mod units_admin;
+pub mod warnings;
 
 use axum::Router;
 use axum::extract::{Form, OriginalUri, Query, State};
@@ -83,6 +84,12 @@ pub fn routes() -> Router<WebState> {
         .route("/staff/exports/{id}", get(exports::page))
         .route("/staff/exports/{id}/progress", get(exports::fragment))
         .route("/staff/exports/{id}/file", get(exports::file))
+        .route("/staff/warnings", get(warnings::page))
+        .route(
+            "/staff/warnings/{id}/acknowledge",
+            post(warnings::acknowledge),
+        )
+        .route("/staff/warnings/{id}/send", post(warnings::send))
         .route("/staff/admin", get(admin::admin))
         .route("/staff/admin/users", post(admin::add_user))
         .route("/staff/admin/users", get(administration::users))
@@ -169,6 +176,8 @@ pub struct Chrome {
     pub unread: i64,
     /// Administrators, leaders and supervisors: broadcasts to groups (定向发送).
     pub can_broadcast: bool,
+    /// Leaders, supervisors, unit heads and registrars (petition bureaus): early warnings (预警).
+    pub can_warnings: bool,
 }
 
 /// A signed-in staff member with a usable session.
@@ -250,6 +259,14 @@ impl Signed {
             can_broadcast: [Role::Administrator, Role::Leader, Role::Supervisor]
                 .iter()
                 .any(|r| self.actor.has(*r)),
+            can_warnings: [
+                Role::Leader,
+                Role::Supervisor,
+                Role::UnitHead,
+                Role::Registrar,
+            ]
+            .iter()
+            .any(|r| self.actor.has(*r)),
         }
     }
 
