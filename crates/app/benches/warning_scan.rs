@@ -46,7 +46,7 @@ async fn run(label: &str, store: Store, cases: u64) {
                 break;
             }
             // A tenth of the petitioners send three matters.
-            let who = if i % 10 == 0 { i / 30 * 30 } else { i };
+            let who = if i.is_multiple_of(10) { i / 30 * 30 } else { i };
             let region = format!("4406{:02}", 4 + i % 10);
             let app = app.clone();
             set.spawn(async move {
