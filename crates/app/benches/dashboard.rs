@@ -3,8 +3,9 @@
 //!
 //! Data set: the work-list data set (`common/worklist.rs`: by default 1,000,000 cases over
 //! 3,000 units in 300 counties of province 44, taken through the real lifecycle, received over
-//! 2025), its counters built by the feeder from the event log (timed once, `stats_rebuild`,
-//! when the cache has none). Then, each timed `HUIYIN_BENCH_ROUNDS` times (default 30) with
+//! 2025), its counters built from the stored case states (timed once, `stats_rebuild`, when
+//! the cache has none; with `HUIYIN_BENCH_COMPARE_REBUILD=1` that rebuild and the feeder's
+//! replay of every case's log are timed alternately, twice each). Then, each timed `HUIYIN_BENCH_ROUNDS` times (default 30) with
 //! medians and the slowest reported:
 //! - `App::overview` for the nation, the province, the busiest county and a median county, for
 //!   the whole year 2025 (months) and one month (days): the indicators with the previous
@@ -81,22 +82,44 @@ async fn run(label: &str, store: Store, rounds: u64) {
             ..Config::default()
         },
     );
-    let status = app.stats_status().await.unwrap();
-    if status.fed_seq == 0 || status.behind_events > 0 {
-        let t = Instant::now();
-        let s = app.stats_catch_up().await.unwrap();
-        let secs = t.elapsed().as_secs_f64();
-        println!(
-            "dashboard/{label}: counters built from {} events in {secs:.0} s ({:.0} events/s)",
-            s.fed_seq,
-            s.fed_seq as f64 / secs
-        );
-    }
-    let rows: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stat_counters")
+    let cases: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cases")
         .fetch_one(store.pool())
         .await
         .unwrap();
-    let cases: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM cases")
+    let status = app.stats_status().await.unwrap();
+    if status.fed_seq <= 0 || status.behind_events > 0 {
+        let t = Instant::now();
+        let s = app.stats_rebuild().await.unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "dashboard/{label}: counters rebuilt from {} cases ({} events) in {secs:.1} s ({:.0} cases/s)",
+            cases.0,
+            s.fed_seq,
+            cases.0 as f64 / secs
+        );
+    }
+    if std::env::var_os("HUIYIN_BENCH_COMPARE_REBUILD").is_some() {
+        // The two ways to a full count, alternated, on the same data: from the stored case
+        // states (`stats_rebuild`), and the feeder replaying every case's log from seq 0.
+        for round in 0..2 {
+            let t = Instant::now();
+            app.stats_rebuild().await.unwrap();
+            let projection = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            store.stats_reset(0).await.unwrap();
+            let s = app.stats_catch_up().await.unwrap();
+            let replay = t.elapsed().as_secs_f64();
+            println!(
+                "dashboard/{label}: rebuild round {round}: from the case states {projection:.1} s ({:.0} cases/s), replaying the log {replay:.1} s ({:.0} cases/s, {:.0} events/s); ratio {:.1}",
+                cases.0 as f64 / projection,
+                cases.0 as f64 / replay,
+                s.fed_seq as f64 / replay,
+                replay / projection
+            );
+        }
+        assert!(app.stats_check().await.unwrap().is_empty());
+    }
+    let rows: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM stat_counters")
         .fetch_one(store.pool())
         .await
         .unwrap();

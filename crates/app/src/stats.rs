@@ -27,6 +27,9 @@ use crate::{App, AppError, Inner};
 
 /// Events read per feeder round.
 const STATS_PAGE: u32 = 2_000;
+
+/// Cases counted per transaction by [`App::stats_rebuild`].
+const REBUILD_BATCH: usize = 10_000;
 /// How often the server's feeder looks for new events.
 const STATS_EVERY: Duration = Duration::from_secs(1);
 /// The longest period one query may cover (ten years of day rows at most).
@@ -209,9 +212,59 @@ impl App {
         self.stats_status().await
     }
 
-    /// Empties the counters and recounts everything from the event log.
+    /// Empties the counters and recounts everything: from every case's stored state (the
+    /// projection, one read per case instead of two replays of its log), then catches up with
+    /// the events written meanwhile.
+    ///
+    /// Safe beside a running feeder (another server on the same PostgreSQL): while the rebuild
+    /// runs the checkpoint holds a negative marker that each batch moves on in the transaction
+    /// that writes it, so a feeder round that started before a batch cannot commit after it
+    /// (its compare-and-set fails), and a feeder round that commits first makes the rebuild's
+    /// next batch fail the same way — the rebuild then stops counting and leaves the rest to the
+    /// feeder, which is correct from any consistent state because each case's counted version
+    /// is stored with the counters.
     pub async fn stats_rebuild(&self) -> Result<StatsStatus, AppError> {
-        self.store().stats_reset().await?;
+        // Every event up to `head` is in the projection before the scan below reads it.
+        let (head, _) = self.store().head().await?;
+        let mut marker = -1;
+        self.store().stats_reset(marker).await?;
+        let mut regions = HashMap::new();
+        let mut after = String::new();
+        let mut deltas = BTreeMap::new();
+        let mut versions = Vec::new();
+        let mut done = false;
+        while !done {
+            let page = self.store().case_states_after(&after, 1_000).await?;
+            done = page.is_empty();
+            if let Some(last) = page.last() {
+                after = last.id.to_string();
+            }
+            for state in &page {
+                let bureau = self.unit_region(&mut regions, &state.bureau).await?;
+                stats::accumulate(&mut deltas, &self.stats_entries(state, bureau.as_ref()));
+                versions.push((state.id.to_string(), state.version));
+            }
+            if versions.len() >= REBUILD_BATCH || (done && !versions.is_empty()) {
+                let rows = rows_of(std::mem::take(&mut deltas));
+                let moved = self
+                    .store()
+                    .stats_apply(marker, marker - 1, &rows, &versions)
+                    .await?;
+                if !moved {
+                    tracing::warn!(
+                        "statistics: another feeder moved the counters during the rebuild; it finishes the count"
+                    );
+                    return self.stats_catch_up().await;
+                }
+                marker -= 1;
+                versions.clear();
+            }
+        }
+        if !self.store().stats_apply(marker, head, &[], &[]).await? {
+            tracing::warn!(
+                "statistics: another feeder moved the counters during the rebuild; it finishes the count"
+            );
+        }
         self.stats_catch_up().await
     }
 

@@ -253,8 +253,10 @@ impl Store {
         Ok(rows)
     }
 
-    /// Empties the counters and their checkpoint, for a rebuild from the event log.
-    pub async fn stats_reset(&self) -> Result<()> {
+    /// Empties the counters and the counted case versions and sets the checkpoint to `seq`, for
+    /// a rebuild (0: recount from the start of the event log; a negative marker: a rebuild from
+    /// the projection is under way, see `App::stats_rebuild`).
+    pub async fn stats_reset(&self, seq: i64) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM stat_counters")
             .execute(&mut *tx)
@@ -262,7 +264,8 @@ impl Store {
         sqlx::query("DELETE FROM stat_cases")
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE stat_feed SET seq = 0 WHERE id = 1")
+        sqlx::query("UPDATE stat_feed SET seq = $1 WHERE id = 1")
+            .bind(seq)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
