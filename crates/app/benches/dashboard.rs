@@ -36,11 +36,11 @@ use common::worklist::spec;
 use common::{dataset, env_u64, ms, summarize};
 use huiyin_app::dashboard::Drill;
 use huiyin_app::{App, Clock, Config};
-use huiyin_domain::access::Principal;
+use huiyin_domain::access::{Principal, Scope};
 use huiyin_domain::case::{Actor, Role};
 use huiyin_domain::ids::{ActorId, UnitId};
 use huiyin_domain::stats::{FigurePart, IndicatorConfig, Target};
-use huiyin_store::Store;
+use huiyin_store::{Area, Store};
 
 async fn time<F, Fut, T>(label: &str, rounds: u64, mut f: F)
 where
@@ -193,6 +193,17 @@ async fn run(label: &str, store: Store, rounds: u64) {
         || app.operations(&system_actor, &county),
     )
     .await;
+    // The part of the overview and the operations view that reads the open cases (an index
+    // range), not the counters: it grows with the number of open cases of the area.
+    let (now_ms, eod_ms) = (now.timestamp_millis(), now.timestamp_millis() + 86_400_000);
+    for (name, code) in &targets {
+        time(
+            &format!("dashboard/{label}/live counts {name} ({code})"),
+            rounds,
+            || store.live_counts(Area::Region(code.as_str()), &Scope::All, now_ms, eod_ms),
+        )
+        .await;
+    }
     let nation = Target::Region("0".into());
     time(
         &format!("dashboard/{label}/operations nation"),

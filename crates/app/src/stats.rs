@@ -19,8 +19,8 @@ use huiyin_domain::stats::{
     self, CaseContext, Entry, Figure, Indicator, IndicatorConfig, Target, Unit,
 };
 use huiyin_domain::values::RegionCode;
-use huiyin_store::CounterRow;
 use huiyin_store::stats_day_number as day_number;
+use huiyin_store::{CounterRow, LiveDeltas, LiveMark, live_delta};
 use serde::Serialize;
 
 use crate::{App, AppError, Inner};
@@ -77,10 +77,20 @@ fn spawn_feeder(inner: Weak<Inner>) {
         return;
     };
     runtime.spawn(async move {
+        let mut first = true;
         loop {
             let Some(inner) = inner.upgrade() else { return };
             let app = App { inner };
-            if let Err(e) = app.stats_catch_up().await {
+            // Counters never built (a new database, or a migration that emptied them) or a
+            // rebuild that died: count from the stored case states, not by replaying every log.
+            let unbuilt = first && matches!(app.store().stats_feed().await, Ok(f) if f.seq <= 0);
+            first = false;
+            let round = if unbuilt {
+                app.stats_rebuild().await
+            } else {
+                app.stats_catch_up().await
+            };
+            if let Err(e) = round {
                 tracing::warn!(error = %e, "statistics: catching up with the event log failed");
             }
             drop(app);
@@ -203,13 +213,37 @@ impl App {
                 stats::accumulate(&mut deltas, &stats::delta(&before, &after));
                 versions.push((id.clone(), after_state.version));
             }
+            let (versions, live) = self.with_live_marks(versions).await?;
             // Another feeder (a second server on the same PostgreSQL) may have moved the
             // checkpoint first: then nothing was written and the next round starts from there.
             self.store()
-                .stats_apply(from, last, &rows_of(deltas), &versions)
+                .stats_apply(from, last, &rows_of(deltas), &versions, &live)
                 .await?;
         }
         self.stats_status().await
+    }
+
+    /// The live marks (see `huiyin_store::LiveMark`) to store with the case versions a round
+    /// counts, and the live-hour deltas from the marks counted before. Read after the cases'
+    /// logs, so a mark is never older than the version it is stored with; a newer one is
+    /// corrected when the round that reads the newer events comes.
+    async fn with_live_marks(
+        &self,
+        versions: Vec<(String, u64)>,
+    ) -> Result<(Vec<(String, u64, Option<LiveMark>)>, LiveDeltas), AppError> {
+        let ids: Vec<String> = versions.iter().map(|(id, _)| id.clone()).collect();
+        let counted = self.store().live_counted(&ids).await?;
+        let mut current = self.store().live_marks(&ids).await?;
+        let mut live = LiveDeltas::new();
+        let out = versions
+            .into_iter()
+            .map(|(id, version)| {
+                let mark = current.remove(&id).flatten();
+                live_delta(&mut live, counted.get(&id), mark.as_ref());
+                (id, version, mark)
+            })
+            .collect();
+        Ok((out, live))
     }
 
     /// Empties the counters and recounts everything: from every case's stored state (the
@@ -246,9 +280,10 @@ impl App {
             }
             if versions.len() >= REBUILD_BATCH || (done && !versions.is_empty()) {
                 let rows = rows_of(std::mem::take(&mut deltas));
+                let (counted, live) = self.with_live_marks(std::mem::take(&mut versions)).await?;
                 let moved = self
                     .store()
-                    .stats_apply(marker, marker - 1, &rows, &versions)
+                    .stats_apply(marker, marker - 1, &rows, &counted, &live)
                     .await?;
                 if !moved {
                     tracing::warn!(
@@ -257,10 +292,13 @@ impl App {
                     return self.stats_catch_up().await;
                 }
                 marker -= 1;
-                versions.clear();
             }
         }
-        if !self.store().stats_apply(marker, head, &[], &[]).await? {
+        if !self
+            .store()
+            .stats_apply(marker, head, &[], &[], &LiveDeltas::new())
+            .await?
+        {
             tracing::warn!(
                 "statistics: another feeder moved the counters during the rebuild; it finishes the count"
             );
@@ -317,6 +355,7 @@ impl App {
                 "{target} {month} {key}: month roll-up differs from its days"
             ));
         }
+        problems.extend(self.store().live_check().await?);
         Ok(problems)
     }
 

@@ -10,7 +10,7 @@ use common::{BUREAU, DEPT, doc, opinion, petitioner, reason, staff, start, submi
 
 use chrono::{NaiveDate, TimeDelta};
 use huiyin_app::{App, Config};
-use huiyin_domain::access::{Principal, RoleSet, UnitKind};
+use huiyin_domain::access::{Principal, RoleSet, Scope, UnitKind};
 use huiyin_domain::case::{
     Actor, Command, Decision, DeclineGround, MergeReason, Role, RouteKind, Satisfaction,
 };
@@ -18,6 +18,7 @@ use huiyin_domain::ids::{ActorId, CaseId, UnitId};
 use huiyin_domain::petition::{AppealRoute, StatutoryClass};
 use huiyin_domain::stats::{IndicatorConfig, Target};
 use huiyin_domain::values::RegionCode;
+use huiyin_store::Area;
 
 struct Rng(u64);
 impl Rng {
@@ -127,7 +128,14 @@ async fn counters_equal_a_recomputation_after_random_lifecycles() {
         if round % 11 == 3 {
             app.stats_catch_up().await.unwrap();
         }
+        // The live counts from the counters equal a count of the cases: right after a catch-up,
+        // and with the counters a few events behind (corrected case by case).
+        if round % 7 == 0 {
+            live_counts_agree(&app, &mut rng).await;
+        }
     }
+    app.stats_catch_up().await.unwrap();
+    live_counts_agree(&app, &mut rng).await;
     let problems = app.stats_check().await.unwrap();
     assert!(problems.is_empty(), "{problems:#?}");
     let status = app.stats_status().await.unwrap();
@@ -180,6 +188,61 @@ async fn counters_equal_a_recomputation_after_random_lifecycles() {
         .unwrap();
     let volume = county.indicators.iter().find(|i| i.id == "volume").unwrap();
     assert_eq!(volume.current.value, Some(8.0));
+}
+
+/// End of the China-time day of `ms` (China has no daylight saving: UTC+8 all year).
+fn china_end_of_day(ms: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    const CST: i64 = 8 * 3_600_000;
+    ((ms + CST).div_euclid(DAY) + 1) * DAY - CST
+}
+
+/// The live counts kept as counters equal a count of the open cases, for every area they keep,
+/// at now, at and around the instants some open case falls due or turns yellow (the current
+/// hour is counted from the cases, so its edges are tried), and a day later.
+async fn live_counts_agree(app: &App, rng: &mut Rng) {
+    let store = app.store();
+    if store.stats_feed().await.unwrap().seq <= 0 {
+        return;
+    }
+    let now = app.now().timestamp_millis();
+    let instants: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT next_due_at, yellow_at FROM cases WHERE is_open = 1 ORDER BY id")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+    let mut times = vec![now, now + 86_400_000];
+    for _ in 0..3 {
+        if instants.is_empty() {
+            break;
+        }
+        let (due, yellow) = instants[rng.below(instants.len() as u64) as usize];
+        times.extend([due, due - 1, due + 1, yellow, yellow - 1, yellow + 1]);
+    }
+    let areas = [
+        Area::Region("0"),
+        Area::Region("44"),
+        Area::Region("4406"),
+        Area::Region("440604"),
+        Area::Region("440605"),
+        Area::Unit(BUREAU),
+        Area::Unit(DEPT),
+    ];
+    for t in times {
+        let eod = china_end_of_day(t);
+        for area in areas {
+            let kept = store
+                .live_counts_from_hours(area, &Scope::All, t, eod)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("counters did not serve {area:?} at {t}"));
+            let counted = store
+                .live_counts_of_cases(area, &Scope::All, t, eod)
+                .await
+                .unwrap();
+            assert_eq!(kept, counted, "{area:?} at {t} (eod {eod})");
+        }
+    }
 }
 
 /// Two feeders on one database (two servers, or a server and `huiyin stats rebuild`) never

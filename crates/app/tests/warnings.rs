@@ -339,7 +339,12 @@ async fn a_falling_unit_needs_fifteen_points_and_ten_cases_each_month() {
         rows.push(row(&target, 20240302, "handling.on_time", this.0));
     }
     let seq = db.store.stats_feed().await.unwrap().seq;
-    assert!(db.store.stats_apply(seq, seq, &rows, &[]).await.unwrap());
+    assert!(
+        db.store
+            .stats_apply(seq, seq, &rows, &[], &Default::default())
+            .await
+            .unwrap()
+    );
     let scan = app.scan_warnings(app.now()).await.unwrap();
     assert_eq!(scan.new.get("falling_unit"), Some(&1));
     let list = of_kind(&app, &supervisor(), "falling_unit").await;

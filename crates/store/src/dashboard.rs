@@ -37,7 +37,7 @@ pub struct LiveCounts {
 
 /// The `WHERE` part that keeps a query on `cases c` inside `area` (live figures: a unit's
 /// current cases; the cases of a place by the columns the queue indexes cover).
-fn area_clause(area: Area<'_>, binds: &mut Vec<Bind>) -> String {
+pub(crate) fn area_clause(area: Area<'_>, binds: &mut Vec<Bind>) -> String {
     match area {
         Area::Unit(unit) => format!(
             "c.current_unit_id = {}",
@@ -81,7 +81,7 @@ fn scoped(scope: &Scope) -> (String, Vec<Bind>) {
     (within, texts.into_iter().map(Bind::Text).collect())
 }
 
-fn bind_all<'q>(
+pub(crate) fn bind_all<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     binds: Vec<Bind>,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
@@ -203,8 +203,29 @@ impl Store {
     }
 
     /// Open cases of `area` within `scope` at `now_ms`: how many, red, yellow and due before
-    /// `end_of_day_ms`.
+    /// `end_of_day_ms`. From the live counters where they serve (see `live.rs`: everything in
+    /// scope, the nation, a province, city, county or unit, counters not far behind), exact at
+    /// `now_ms` either way.
     pub async fn live_counts(
+        &self,
+        area: Area<'_>,
+        scope: &Scope,
+        now_ms: i64,
+        end_of_day_ms: i64,
+    ) -> Result<LiveCounts> {
+        if let Some(counts) = self
+            .live_counts_from_hours(area, scope, now_ms, end_of_day_ms)
+            .await?
+        {
+            return Ok(counts);
+        }
+        self.live_counts_of_cases(area, scope, now_ms, end_of_day_ms)
+            .await
+    }
+
+    /// [`Store::live_counts`] counted from the open cases themselves (an index range over the
+    /// area's open cases), whatever the counters say.
+    pub async fn live_counts_of_cases(
         &self,
         area: Area<'_>,
         scope: &Scope,

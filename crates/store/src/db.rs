@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0009_dashboard.sql"),
     ),
     (17, "warnings", include_str!("migrations/0017_warnings.sql")),
+    (
+        19,
+        "live_hours",
+        include_str!("migrations/0019_live_hours.sql"),
+    ),
 ];
 
 impl Store {

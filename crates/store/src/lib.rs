@@ -22,6 +22,7 @@ mod event_wire;
 mod inbox;
 mod jobs;
 mod leader;
+mod live;
 mod notices;
 mod org;
 mod read;
@@ -47,6 +48,7 @@ pub use jobs::{
     ClaimedJob, DeliveryRecord, InboxMessage, JobCounts, JobOutcome, JobRecord, NewJob,
 };
 pub use leader::{CirculationRow, LeaderCursor, LeaderList, is_leadership_event};
+pub use live::{LiveDeltas, LiveMark, live_delta};
 pub use notices::{
     Broadcast, BroadcastGroup, DueChargeReminder, NewStaffNotice, StaffNotice, UnitMember,
 };

@@ -12,6 +12,7 @@ use chrono::{Datelike, NaiveDate};
 use huiyin_domain::case::CaseState;
 use sqlx::Row;
 
+use crate::live::{LiveDeltas, LiveMark};
 use crate::write::{Val, exec_rows};
 use crate::{Result, Store, StoreError};
 
@@ -117,7 +118,8 @@ impl Store {
         from: i64,
         to: i64,
         deltas: &[CounterRow],
-        versions: &[(String, u64)],
+        versions: &[(String, u64, Option<LiveMark>)],
+        live: &LiveDeltas,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let moved = sqlx::query("UPDATE stat_feed SET seq = $1 WHERE id = 1 AND seq = $2")
@@ -166,23 +168,69 @@ impl Store {
             "statistics counters",
         )
         .await?;
-        let mut values = Vec::with_capacity(versions.len() * 2);
-        for (case_id, version) in versions {
+        let mut values = Vec::with_capacity(versions.len() * 3);
+        for (case_id, version, mark) in versions {
             values.push(Val::S(case_id.clone()));
             values.push(Val::I(i64::try_from(*version).unwrap_or(i64::MAX)));
+            values.push(Val::N(mark.as_ref().map(LiveMark::encode)));
         }
         exec_rows(
             &mut tx,
             self.backend,
-            2,
+            3,
             values,
             |list| {
                 format!(
-                    "INSERT INTO stat_cases (case_id, version) VALUES {list}
-                     ON CONFLICT (case_id) DO UPDATE SET version = excluded.version"
+                    "INSERT INTO stat_cases (case_id, version, live) VALUES {list}
+                     ON CONFLICT (case_id) DO UPDATE
+                     SET version = excluded.version, live = excluded.live"
                 )
             },
             "statistics case versions",
+        )
+        .await?;
+        // The live hours (live.rs): add, then drop the rows that came to zero.
+        let mut values = Vec::with_capacity(live.len() * 4);
+        let mut emptied = Vec::new();
+        for ((area, kind, hour), n) in live.iter().filter(|(_, n)| **n != 0) {
+            values.extend([
+                Val::S(area.clone()),
+                Val::I(*kind),
+                Val::I(*hour),
+                Val::I(*n),
+            ]);
+            if *n < 0 {
+                emptied.extend([Val::S(area.clone()), Val::I(*kind), Val::I(*hour)]);
+            }
+        }
+        exec_rows(
+            &mut tx,
+            self.backend,
+            4,
+            values,
+            |list| {
+                format!(
+                    "INSERT INTO live_hours (area, kind, hour, n) VALUES {list}
+                     ON CONFLICT (area, kind, hour) DO UPDATE SET n = live_hours.n + excluded.n"
+                )
+            },
+            "live counters",
+        )
+        .await?;
+        exec_rows(
+            &mut tx,
+            self.backend,
+            3,
+            emptied,
+            |list| {
+                format!(
+                    "WITH v (area, kind, hour) AS (VALUES {list})
+                     DELETE FROM live_hours WHERE n = 0
+                       AND EXISTS (SELECT 1 FROM v WHERE v.area = live_hours.area
+                                   AND v.kind = live_hours.kind AND v.hour = live_hours.hour)"
+                )
+            },
+            "live counters",
         )
         .await?;
         tx.commit().await?;
@@ -262,6 +310,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM stat_cases")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM live_hours")
             .execute(&mut *tx)
             .await?;
         sqlx::query("UPDATE stat_feed SET seq = $1 WHERE id = 1")
