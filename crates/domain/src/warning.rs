@@ -128,7 +128,7 @@ impl WarningPolicy {
             ));
         }
         if !(self.falling_points > 0.0 && self.falling_points <= 100.0)
-            || self.falling_min_denominator.is_nan()
+            || !self.falling_min_denominator.is_finite()
             || self.falling_min_denominator < 1.0
         {
             return Err(PolicyError(

@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0009_dashboard.sql"),
     ),
     (17, "warnings", include_str!("migrations/0017_warnings.sql")),
+    (
+        18,
+        "rule_settings",
+        include_str!("migrations/0018_rule_settings.sql"),
+    ),
 ];
 
 impl Store {
