@@ -1,6 +1,7 @@
 //! Administration (管理) use cases for the administrators' pages: staff users and their roles,
 //! the content categories (内容分类), deadline-policy overrides per jurisdiction and the
-//! holiday calendar. Only administrators may call them (the access policy's `ManageUsers` and
+//! holiday calendar, the statistics indicator configuration and the early-warning thresholds.
+//! Only administrators may call them (the access policy's `ManageUsers` and
 //! `ManageUnits`), every change is written to the hash-chained audit trail, and a change to the
 //! rules is put in force at once (see [`crate::rules`]).
 //!
@@ -14,14 +15,16 @@ use huiyin_domain::access::{Action, authorize};
 use huiyin_domain::calendar::{MAX_YEAR, MIN_YEAR};
 use huiyin_domain::case::{Actor, Role};
 use huiyin_domain::policy::{ClockKind, DeadlinePolicy, Limit, LimitUnit, MAX_LIMIT_DAYS};
+use huiyin_domain::stats::IndicatorConfig;
 use huiyin_domain::values::FieldError;
+use huiyin_domain::warning::WarningPolicy;
 use huiyin_store::{
-    AuditEntry, CalendarYearRow, CategoryRecord, MembershipRecord, PolicyOverrideRow, UserListRow,
-    UserRecord,
+    AuditEntry, CalendarYearRow, CategoryRecord, MembershipRecord, PolicyOverrideRow,
+    RuleSettingRow, UserListRow, UserRecord,
 };
 
 use crate::auth::{AuthError, CreatedUser};
-use crate::rules::{Rules, StoredOverride};
+use crate::rules::{Changed, Rules, StoredOverride};
 use crate::{App, AppError};
 
 /// The longest category name (characters).
@@ -47,6 +50,38 @@ pub struct CalendarDay {
     pub date: NaiveDate,
     pub working: bool,
     pub name: String,
+}
+
+/// The stored setting of the statistics indicator configuration ([`IndicatorConfig`]).
+pub const INDICATOR_CONFIG: &str = "indicator_config";
+
+/// The stored setting of the early-warning thresholds ([`WarningPolicy`]).
+pub const WARNING_POLICY: &str = "warning_policy";
+
+/// A stored setting read back: it was validated when written, so a body that no longer reads
+/// or validates is damage, reported rather than silently replaced by the default.
+fn stored_setting<T: serde::de::DeserializeOwned, E: std::fmt::Display>(
+    row: &RuleSettingRow,
+    validate: impl Fn(&T) -> Result<(), E>,
+) -> Result<T, AppError> {
+    let value: T = serde_json::from_str(&row.body).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!(
+            "stored setting {:?} unreadable: {e}",
+            row.name
+        ))
+    })?;
+    validate(&value).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!(
+            "stored setting {:?} invalid: {e}",
+            row.name
+        ))
+    })?;
+    Ok(value)
+}
+
+fn setting_body<T: serde::Serialize>(value: &T) -> Result<String, AppError> {
+    serde_json::to_string(value)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("setting JSON: {e}")))
 }
 
 fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> AppError {
@@ -285,7 +320,8 @@ impl App {
         // Read before the rules, so a change committed meanwhile is seen by the next refresh.
         let head = self.store().audit_head_seq().await?;
         let config = &self.inner.config;
-        let mut rules = Rules::base(config.policies.clone(), config.calendar);
+        let mut rules = Rules::base(config.policies.clone(), config.calendar)
+            .with_warnings(config.warnings.clone());
         for row in self.store().policy_overrides().await? {
             let policy = serde_json::from_str(&row.body).map_err(|e| {
                 AppError::Internal(anyhow::anyhow!(
@@ -312,6 +348,23 @@ impl App {
             rules.edited_years = years.iter().map(|y| y.year).collect();
         }
         rules.categories = self.store().categories().await?;
+        for row in self.store().rule_settings().await? {
+            let changed = Some(Changed {
+                at_ms: row.updated_at_ms,
+                by: row.updated_by.clone(),
+            });
+            match row.name.as_str() {
+                INDICATOR_CONFIG => {
+                    rules.indicators = stored_setting(&row, IndicatorConfig::validate)?;
+                    rules.indicators_changed = changed;
+                }
+                WARNING_POLICY => {
+                    rules.warnings = stored_setting(&row, WarningPolicy::validate)?;
+                    rules.warnings_changed = changed;
+                }
+                other => tracing::warn!(setting = other, "rules: unknown stored setting ignored"),
+            }
+        }
         config.rules.replace(rules);
         self.inner
             .rules_seen
@@ -874,6 +927,125 @@ impl App {
             .await?;
         self.load_rules().await?;
         Ok(days)
+    }
+
+    // ---- statistics indicators and early-warning thresholds ----
+
+    /// Sets the statistics indicator configuration, the early-warning thresholds, or both:
+    /// each validated (a refusal names the setting with the domain's message, and nothing is
+    /// written), both written with one audit entry in one transaction, in force at once.
+    pub async fn admin_set_indicator_config(
+        &self,
+        actor: &Actor,
+        indicators: Option<IndicatorConfig>,
+        warnings: Option<WarningPolicy>,
+    ) -> Result<(), AppError> {
+        self.require(actor, Action::ManageUnits).await?;
+        let mut errors = Vec::new();
+        if indicators.is_none() && warnings.is_none() {
+            errors.push((
+                "indicators".to_string(),
+                FieldError::new("settings_empty", "请至少修改一项设置"),
+            ));
+        }
+        if let Some(Err(e)) = indicators.as_ref().map(IndicatorConfig::validate) {
+            errors.push((
+                "indicators".to_string(),
+                FieldError::new("indicator_config_invalid", e.0),
+            ));
+        }
+        if let Some(Err(e)) = warnings.as_ref().map(WarningPolicy::validate) {
+            errors.push((
+                "warnings".to_string(),
+                FieldError::new("warning_policy_invalid", e.0),
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(AppError::Invalid(errors));
+        }
+        let now_ms = self.now().timestamp_millis();
+        let before = self.rules();
+        let mut rows = Vec::new();
+        let mut detail = serde_json::Map::new();
+        if let Some(c) = &indicators {
+            rows.push(self.setting_row(INDICATOR_CONFIG, setting_body(c)?, actor, now_ms));
+            detail.insert(
+                INDICATOR_CONFIG.into(),
+                serde_json::json!({"from": before.indicators, "to": c}),
+            );
+        }
+        if let Some(w) = &warnings {
+            rows.push(self.setting_row(WARNING_POLICY, setting_body(w)?, actor, now_ms));
+            detail.insert(
+                WARNING_POLICY.into(),
+                serde_json::json!({"from": before.warnings, "to": w}),
+            );
+        }
+        let entry = self.admin_entry(
+            actor,
+            "admin_set_indicator_config",
+            serde_json::Value::Object(detail),
+        );
+        self.store().put_rule_settings(&rows, &[], &entry).await?;
+        self.load_rules().await
+    }
+
+    /// Restores the defaults of the indicator configuration and/or the warning thresholds
+    /// (removes the stored settings), audited, in force at once. `Ok(false)`: nothing was
+    /// stored, nothing changed (and nothing is audited).
+    pub async fn admin_restore_indicator_defaults(
+        &self,
+        actor: &Actor,
+        indicators: bool,
+        warnings: bool,
+    ) -> Result<bool, AppError> {
+        self.require(actor, Action::ManageUnits).await?;
+        let before = self.rules();
+        // What is stored, not what this process last read: another server may have set it.
+        let stored: Vec<String> = self
+            .store()
+            .rule_settings()
+            .await?
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        let is_stored = |name: &str| stored.iter().any(|s| s == name);
+        let mut remove = Vec::new();
+        let mut detail = serde_json::Map::new();
+        if indicators && is_stored(INDICATOR_CONFIG) {
+            remove.push(INDICATOR_CONFIG);
+            detail.insert(
+                INDICATOR_CONFIG.into(),
+                serde_json::json!({"from": before.indicators}),
+            );
+        }
+        if warnings && is_stored(WARNING_POLICY) {
+            remove.push(WARNING_POLICY);
+            detail.insert(
+                WARNING_POLICY.into(),
+                serde_json::json!({"from": before.warnings}),
+            );
+        }
+        if remove.is_empty() {
+            return Ok(false);
+        }
+        let entry = self.admin_entry(
+            actor,
+            "admin_restore_indicator_defaults",
+            serde_json::Value::Object(detail),
+        );
+        self.store().put_rule_settings(&[], &remove, &entry).await?;
+        self.load_rules().await?;
+        Ok(true)
+    }
+
+    fn setting_row(&self, name: &str, body: String, actor: &Actor, now_ms: i64) -> RuleSettingRow {
+        RuleSettingRow {
+            name: name.to_string(),
+            body,
+            updated_at_ms: now_ms,
+            updated_by: actor.id.to_string(),
+        }
     }
 }
 

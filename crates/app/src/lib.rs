@@ -120,7 +120,9 @@ pub struct Config {
     /// Exports of at most this many rows download at once; longer ones run in the background
     /// (default [`export::IMMEDIATE_ROWS`]).
     pub export_immediate_rows: u64,
-    /// The thresholds of the early-warning scan (预警; defaults in [`huiyin_domain::warning::WarningPolicy`]).
+    /// The thresholds of the early-warning scan (预警; defaults in
+    /// [`huiyin_domain::warning::WarningPolicy`]) at start; an administrator's stored setting
+    /// replaces them (see [`App::warning_policy`]).
     pub warnings: huiyin_domain::warning::WarningPolicy,
 }
 
@@ -202,8 +204,10 @@ impl App {
     /// Starts the application (and its writer task) on a migrated store.
     pub fn new(store: Store, config: Config) -> App {
         let mut config = config;
-        config.rules =
-            rules::LiveRules::new(rules::Rules::base(config.policies.clone(), config.calendar));
+        config.rules = rules::LiveRules::new(
+            rules::Rules::base(config.policies.clone(), config.calendar)
+                .with_warnings(config.warnings.clone()),
+        );
         let jobs = Arc::new(jobs::JobSignal::default());
         let writer = writer::spawn(store.clone(), config.clone(), jobs.clone());
         let outcomes = jobs::Outcomes::spawn(store.clone());
@@ -244,6 +248,24 @@ impl App {
     /// The rules in force now (policies, calendar, categories).
     pub fn rules(&self) -> Arc<rules::Rules> {
         self.inner.config.rules.current()
+    }
+
+    /// The statistics indicator configuration in force (an administrator's setting, else
+    /// [`huiyin_domain::stats::IndicatorConfig::default`]): every figure is computed under it.
+    pub fn indicator_config(&self) -> huiyin_domain::stats::IndicatorConfig {
+        self.inner.config.rules.current().indicators.clone()
+    }
+
+    /// The early-warning thresholds in force (an administrator's setting, else the start-up
+    /// [`Config::warnings`]).
+    pub fn warning_policy(&self) -> huiyin_domain::warning::WarningPolicy {
+        self.inner.config.rules.current().warnings.clone()
+    }
+
+    /// The start-up warning thresholds ([`Config::warnings`]): what "restore defaults" puts
+    /// back.
+    pub fn default_warning_policy(&self) -> &huiyin_domain::warning::WarningPolicy {
+        &self.inner.config.warnings
     }
 
     /// The deadline policy for a case's place and category.

@@ -1,17 +1,22 @@
 //! The rules in force that administrators may change while the system runs: deadline-policy
-//! overrides per jurisdiction, the holiday calendar's years, and the content categories.
+//! overrides per jurisdiction, the holiday calendar's years, the content categories, the
+//! statistics indicator configuration and the early-warning thresholds.
 //!
 //! They are stored in the database (see `huiyin_store`'s admin tables) and held here as one
 //! immutable [`Rules`] value behind a lock: readers take an `Arc` of the current value (no lock
 //! held while computing), a change builds a new value and swaps it in, so a new deadline uses
 //! the new rules at once. The shipped defaults (the national policy of the 信访工作条例 and the
-//! State Council calendar of 2007–2026) stay the base the stored changes apply to.
+//! State Council calendar of 2007–2026) stay the base the stored changes apply to; so do
+//! [`IndicatorConfig::default`] and the start-up `Config::warnings`, which a stored setting
+//! replaces whole and which "restore defaults" puts back.
 
 use std::sync::{Arc, RwLock};
 
 use huiyin_domain::calendar::Calendar;
 use huiyin_domain::case::CaseState;
 use huiyin_domain::policy::{DeadlinePolicy, PolicyOverride, PolicySet};
+use huiyin_domain::stats::IndicatorConfig;
+use huiyin_domain::warning::WarningPolicy;
 use huiyin_store::CategoryRecord;
 
 /// A stored policy override, parsed.
@@ -24,6 +29,13 @@ pub struct StoredOverride {
     pub policy: PolicyOverride,
     pub updated_at_ms: i64,
     pub updated_by: String,
+}
+
+/// Who last changed a stored setting, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub at_ms: i64,
+    pub by: String,
 }
 
 /// The rules in force.
@@ -39,6 +51,14 @@ pub struct Rules {
     pub edited_years: Vec<i32>,
     /// Every category, retired ones included, by path.
     pub categories: Vec<CategoryRecord>,
+    /// The statistics indicator configuration in force (weights, what counts as resolved).
+    pub indicators: IndicatorConfig,
+    /// Set when an administrator stored `indicators`; `None`: the default.
+    pub indicators_changed: Option<Changed>,
+    /// The early-warning thresholds in force.
+    pub warnings: WarningPolicy,
+    /// Set when an administrator stored `warnings`; `None`: the start-up `Config::warnings`.
+    pub warnings_changed: Option<Changed>,
 }
 
 impl Rules {
@@ -50,7 +70,17 @@ impl Rules {
             calendar: Arc::new(calendar.clone()),
             edited_years: Vec::new(),
             categories: Vec::new(),
+            indicators: IndicatorConfig::default(),
+            indicators_changed: None,
+            warnings: WarningPolicy::default(),
+            warnings_changed: None,
         }
+    }
+
+    /// The base rules with the deployment's start-up warning thresholds.
+    pub fn with_warnings(mut self, warnings: WarningPolicy) -> Rules {
+        self.warnings = warnings;
+        self
     }
 
     /// The policy for a place and a category: the base set's answer, then every stored

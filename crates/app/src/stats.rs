@@ -428,12 +428,7 @@ impl App {
             ));
         }
         let mut report = self
-            .indicators_of(
-                &Target::Region(region),
-                from,
-                to,
-                &IndicatorConfig::default(),
-            )
+            .indicators_of(&Target::Region(region), from, to, &self.indicator_config())
             .await?;
         for row in &mut report.indicators {
             for f in [&mut row.current, &mut row.previous, &mut row.last_year] {

@@ -2,7 +2,8 @@
 //! scoped list, acknowledgement and sending a warning to a broadcast group.
 //!
 //! [`App::scan_warnings`] applies the rules of [`huiyin_domain::warning`] with the deployment's
-//! [`WarningPolicy`] (`Config::warnings`):
+//! [`WarningPolicy`] in force ([`App::warning_policy`]: an administrator's setting, else
+//! `Config::warnings`):
 //!
 //! - **spike** (信访量激增): per county (the policy's place level) and first-level category, the
 //!   received count of the last `spike_days` against the `baseline_days` before, read from the
@@ -28,7 +29,7 @@ use chrono::{Datelike, Months, NaiveDate, TimeDelta};
 use huiyin_domain::access::{Principal, UnitKind};
 use huiyin_domain::case::{Actor, CaseState, Role, Satisfaction};
 use huiyin_domain::policy::ClockKind;
-use huiyin_domain::stats::{self, IndicatorConfig, keys};
+use huiyin_domain::stats::{self, keys};
 use huiyin_domain::warning::{WarningKind, WarningPolicy, unresolved};
 use huiyin_domain::{CHINA_OFFSET, Instant};
 use huiyin_store::{WarningFilter, WarningRecord, stats_day_number as day_number};
@@ -241,14 +242,10 @@ fn not_found() -> AppError {
 }
 
 impl App {
-    fn warning_policy(&self) -> &WarningPolicy {
-        &self.inner.config.warnings
-    }
-
     /// Scans for warnings as of `now` (the server runs it with the deadline scans). Catches
     /// the statistics counters up first.
     pub async fn scan_warnings(&self, now: Instant) -> Result<WarningScan, AppError> {
-        let policy = self.warning_policy().clone();
+        let policy = self.warning_policy();
         policy
             .validate()
             .map_err(|e| AppError::Unavailable(format!("预警规则设置有误：{}", e.0)))?;
@@ -605,7 +602,7 @@ impl App {
         let last_first = this_first
             .checked_sub_months(Months::new(1))
             .unwrap_or(this_first);
-        let config = IndicatorConfig::default();
+        let config = self.indicator_config();
         let catalogue = stats::catalogue(&config);
         let watched: Vec<&stats::Indicator> = catalogue
             .iter()

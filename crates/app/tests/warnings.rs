@@ -526,3 +526,139 @@ async fn a_warning_is_sent_to_a_broadcast_group_which_records_it() {
     assert_eq!(notices.len(), 1);
     assert!(notices[0].title.contains("疑似集体访"));
 }
+
+/// The thresholds an administrator stores are the ones the scan uses, at once and after a
+/// restart on the same store; bad ones and a non-administrator are refused with nothing
+/// stored; each change is audited; "restore defaults" puts the start-up thresholds back.
+#[tokio::test]
+async fn stored_thresholds_change_what_the_scan_raises_and_survive_a_restart() {
+    use huiyin_app::{Config, admin::WARNING_POLICY};
+    use huiyin_domain::stats::IndicatorConfig;
+    use huiyin_domain::warning::WarningPolicy;
+    // The deployment starts with a spike minimum of 6 (its `Config::warnings`).
+    let start_up = WarningPolicy {
+        spike_min_cases: 6,
+        ..WarningPolicy::default()
+    };
+    let (app, db) = start_with(|c| c.warnings = start_up.clone()).await;
+    app.load_rules().await.unwrap();
+    assert_eq!(app.warning_policy(), start_up);
+    // Five cases at 440604 in the window, none before: max(3 × 0, minimum) decides.
+    app.clock().set(at(3, 1));
+    for i in 10..15 {
+        send(
+            &app,
+            petition_of(i, "440604", "城乡建设/市政", &distinct_text(i as usize)),
+        )
+        .await;
+    }
+    app.clock().set(at(3, 4));
+    let scan = app.scan_warnings(app.now()).await.unwrap();
+    assert_eq!(scan.new.get("spike"), None, "5 < the start-up minimum of 6");
+
+    let admin = staff(BUREAU, &[Role::Administrator]);
+    let lower = WarningPolicy {
+        spike_min_cases: 5,
+        ..start_up.clone()
+    };
+    // Not for a non-administrator.
+    let clerk = staff(BUREAU, &[Role::Registrar, Role::Supervisor]);
+    let refused = app
+        .admin_set_indicator_config(&clerk, None, Some(lower.clone()))
+        .await;
+    assert!(
+        matches!(refused, Err(AppError::Forbidden(_))),
+        "{refused:?}"
+    );
+    // Bad values: the domain's message with a stable code; with a good indicator
+    // configuration in the same change, neither is stored.
+    let bad = WarningPolicy {
+        spike_days: 0,
+        ..lower.clone()
+    };
+    let good_indicators = IndicatorConfig {
+        basically_satisfied_weight: 0.5,
+        ..IndicatorConfig::default()
+    };
+    match app
+        .admin_set_indicator_config(&admin, Some(good_indicators), Some(bad))
+        .await
+    {
+        Err(AppError::Invalid(errors)) => {
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(errors[0].0, "warnings");
+            assert_eq!(errors[0].1.code, "warning_policy_invalid");
+            assert!(
+                errors[0].1.message.contains("激增的统计天数应为1至90天"),
+                "{}",
+                errors[0].1.message
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let bad = WarningPolicy {
+        falling_min_denominator: f64::INFINITY,
+        ..lower.clone()
+    };
+    assert!(matches!(
+        app.admin_set_indicator_config(&admin, None, Some(bad))
+            .await,
+        Err(AppError::Invalid(_))
+    ));
+    assert!(db.store.rule_settings().await.unwrap().is_empty());
+    assert_eq!(app.warning_policy(), start_up);
+    assert_eq!(app.indicator_config(), IndicatorConfig::default());
+
+    // A lower minimum: the next scan raises the spike.
+    app.admin_set_indicator_config(&admin, None, Some(lower.clone()))
+        .await
+        .unwrap();
+    assert_eq!(app.warning_policy(), lower);
+    let scan = app.scan_warnings(app.now()).await.unwrap();
+    assert_eq!(scan.new.get("spike"), Some(&1));
+    let audit = db.store.audit_entries(None, None, 100).await.unwrap();
+    let set = audit
+        .iter()
+        .find(|r| r.entry.action == "admin_set_indicator_config")
+        .expect("audited");
+    assert_eq!(set.entry.actor, admin.id.to_string());
+    let detail: serde_json::Value = serde_json::from_str(&set.entry.detail).unwrap();
+    assert_eq!(detail[WARNING_POLICY]["from"]["spike_min_cases"], 6);
+    assert_eq!(detail[WARNING_POLICY]["to"]["spike_min_cases"], 5);
+    let stored = db.store.rule_settings().await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].name, WARNING_POLICY);
+    assert_eq!(stored[0].updated_by, admin.id.to_string());
+    assert_eq!(stored[0].updated_at_ms, app.now().timestamp_millis());
+
+    // A restarted application on the same store, whatever its start-up thresholds.
+    let again = App::new(db.store.clone(), Config::default());
+    again.load_rules().await.unwrap();
+    assert_eq!(again.warning_policy(), lower);
+    assert!(again.rules().warnings_changed.is_some());
+    assert_eq!(again.indicator_config(), IndicatorConfig::default());
+
+    // Restore defaults: the start-up thresholds again, audited; a second time changes nothing.
+    assert!(
+        app.admin_restore_indicator_defaults(&admin, false, true)
+            .await
+            .unwrap()
+    );
+    assert_eq!(app.warning_policy(), start_up);
+    assert!(app.rules().warnings_changed.is_none());
+    assert!(db.store.rule_settings().await.unwrap().is_empty());
+    assert!(
+        !app.admin_restore_indicator_defaults(&admin, true, true)
+            .await
+            .unwrap()
+    );
+    let audit = db.store.audit_entries(None, None, 100).await.unwrap();
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|r| r.entry.action == "admin_restore_indicator_defaults")
+            .count(),
+        1
+    );
+    assert!(db.store.verify_audit().await.unwrap().ok());
+}

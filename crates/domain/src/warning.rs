@@ -127,10 +127,11 @@ impl WarningPolicy {
                 "集体访的统计天数应为1至90天，重复信访的统计天数应为1至730天".into(),
             ));
         }
-        if !(self.falling_points > 0.0 && self.falling_points <= 100.0)
-            || self.falling_min_denominator.is_nan()
-            || self.falling_min_denominator < 1.0
-        {
+        let points_ok = self.falling_points > 0.0 && self.falling_points <= 100.0;
+        // Finite too: an infinite minimum would never warn, and JSON cannot store it.
+        let minimum_ok =
+            self.falling_min_denominator.is_finite() && self.falling_min_denominator >= 1.0;
+        if !(points_ok && minimum_ok) {
             return Err(PolicyError(
                 "下滑幅度应在0至100个百分点之间，最少件数应不小于1".into(),
             ));

@@ -1,5 +1,6 @@
 //! Administration data: the staff list for the administrators' pages, the content categories
-//! (内容分类), deadline-policy overrides and holiday-calendar years as administrators entered
+//! (内容分类), deadline-policy overrides, holiday-calendar years and the deployment's rule
+//! settings (statistics indicators, early-warning thresholds) as administrators entered
 //! them. Every change is written together with its audit entry in one transaction, so a
 //! change is never kept without its record (nor the record without the change).
 
@@ -52,6 +53,16 @@ pub struct PolicyOverrideRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CalendarYearRow {
     pub year: i32,
+    pub body: String,
+    pub updated_at_ms: i64,
+    pub updated_by: String,
+}
+
+/// A stored rule setting: its name (`indicator_config`, `warning_policy`) and its validated
+/// JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSettingRow {
+    pub name: String,
     pub body: String,
     pub updated_at_ms: i64,
     pub updated_by: String,
@@ -425,6 +436,63 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::from_db(e, "calendar year changed concurrently"))?;
+        crate::audit::append_on(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- rule settings ----
+
+    pub async fn rule_settings(&self) -> Result<Vec<RuleSettingRow>> {
+        let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT name, body, updated_at, updated_by FROM rule_settings ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, body, updated_at_ms, updated_by)| RuleSettingRow {
+                name,
+                body,
+                updated_at_ms,
+                updated_by,
+            })
+            .collect())
+    }
+
+    /// Sets (creates or replaces) settings and removes others (`remove`, by name), all with
+    /// one audit entry in one transaction: a change of several settings is kept whole or not
+    /// at all.
+    pub async fn put_rule_settings(
+        &self,
+        rows: &[RuleSettingRow],
+        remove: &[&str],
+        audit: &AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for name in remove {
+            sqlx::query("DELETE FROM rule_settings WHERE name = $1")
+                .bind(*name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for row in rows {
+            sqlx::query("DELETE FROM rule_settings WHERE name = $1")
+                .bind(row.name.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO rule_settings (name, body, updated_at, updated_by)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(row.name.as_str())
+            .bind(row.body.as_str())
+            .bind(row.updated_at_ms)
+            .bind(row.updated_by.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::from_db(e, "setting changed concurrently"))?;
+        }
         crate::audit::append_on(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())

@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (17, "warnings", include_str!("migrations/0017_warnings.sql")),
     (
+        18,
+        "rule_settings",
+        include_str!("migrations/0018_rule_settings.sql"),
+    ),
+    (
         19,
         "live_hours",
         include_str!("migrations/0019_live_hours.sql"),

@@ -33,7 +33,7 @@ mod warnings;
 mod watch;
 mod write;
 
-pub use admin::{CalendarYearRow, CategoryRecord, PolicyOverrideRow, UserListRow};
+pub use admin::{CalendarYearRow, CategoryRecord, PolicyOverrideRow, RuleSettingRow, UserListRow};
 pub use attachments::AttachmentRecord;
 pub use audit::{AuditEntry, AuditRecord, AuditVerifyReport, canonical_audit};
 pub use auth::{

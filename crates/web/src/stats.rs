@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use huiyin_app::dashboard::{Drill, DrillPage, Operations, Overview};
 use huiyin_app::stats::{IndicatorReport, StatsStatus};
 use huiyin_domain::ids::UnitId;
-use huiyin_domain::stats::{FigurePart, IndicatorConfig, Target};
+use huiyin_domain::stats::{FigurePart, Target};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -74,7 +74,7 @@ async fn indicators(
     let principal = state.app.principal(&actor).await?;
     let report = state
         .app
-        .indicators(&principal, &target, from, to, &IndicatorConfig::default())
+        .indicators(&principal, &target, from, to, &state.app.indicator_config())
         .await?;
     Ok(Json(report))
 }
@@ -91,7 +91,7 @@ async fn overview(
     Ok(Json(
         state
             .app
-            .overview(&principal, &target, from, to, &IndicatorConfig::default())
+            .overview(&principal, &target, from, to, &state.app.indicator_config())
             .await?,
     ))
 }
@@ -154,7 +154,7 @@ async fn cases(
                 from,
                 to,
                 q.after.trim(),
-                &IndicatorConfig::default(),
+                &state.app.indicator_config(),
             )
             .await?,
     ))

@@ -1435,3 +1435,294 @@ async fn units_are_added_renamed_merged_and_retired_with_history_and_audit() {
     );
     t.finish().await;
 }
+
+/// The text of the statistics table's row of one indicator.
+fn indicator_row<'a>(body: &'a str, name: &str) -> &'a str {
+    let at = body
+        .find(&format!("<summary>{name}</summary>"))
+        .unwrap_or_else(|| panic!("no row {name}"));
+    let end = body[at..].find("</tr>").unwrap() + at;
+    &body[at..end]
+}
+
+/// 满意率 of 佛山 in March 2025 from the API.
+async fn satisfaction_from_api(t: &T, s: &S) -> f64 {
+    let api = t
+        .get(
+            "/api/v1/stats/indicators?region=4406&from=2025-03-01&to=2025-03-31",
+            s,
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::OK, "{}", api.body);
+    let v: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    v["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == "satisfaction_rate")
+        .unwrap()["current"]["value"]
+        .as_f64()
+        .unwrap()
+}
+
+const STATS_MARCH: &str = "/staff/stats?region=4406&from=2025-03-01&to=2025-03-31";
+
+/// The indicator form with every field, `changes` replacing the defaults.
+fn indicator_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = vec![
+        ("basically_satisfied_weight", "0.9"),
+        ("hotline.response", "0.1"),
+        ("hotline.resolve", "0.5"),
+        ("hotline.satisfy", "0.4"),
+        ("resolved.support", "1"),
+    ];
+    for (k, v) in changes {
+        pairs.retain(|(name, _)| name != k);
+        pairs.push((k, v));
+    }
+    pairs
+}
+
+/// The warning form with every field, `changes` replacing the defaults.
+fn warning_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = vec![
+        ("spike_days", "7"),
+        ("baseline_days", "28"),
+        ("spike_ratio", "3"),
+        ("spike_min_cases", "5"),
+        ("place_code_len", "6"),
+        ("group_days", "7"),
+        ("group_min_petitioners", "5"),
+        ("repeat_days", "90"),
+        ("repeat_min_cases", "3"),
+        ("falling_points", "15"),
+        ("falling_min_denominator", "10"),
+    ];
+    for (k, v) in changes {
+        pairs.retain(|(name, _)| name != k);
+        pairs.push((k, v));
+    }
+    pairs
+}
+
+#[tokio::test]
+async fn the_indicator_settings_change_the_figures_at_once_and_are_kept() {
+    let t = T::start().await;
+    t.admin("admin").await;
+    t.user("reg", "4406-xfj", "registrar").await;
+    // Ten ratings of the responsible units in 佛山 this month: 4 满意, 5 基本满意, 1 不满意.
+    let rows: Vec<huiyin_store::CounterRow> = [
+        ("rating.rated", 10),
+        ("rating.unit.satisfied", 4),
+        ("rating.unit.basically_satisfied", 5),
+        ("rating.unit.unsatisfied", 1),
+    ]
+    .iter()
+    .map(|(key, value)| huiyin_store::CounterRow {
+        target: "r:4406".into(),
+        day: 20250310,
+        key: key.to_string(),
+        value: *value,
+    })
+    .collect();
+    let store = t.app.store();
+    let seq = store.stats_feed().await.unwrap().seq;
+    assert!(store.stats_apply(seq, seq, &rows, &[]).await.unwrap());
+    let admin = t.login("admin").await;
+    let reg = t.login("reg").await;
+
+    // The default weight 0.9: (4 + 0.9 × 5) / 10 = 85 %.
+    let page = t.get(STATS_MARCH, &reg).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        indicator_row(&page.body, "满意率").contains("85.0%"),
+        "{}",
+        indicator_row(&page.body, "满意率")
+    );
+    assert!((satisfaction_from_api(&t, &reg).await - 0.85).abs() < 1e-9);
+
+    // The page shows the values in force with the defaults beside them.
+    let page = t.get("/staff/admin/indicators", &admin).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("正在使用默认值"), "{}", page.body);
+    assert!(page.body.contains("默认：0.9"), "{}", page.body);
+    assert!(page.body.contains("name=\"spike_min_cases\" value=\"5\""));
+    assert!(!page.body.contains("/staff/admin/indicators/restore"));
+
+    // Not for a non-administrator, and not without the form's token.
+    assert_eq!(
+        t.get("/staff/admin/indicators", &reg).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let half = indicator_form(&[("basically_satisfied_weight", "0.5")]);
+    let res = t.post("/staff/admin/indicators", &reg, &half).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let res = t
+        .post(
+            "/staff/admin/indicators/restore",
+            &reg,
+            &[("which", "indicators")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let forged = S {
+        cookie: admin.cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let res = t.post("/staff/admin/indicators", &forged, &half).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(store.rule_settings().await.unwrap().is_empty());
+
+    // Bad input: the message by the field or the domain's, what was entered kept, nothing
+    // stored.
+    let res = t
+        .post(
+            "/staff/admin/indicators",
+            &admin,
+            &indicator_form(&[("basically_satisfied_weight", "很多")]),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(
+        res.body
+            .contains("id=\"ind-basically_satisfied_weight-error\""),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("请填写数字"), "{}", res.body);
+    assert!(res.body.contains("value=\"很多\""), "kept");
+    for (changes, message) in [
+        (
+            vec![("basically_satisfied_weight", "1.5")],
+            "基本满意的权重应在0到1之间（现为1.5）",
+        ),
+        (
+            vec![("hotline.satisfy", "0.5")],
+            "响应率、解决率、满意率的权重之和应为1",
+        ),
+        (
+            vec![("resolved.support", "")],
+            "至少要有一种处理意见算作已解决",
+        ),
+        (vec![("basically_satisfied_weight", "NaN")], "请填写数字"),
+    ] {
+        let mut pairs = indicator_form(&changes);
+        pairs.retain(|(_, v)| !v.is_empty());
+        let res = t.post("/staff/admin/indicators", &admin, &pairs).await;
+        assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{changes:?}");
+        assert!(res.body.contains(message), "{message}: {}", res.body);
+    }
+    let res = t
+        .post(
+            "/staff/admin/indicators/warnings",
+            &admin,
+            &warning_form(&[("spike_days", "0")]),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(
+        res.body.contains("激增的统计天数应为1至90天"),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("name=\"spike_days\" value=\"0\""), "kept");
+    let res = t
+        .post(
+            "/staff/admin/indicators/warnings",
+            &admin,
+            &warning_form(&[("repeat_min_cases", "-1")]),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("请填写整数"), "{}", res.body);
+    assert!(store.rule_settings().await.unwrap().is_empty());
+    assert!(
+        !t.audit_actions()
+            .await
+            .iter()
+            .any(|(a, _)| a == "admin_set_indicator_config")
+    );
+
+    // 基本满意 at half weight: (4 + 0.5 × 5) / 10 = 65 %, at once on the page and the API.
+    let res = t.post("/staff/admin/indicators", &admin, &half).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("已保存，立即生效"), "{}", res.body);
+    assert!(res.body.contains("value=\"0.5\""), "{}", res.body);
+    assert!(res.body.contains("/staff/admin/indicators/restore"));
+    assert!(
+        t.audited(
+            "admin_set_indicator_config",
+            "\"basically_satisfied_weight\":0.5"
+        )
+        .await
+    );
+    assert!(t.audited("admin_set_indicator_config", "\"from\"").await);
+    let page = t.get(STATS_MARCH, &reg).await;
+    assert!(
+        indicator_row(&page.body, "满意率").contains("65.0%"),
+        "{}",
+        indicator_row(&page.body, "满意率")
+    );
+    assert!((satisfaction_from_api(&t, &reg).await - 0.65).abs() < 1e-9);
+
+    // The warning thresholds from their form.
+    let res = t
+        .post(
+            "/staff/admin/indicators/warnings",
+            &admin,
+            &warning_form(&[("spike_min_cases", "8"), ("spike_ratio", "2.5")]),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let policy = t.app.warning_policy();
+    assert_eq!((policy.spike_min_cases, policy.spike_ratio), (8, 2.5));
+    assert!(
+        t.audited("admin_set_indicator_config", "\"spike_min_cases\":8")
+            .await
+    );
+
+    // Kept: a restarted application on the same store has both.
+    let again = App::new(t.app.store().clone(), Config::default());
+    again.load_rules().await.unwrap();
+    assert_eq!(again.indicator_config().basically_satisfied_weight, 0.5);
+    assert_eq!(again.warning_policy().spike_min_cases, 8);
+
+    // Restore the defaults of the indicators: 85 % again; the thresholds stay.
+    let res = t
+        .post(
+            "/staff/admin/indicators/restore",
+            &admin,
+            &[("which", "indicators")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    assert!(res.body.contains("已恢复默认值"), "{}", res.body);
+    assert!(
+        t.audited("admin_restore_indicator_defaults", "indicator_config")
+            .await
+    );
+    let page = t.get(STATS_MARCH, &reg).await;
+    assert!(indicator_row(&page.body, "满意率").contains("85.0%"));
+    assert_eq!(t.app.warning_policy().spike_min_cases, 8);
+    let res = t
+        .post(
+            "/staff/admin/indicators/restore",
+            &admin,
+            &[("which", "indicators")],
+        )
+        .await;
+    assert!(res.body.contains("已经在使用默认值"), "{}", res.body);
+
+    // In English too.
+    let en = S {
+        cookie: format!("{}; hy_prefs=en.0", admin.cookie),
+        csrf: admin.csrf.clone(),
+    };
+    let page = t.get("/staff/admin/indicators", &en).await;
+    assert!(
+        page.body.contains("Early-warning thresholds"),
+        "{}",
+        page.body
+    );
+    t.finish().await;
+}

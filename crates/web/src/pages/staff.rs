@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod exports;
 pub mod forms;
 pub mod inbox;
+pub mod indicators_admin;
 pub mod intake;
 pub mod leader;
 pub mod notices;
@@ -145,6 +146,18 @@ pub fn routes() -> Router<WebState> {
         .route(
             "/staff/admin/calendar",
             get(administration::calendar).post(administration::set_calendar),
+        )
+        .route(
+            "/staff/admin/indicators",
+            get(indicators_admin::show).post(indicators_admin::set_indicators),
+        )
+        .route(
+            "/staff/admin/indicators/warnings",
+            post(indicators_admin::set_warnings),
+        )
+        .route(
+            "/staff/admin/indicators/restore",
+            post(indicators_admin::restore),
         )
 }
 

@@ -381,7 +381,7 @@ pub async fn overview(
             &asked.target,
             asked.from,
             asked.to,
-            &IndicatorConfig::default(),
+            &state.app.indicator_config(),
         )
         .await;
     match result {
@@ -615,7 +615,7 @@ pub async fn cases(
     match result {
         Ok(p) => {
             let query = query_of(&asked.target, asked.from, asked.to);
-            page.heading = heading(&page.ctx, &drill);
+            page.heading = heading(&page.ctx, &drill, &state.app.indicator_config());
             page.place = place_name(
                 &page.ctx,
                 &asked.target,
@@ -678,16 +678,16 @@ async fn drill_page(
             asked.from,
             asked.to,
             after,
-            &IndicatorConfig::default(),
+            &state.app.indicator_config(),
         )
         .await?)
 }
 
 /// "按期办结率 · 分子：期内按期办结的件" and the like.
-fn heading(ctx: &Ctx, drill: &Drill) -> String {
+fn heading(ctx: &Ctx, drill: &Drill, config: &IndicatorConfig) -> String {
     match drill {
         Drill::Indicator { id, part } => {
-            let cat = huiyin_domain::stats::catalogue(&IndicatorConfig::default());
+            let cat = huiyin_domain::stats::catalogue(config);
             let name = cat
                 .iter()
                 .find(|i| i.id == id)
@@ -949,7 +949,7 @@ async fn annual_of(
             &asked.principal,
             &asked.target,
             year,
-            &IndicatorConfig::default(),
+            &state.app.indicator_config(),
         )
         .await?;
     Ok((asked, year, report))

@@ -11,7 +11,7 @@ use chrono::{Datelike, NaiveDate};
 use huiyin_app::export::{Cell, Column, ExportFormat, ExportSpec, Rows};
 use huiyin_app::stats::{IndicatorReport, IndicatorRow, month_to_date, year_period};
 use huiyin_domain::ids::UnitId;
-use huiyin_domain::stats::{Figure, IndicatorConfig, Target, Unit};
+use huiyin_domain::stats::{Figure, Target, Unit};
 use serde::Deserialize;
 
 use super::{Chrome, Signed, app_error_page, signed_at, url_encode};
@@ -220,7 +220,7 @@ async fn report(state: &WebState, a: &Asked) -> Result<IndicatorReport, ApiError
             &a.target,
             a.from,
             a.to,
-            &IndicatorConfig::default(),
+            &state.app.indicator_config(),
         )
         .await?)
 }
