@@ -195,12 +195,32 @@ async fn run(label: &str, store: Store, rounds: u64) {
     .await;
     // The part of the overview and the operations view that reads the open cases (an index
     // range), not the counters: it grows with the number of open cases of the area.
-    let (now_ms, eod_ms) = (now.timestamp_millis(), now.timestamp_millis() + 86_400_000);
+    let now_ms = now.timestamp_millis();
+    // The end of the China-time day (UTC+8), as the dashboards use it.
+    let (day, cst) = (86_400_000, 8 * 3_600_000);
+    let eod_ms = ((now_ms + cst) / day + 1) * day - cst;
+    // Side by side: from the live counters (live.rs) and counted from the open cases.
     for (name, code) in &targets {
+        let area = Area::Region(code.as_str());
+        let kept = store
+            .live_counts_from_hours(area, &Scope::All, now_ms, eod_ms)
+            .await
+            .unwrap();
+        let counted = store
+            .live_counts_of_cases(area, &Scope::All, now_ms, eod_ms)
+            .await
+            .unwrap();
+        assert_eq!(kept, Some(counted), "{name}");
         time(
-            &format!("dashboard/{label}/live counts {name} ({code})"),
+            &format!("dashboard/{label}/live counts {name} ({code}) from the counters"),
             rounds,
-            || store.live_counts(Area::Region(code.as_str()), &Scope::All, now_ms, eod_ms),
+            || store.live_counts_from_hours(area, &Scope::All, now_ms, eod_ms),
+        )
+        .await;
+        time(
+            &format!("dashboard/{label}/live counts {name} ({code}) from the open cases"),
+            rounds,
+            || store.live_counts_of_cases(area, &Scope::All, now_ms, eod_ms),
         )
         .await;
     }

@@ -1527,7 +1527,12 @@ async fn the_indicator_settings_change_the_figures_at_once_and_are_kept() {
     .collect();
     let store = t.app.store();
     let seq = store.stats_feed().await.unwrap().seq;
-    assert!(store.stats_apply(seq, seq, &rows, &[]).await.unwrap());
+    assert!(
+        store
+            .stats_apply(seq, seq, &rows, &[], &Default::default())
+            .await
+            .unwrap()
+    );
     let admin = t.login("admin").await;
     let reg = t.login("reg").await;
 
