@@ -80,8 +80,11 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
     assert(await findInList(page, "instructed", title), "the case is not listed as instructed");
     assert(!(await findInList(page, "awaiting", title)), "the case still awaits instruction");
 
-    // 统计分析: this month's indicators of the leader's region, with the CSV download.
+    // 统计分析 opens the overview; its 指标表 tab has this month's indicators of the leader's
+    // region, with the CSV download.
     await page.getByRole("link", { name: "统计分析" }).click();
+    await page.waitForURL(/\/staff\/dashboard/);
+    await page.locator("nav.tabs").getByRole("link", { name: "指标表" }).click();
     await page.waitForURL(/\/staff\/stats/);
     assert((await page.textContent("#stats-table")).includes("信访总量"), "no indicators");
     assert(await page.locator("a[href^='/staff/stats.csv']").count() === 1, "no CSV link");
