@@ -122,6 +122,22 @@ for (const [vp, tag] of [[DESK, "1280"], [PHONE, "360"]]) {
     await assertNoHorizontalScroll(page, `policies ${tag}`);
     await shot(page, `admin-policies-${tag}`);
 
+    // 统计与预警: a 基本满意 weight above 1 is refused next to its field; 0.8 is saved.
+    await page.goto(BASE + "/staff/admin/indicators");
+    await page.locator("#ind-basically_satisfied_weight").fill("1.5");
+    await page.getByRole("button", { name: "保存统计口径" }).click();
+    await page.waitForLoadState();
+    assert(await page.locator("#ind-basically_satisfied_weight-error").count() === 1
+      || (await page.textContent("main")).includes("0到1之间"), "no error for a weight above 1");
+    await shot(page, `admin-indicators-error-${tag}`);
+    await page.locator("#ind-basically_satisfied_weight").fill("0.8");
+    await page.getByRole("button", { name: "保存统计口径" }).click();
+    await page.waitForLoadState();
+    assert((await page.textContent("main")).includes("立即生效"), "indicator configuration not saved");
+    assert(await page.locator("#ind-basically_satisfied_weight").inputValue() === "0.8", "the weight in force is not 0.8");
+    await assertNoHorizontalScroll(page, `indicators ${tag}`);
+    await shot(page, `admin-indicators-${tag}`);
+
     // The 2027 calendar: a weekday make-up day is refused, then the year is saved.
     await page.goto(BASE + "/staff/admin/calendar?year=2027");
     await page.locator("#cal-days").fill("2027-01-01 off 元旦\n2027-02-08 work 春节");
