@@ -20,7 +20,7 @@ use huiyin_domain::stats::{
 };
 use huiyin_domain::values::RegionCode;
 use huiyin_store::stats_day_number as day_number;
-use huiyin_store::{CounterRow, LiveDeltas, LiveMark, live_delta};
+use huiyin_store::{CounterRow, LiveDeltas, LiveMark, counter_differences, live_delta};
 use serde::Serialize;
 
 use crate::{App, AppError, Inner};
@@ -324,32 +324,14 @@ impl App {
         }
         let expected = rows_of(expected);
         let stored = self.store().stats_day_rows().await?;
-        let mut problems = Vec::new();
         let as_map = |rows: &[CounterRow]| -> BTreeMap<(String, i64, String), i64> {
             rows.iter()
                 .map(|r| ((r.target.clone(), r.day, r.key.clone()), r.value))
                 .collect()
         };
         let (want, have) = (as_map(&expected), as_map(&stored));
-        for (k, v) in &want {
-            if have.get(k) != Some(v) {
-                problems.push(format!(
-                    "{} {} {}: counted {:?}, recomputed {v}",
-                    k.0,
-                    k.1,
-                    k.2,
-                    have.get(k)
-                ));
-            }
-        }
-        for (k, v) in &have {
-            if !want.contains_key(k) {
-                problems.push(format!(
-                    "{} {} {}: counted {v}, recomputed 0",
-                    k.0, k.1, k.2
-                ));
-            }
-        }
+        let mut problems =
+            counter_differences(&want, &have, |k| format!("{} {} {}", k.0, k.1, k.2));
         for (target, month, key) in self.store().stats_rollup_mismatches().await? {
             problems.push(format!(
                 "{target} {month} {key}: month roll-up differs from its days"

@@ -60,7 +60,7 @@ pub use read::{
     decode_chunk_for_bench,
 };
 pub use search::SearchSource;
-pub use stats::{CounterRow, StatsFeed, day_number as stats_day_number};
+pub use stats::{CounterRow, StatsFeed, counter_differences, day_number as stats_day_number};
 pub use warnings::{WarningFilter, WarningRecord};
 pub use watch::DueWatch;
 pub use write::{Projection, WriteTx};

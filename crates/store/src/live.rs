@@ -359,26 +359,9 @@ impl Store {
             }
         }
         let have = self.live_hour_rows().await?;
-        let mut problems = Vec::new();
-        for (k, v) in &want {
-            if have.get(k) != Some(v) {
-                problems.push(format!(
-                    "live {} kind {} hour {}: counted {:?}, recomputed {v}",
-                    k.0,
-                    k.1,
-                    k.2,
-                    have.get(k)
-                ));
-            }
-        }
-        for (k, v) in &have {
-            if !want.contains_key(k) {
-                problems.push(format!(
-                    "live {} kind {} hour {}: counted {v}, recomputed 0",
-                    k.0, k.1, k.2
-                ));
-            }
-        }
+        let mut problems = crate::stats::counter_differences(&want, &have, |k| {
+            format!("live {} kind {} hour {}", k.0, k.1, k.2)
+        });
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT case_id, live FROM stat_cases WHERE live IS NOT NULL")
                 .fetch_all(&self.pool)

@@ -16,6 +16,32 @@ use crate::live::{LiveDeltas, LiveMark};
 use crate::write::{Val, exec_rows};
 use crate::{Result, Store, StoreError};
 
+/// What differs between recomputed counters (`want`) and stored ones (`have`), one readable line
+/// per key (`name` says which): a stored value that differs or is missing, and a stored value
+/// the recomputation does not have. Zeros are not stored, so `want` should hold none.
+pub fn counter_differences<K: Ord>(
+    want: &BTreeMap<K, i64>,
+    have: &BTreeMap<K, i64>,
+    name: impl Fn(&K) -> String,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (k, v) in want {
+        if have.get(k) != Some(v) {
+            problems.push(format!(
+                "{}: counted {:?}, recomputed {v}",
+                name(k),
+                have.get(k)
+            ));
+        }
+    }
+    for (k, v) in have {
+        if !want.contains_key(k) {
+            problems.push(format!("{}: counted {v}, recomputed 0", name(k)));
+        }
+    }
+    problems
+}
+
 /// One counter row (or one delta to add to it). `day` is yyyymmdd; yyyymm00 for a month.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CounterRow {
