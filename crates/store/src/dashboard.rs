@@ -265,9 +265,18 @@ impl Store {
         let (within, mut binds) = scoped(scope);
         let place = area_clause(area, &mut binds);
         let before = mark(&mut binds, Bind::Int(before_ms));
+        // The nation's stalled cases are a range of `cases_open_updated`; any smaller area's
+        // are found through its own queue index, so `+ 0` keeps SQLite's planner from taking
+        // the nation-wide range instead (it did: 0.2 s became 6.8 s for a county).
+        let nation = matches!(area, Area::Region(code) if code.is_empty() || code == "0");
+        let updated = if nation {
+            "c.updated_at"
+        } else {
+            "c.updated_at + 0"
+        };
         let sql = format!(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM cases c
-             WHERE c.is_open = 1 AND c.updated_at < {before} AND {place} AND {within}"
+             WHERE c.is_open = 1 AND {updated} < {before} AND {place} AND {within}"
         );
         let q = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), binds);
         Ok(q.fetch_one(&self.pool).await?.try_get(0)?)

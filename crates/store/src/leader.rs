@@ -219,8 +219,10 @@ impl Store {
             LeaderList::Overdue { now_ms } => {
                 format!("c.is_open = 1 AND c.next_due_at < {now_ms}")
             }
+            // `+ 0`: the list pages through the scope's own indexes in urgency order, never
+            // through the nation-wide `cases_open_updated` range (for the dashboard's count).
             LeaderList::Stalled { before_ms } => {
-                format!("c.is_open = 1 AND c.updated_at < {before_ms}")
+                format!("c.is_open = 1 AND c.updated_at + 0 < {before_ms}")
             }
             LeaderList::SentBack => "c.sent_back = 1 AND c.is_open = 1".into(),
             LeaderList::Unsatisfied => "c.unsatisfied = 1".into(),

@@ -13,6 +13,12 @@ CREATE TABLE live_hours (
 ALTER TABLE stat_cases ADD COLUMN live TEXT;
 -- The current hour's yellow cases are counted from the cases: a narrow range of this index.
 CREATE INDEX cases_open_yellow ON cases(is_open, yellow_at);
+-- The operations view: overdue open cases by the unit that must act, read from the index alone
+-- (the unit added to it), and the stalled open cases as a range of (is_open, updated_at)
+-- instead of a visit to every open case's row.
+DROP INDEX cases_open_due;
+CREATE INDEX cases_open_due ON cases(is_open, next_due_at, yellow_at, current_unit_id);
+CREATE INDEX cases_open_updated ON cases(is_open, updated_at);
 -- Counters built before this migration have no live marks: count again from the start.
 DELETE FROM stat_counters;
 DELETE FROM stat_cases;
