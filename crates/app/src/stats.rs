@@ -176,7 +176,7 @@ impl App {
             let ids: BTreeSet<String> =
                 events.iter().map(|e| e.event.case_id.to_string()).collect();
             let ids: Vec<String> = ids.into_iter().collect();
-            let counted = self.store().stats_versions(&ids).await?;
+            let counted = self.store().stats_counted(&ids).await?;
             let mut deltas = BTreeMap::new();
             let mut versions = Vec::with_capacity(ids.len());
             for id in &ids {
@@ -187,7 +187,7 @@ impl App {
                     .into_iter()
                     .map(|s| s.event)
                     .collect();
-                let old = counted.get(id).copied().unwrap_or(0);
+                let old = counted.get(id).map_or(0, |(version, _)| *version);
                 let upto = usize::try_from(old).unwrap_or(usize::MAX).min(log.len());
                 if upto == log.len() {
                     continue;
@@ -213,7 +213,7 @@ impl App {
                 stats::accumulate(&mut deltas, &stats::delta(&before, &after));
                 versions.push((id.clone(), after_state.version));
             }
-            let (versions, live) = self.with_live_marks(versions).await?;
+            let (versions, live) = self.with_live_marks(versions, &counted).await?;
             // Another feeder (a second server on the same PostgreSQL) may have moved the
             // checkpoint first: then nothing was written and the next round starts from there.
             self.store()
@@ -230,16 +230,17 @@ impl App {
     async fn with_live_marks(
         &self,
         versions: Vec<(String, u64)>,
+        counted: &HashMap<String, (u64, Option<LiveMark>)>,
     ) -> Result<(Vec<(String, u64, Option<LiveMark>)>, LiveDeltas), AppError> {
         let ids: Vec<String> = versions.iter().map(|(id, _)| id.clone()).collect();
-        let counted = self.store().live_counted(&ids).await?;
         let mut current = self.store().live_marks(&ids).await?;
         let mut live = LiveDeltas::new();
         let out = versions
             .into_iter()
             .map(|(id, version)| {
                 let mark = current.remove(&id).flatten();
-                live_delta(&mut live, counted.get(&id), mark.as_ref());
+                let before = counted.get(&id).and_then(|(_, m)| m.as_ref());
+                live_delta(&mut live, before, mark.as_ref());
                 (id, version, mark)
             })
             .collect();
@@ -280,7 +281,11 @@ impl App {
             }
             if versions.len() >= REBUILD_BATCH || (done && !versions.is_empty()) {
                 let rows = rows_of(std::mem::take(&mut deltas));
-                let (counted, live) = self.with_live_marks(std::mem::take(&mut versions)).await?;
+                let ids: Vec<String> = versions.iter().map(|(id, _)| id.clone()).collect();
+                let before = self.store().stats_counted(&ids).await?;
+                let (counted, live) = self
+                    .with_live_marks(std::mem::take(&mut versions), &before)
+                    .await?;
                 let moved = self
                     .store()
                     .stats_apply(marker, marker - 1, &rows, &counted, &live)

@@ -144,18 +144,16 @@ impl Store {
     /// The current marks of `ids` from the cases' list columns (`None`: closed).
     pub async fn live_marks(&self, ids: &[String]) -> Result<HashMap<String, Option<LiveMark>>> {
         let mut out = HashMap::new();
-        for chunk in ids.chunks(500) {
-            let list = crate::write::values_list(self.backend, chunk.len(), 1);
-            let sql = format!(
-                "SELECT id, is_open, current_unit_id, province, region_city, region_county,
-                        next_due_at, yellow_at
-                 FROM cases WHERE id IN (SELECT * FROM (VALUES {list}) AS ids)"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&self.pool).await? {
+        self.rows_with_ids(
+            ids,
+            |list| {
+                format!(
+                    "SELECT id, is_open, current_unit_id, province, region_city, region_county,
+                            next_due_at, yellow_at
+                     FROM cases WHERE id IN (SELECT * FROM (VALUES {list}) AS ids)"
+                )
+            },
+            |row| {
                 let id: String = row.try_get(0)?;
                 let open: i64 = row.try_get(1)?;
                 let mark = (open == 1).then(|| -> Result<LiveMark> {
@@ -169,30 +167,10 @@ impl Store {
                     })
                 });
                 out.insert(id, mark.transpose()?);
-            }
-        }
-        Ok(out)
-    }
-
-    /// The marks the counters hold for `ids` (cases not counted, or closed when counted: absent).
-    pub async fn live_counted(&self, ids: &[String]) -> Result<HashMap<String, LiveMark>> {
-        let mut out = HashMap::new();
-        for chunk in ids.chunks(500) {
-            let list = crate::write::values_list(self.backend, chunk.len(), 1);
-            let sql = format!(
-                "SELECT case_id, live FROM stat_cases
-                 WHERE live IS NOT NULL AND case_id IN (SELECT * FROM (VALUES {list}) AS ids)"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for id in chunk {
-                query = query.bind(id.as_str());
-            }
-            for row in query.fetch_all(&self.pool).await? {
-                let id: String = row.try_get(0)?;
-                let live: String = row.try_get(1)?;
-                out.insert(id, LiveMark::decode(&live)?);
-            }
-        }
+                Ok(())
+            },
+        )
+        .await?;
         Ok(out)
     }
 
@@ -269,10 +247,14 @@ impl Store {
             .into_iter()
             .collect();
         if !ids.is_empty() {
-            let counted = self.live_counted(&ids).await?;
+            let counted = self.stats_counted(&ids).await?;
             let current = self.live_marks(&ids).await?;
             for id in &ids {
-                if let Some(old) = counted.get(id).filter(|m| m.in_area(&key)) {
+                if let Some(old) = counted
+                    .get(id)
+                    .and_then(|(_, mark)| mark.as_ref())
+                    .filter(|m| m.in_area(&key))
+                {
                     for (s, p) in sums.iter_mut().zip(part(old, hs, now_ms, end_of_day_ms)) {
                         *s -= p;
                     }

@@ -114,24 +114,52 @@ impl Store {
         Ok(StatsFeed { seq })
     }
 
-    /// The version each of `case_ids` is counted at (absent: not counted yet).
-    pub async fn stats_versions(&self, case_ids: &[String]) -> Result<HashMap<String, u64>> {
-        let mut out = HashMap::new();
-        for chunk in case_ids.chunks(500) {
+    /// Runs `sql` (given the `VALUES` list of one chunk of `ids`, at most 500) for every chunk
+    /// and hands each row to `each`: the reads of a set of cases by id.
+    pub(crate) async fn rows_with_ids(
+        &self,
+        ids: &[String],
+        sql: impl Fn(&str) -> String,
+        mut each: impl FnMut(&sqlx::any::AnyRow) -> Result<()>,
+    ) -> Result<()> {
+        for chunk in ids.chunks(500) {
             let list = crate::write::values_list(self.backend, chunk.len(), 1);
-            let sql = format!(
-                "SELECT case_id, version FROM stat_cases WHERE case_id IN (SELECT * FROM (VALUES {list}) AS ids)"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql(&list)));
             for id in chunk {
                 query = query.bind(id.as_str());
             }
             for row in query.fetch_all(&self.pool).await? {
-                let id: String = row.try_get(0)?;
-                let version: i64 = row.try_get(1)?;
-                out.insert(id, u64::try_from(version).unwrap_or(0));
+                each(&row)?;
             }
         }
+        Ok(())
+    }
+
+    /// What the counters hold for each of `case_ids` (absent: not counted yet): the version it
+    /// is counted at and, when it was open then, the live mark it was counted with.
+    pub async fn stats_counted(
+        &self,
+        case_ids: &[String],
+    ) -> Result<HashMap<String, (u64, Option<LiveMark>)>> {
+        let mut out = HashMap::new();
+        self.rows_with_ids(
+            case_ids,
+            |list| {
+                format!(
+                    "SELECT case_id, version, live FROM stat_cases
+                     WHERE case_id IN (SELECT * FROM (VALUES {list}) AS ids)"
+                )
+            },
+            |row| {
+                let id: String = row.try_get(0)?;
+                let version: i64 = row.try_get(1)?;
+                let live: Option<String> = row.try_get(2)?;
+                let mark = live.as_deref().map(LiveMark::decode).transpose()?;
+                out.insert(id, (u64::try_from(version).unwrap_or(0), mark));
+                Ok(())
+            },
+        )
+        .await?;
         Ok(out)
     }
 

@@ -1467,15 +1467,11 @@ async fn satisfaction_from_api(t: &T, s: &S) -> f64 {
 
 const STATS_MARCH: &str = "/staff/stats?region=4406&from=2025-03-01&to=2025-03-31";
 
-/// The indicator form with every field, `changes` replacing the defaults.
-fn indicator_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut pairs = vec![
-        ("basically_satisfied_weight", "0.9"),
-        ("hotline.response", "0.1"),
-        ("hotline.resolve", "0.5"),
-        ("hotline.satisfy", "0.4"),
-        ("resolved.support", "1"),
-    ];
+/// `pairs` with each of `changes` replacing the field of its name.
+fn with_changes<'a>(
+    mut pairs: Vec<(&'a str, &'a str)>,
+    changes: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     for (k, v) in changes {
         pairs.retain(|(name, _)| name != k);
         pairs.push((k, v));
@@ -1483,9 +1479,21 @@ fn indicator_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)>
     pairs
 }
 
+/// The indicator form with every field, `changes` replacing the defaults.
+fn indicator_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let pairs = vec![
+        ("basically_satisfied_weight", "0.9"),
+        ("hotline.response", "0.1"),
+        ("hotline.resolve", "0.5"),
+        ("hotline.satisfy", "0.4"),
+        ("resolved.support", "1"),
+    ];
+    with_changes(pairs, changes)
+}
+
 /// The warning form with every field, `changes` replacing the defaults.
 fn warning_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-    let mut pairs = vec![
+    let pairs = vec![
         ("spike_days", "7"),
         ("baseline_days", "28"),
         ("spike_ratio", "3"),
@@ -1498,11 +1506,7 @@ fn warning_form<'a>(changes: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
         ("falling_points", "15"),
         ("falling_min_denominator", "10"),
     ];
-    for (k, v) in changes {
-        pairs.retain(|(name, _)| name != k);
-        pairs.push((k, v));
-    }
-    pairs
+    with_changes(pairs, changes)
 }
 
 #[tokio::test]
