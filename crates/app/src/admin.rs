@@ -58,6 +58,28 @@ pub const INDICATOR_CONFIG: &str = "indicator_config";
 /// The stored setting of the early-warning thresholds ([`WarningPolicy`]).
 pub const WARNING_POLICY: &str = "warning_policy";
 
+/// Who last changed a stored setting, and when.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ChangedBy {
+    pub at_ms: i64,
+    /// The actor id (`user:…`).
+    pub by: String,
+    /// The staff member's display name, when the account still exists.
+    pub by_name: Option<String>,
+}
+
+/// The statistics settings (统计指标与预警阈值) in force, their defaults, and their changes
+/// (`None`: the default is in force).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IndicatorSettings {
+    pub indicators: IndicatorConfig,
+    pub warnings: WarningPolicy,
+    pub default_indicators: IndicatorConfig,
+    pub default_warnings: WarningPolicy,
+    pub indicators_changed: Option<ChangedBy>,
+    pub warnings_changed: Option<ChangedBy>,
+}
+
 /// A stored setting read back: it was validated when written, so a body that no longer reads
 /// or validates is damage, reported rather than silently replaced by the default.
 fn stored_setting<T: serde::de::DeserializeOwned, E: std::fmt::Display>(
@@ -930,6 +952,34 @@ impl App {
     }
 
     // ---- statistics indicators and early-warning thresholds ----
+
+    /// The statistics settings in force with their defaults and who last changed each (by
+    /// name): what the administrators' page and `GET /api/v1/admin/indicator-settings` show.
+    pub async fn indicator_settings(&self, actor: &Actor) -> Result<IndicatorSettings, AppError> {
+        self.require(actor, Action::ManageUnits).await?;
+        let rules = self.rules();
+        Ok(IndicatorSettings {
+            indicators: rules.indicators.clone(),
+            warnings: rules.warnings.clone(),
+            default_indicators: IndicatorConfig::default(),
+            default_warnings: self.default_warning_policy().clone(),
+            indicators_changed: self.changed_by(rules.indicators_changed.as_ref()).await?,
+            warnings_changed: self.changed_by(rules.warnings_changed.as_ref()).await?,
+        })
+    }
+
+    async fn changed_by(&self, changed: Option<&Changed>) -> Result<Option<ChangedBy>, AppError> {
+        let Some(c) = changed else { return Ok(None) };
+        let name = match c.by.strip_prefix("user:") {
+            Some(user) => self.store().user_by_id(user).await?.map(|u| u.display_name),
+            None => None,
+        };
+        Ok(Some(ChangedBy {
+            at_ms: c.at_ms,
+            by: c.by.clone(),
+            by_name: name,
+        }))
+    }
 
     /// Sets the statistics indicator configuration, the early-warning thresholds, or both:
     /// each validated (a refusal names the setting with the domain's message, and nothing is

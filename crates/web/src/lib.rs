@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod pages;
 pub mod ratelimit;
 pub mod search;
+pub mod settings;
 pub mod stats;
 pub mod text;
 pub mod warnings;
@@ -104,6 +105,7 @@ pub fn router(app: App, config: WebConfig) -> Router {
         .route("/api/v1/units", get(list_units).post(create_unit))
         .merge(text::routes())
         .merge(stats::routes())
+        .merge(settings::routes())
         .merge(jobs::routes())
         .merge(search::routes())
         .merge(warnings::routes())

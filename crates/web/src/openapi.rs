@@ -224,6 +224,7 @@ pub fn document() -> Value {
     crate::auth::document_paths(&mut doc);
     crate::text::document_paths(&mut doc);
     crate::stats::document_paths(&mut doc);
+    crate::settings::document_paths(&mut doc);
     crate::search::document_paths(&mut doc);
     crate::warnings::document_paths(&mut doc);
     doc

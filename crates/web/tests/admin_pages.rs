@@ -1735,3 +1735,188 @@ async fn the_indicator_settings_change_the_figures_at_once_and_are_kept() {
     );
     t.finish().await;
 }
+
+impl T {
+    /// A JSON request with the session's CSRF header.
+    async fn json(&self, method: &str, uri: &str, s: &S, body: Option<&str>) -> Page {
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("cookie", &s.cookie)
+            .header("x-csrf-token", &s.csrf)
+            .header("content-type", "application/json")
+            .body(Body::from(body.unwrap_or("").to_string()))
+            .unwrap();
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Page {
+            status,
+            location: None,
+            cookies: Vec::new(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_indicator_settings_api_merges_names_what_it_refuses_and_restores() {
+    const API: &str = "/api/v1/admin/indicator-settings";
+    let t = T::start().await;
+    t.admin("admin").await;
+    t.user("reg", "4406-xfj", "registrar").await;
+    let admin = t.login("admin").await;
+    let reg = t.login("reg").await;
+    let store = t.app.store();
+
+    let res = t.json("GET", API, &admin, None).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(v["indicators"]["basically_satisfied_weight"], 0.9);
+    assert_eq!(v["default_warnings"]["spike_min_cases"], 5);
+    assert!(v["indicators_changed"].is_null());
+
+    // Administrators only; a state change needs the CSRF header.
+    for (method, body) in [("GET", None), ("PATCH", Some("{\"indicators\":{}}"))] {
+        let res = t.json(method, API, &reg, body).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{method}: {}", res.body);
+    }
+    let forged = S {
+        cookie: admin.cookie.clone(),
+        csrf: "forged".into(),
+    };
+    let res = t
+        .json(
+            "PATCH",
+            API,
+            &forged,
+            Some("{\"indicators\":{\"basically_satisfied_weight\":0.5}}"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{}", res.body);
+
+    // Refusals name the field; nothing is stored or audited.
+    for (body, field, code) in [
+        (
+            "{\"indicators\":{\"basically_satisfied_weigh\":0.5}}",
+            "indicators.basically_satisfied_weigh",
+            "unknown_field",
+        ),
+        (
+            "{\"warnings\":{\"spike_days\":\"seven\"}}",
+            "warnings.spike_days",
+            "invalid_value",
+        ),
+        ("{\"indicators\":[0.5]}", "indicators", "object_expected"),
+        (
+            "{\"indicators\":{\"basically_satisfied_weight\":1.5}}",
+            "indicators",
+            "indicator_config_invalid",
+        ),
+        (
+            "{\"warnings\":{\"spike_days\":0}}",
+            "warnings",
+            "warning_policy_invalid",
+        ),
+        ("{}", "indicators", "settings_empty"),
+        ("{\"thresholds\":{}}", "thresholds", "invalid_value"),
+    ] {
+        let res = t.json("PATCH", API, &admin, Some(body)).await;
+        assert_eq!(
+            res.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            res.body
+        );
+        let v: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+        let fields = v["error"]["fields"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{body}: {}", res.body));
+        assert!(
+            fields
+                .iter()
+                .any(|f| f["field"] == field && f["code"] == code),
+            "{body}: {}",
+            res.body
+        );
+    }
+    let res = t.json("PATCH", API, &admin, Some("{\"indicators\":")).await;
+    assert_eq!(res.status, StatusCode::BAD_REQUEST, "{}", res.body);
+    assert!(store.rule_settings().await.unwrap().is_empty());
+    assert!(
+        !t.audit_actions()
+            .await
+            .iter()
+            .any(|(a, _)| a == "admin_set_indicator_config")
+    );
+
+    // A change merges into what is in force: the other fields keep their values.
+    let res = t
+        .json(
+            "PATCH",
+            API,
+            &admin,
+            Some("{\"indicators\":{\"basically_satisfied_weight\":0.5},\"warnings\":{\"spike_min_cases\":8}}"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(v["indicators"]["basically_satisfied_weight"], 0.5);
+    assert_eq!(
+        v["indicators"]["hotline_weights"],
+        serde_json::json!([0.1, 0.5, 0.4])
+    );
+    assert_eq!(v["warnings"]["spike_min_cases"], 8);
+    assert_eq!(v["warnings"]["spike_days"], 7);
+    assert_eq!(v["indicators_changed"]["by_name"], "测试用户");
+    assert_eq!(t.app.indicator_config().basically_satisfied_weight, 0.5);
+    assert_eq!(t.app.warning_policy().spike_min_cases, 8);
+    assert!(
+        t.audited("admin_set_indicator_config", "\"spike_min_cases\":8")
+            .await
+    );
+    let res = t
+        .json(
+            "PATCH",
+            API,
+            &admin,
+            Some("{\"warnings\":{\"spike_ratio\":2.5}}"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let policy = t.app.warning_policy();
+    assert_eq!((policy.spike_min_cases, policy.spike_ratio), (8, 2.5));
+
+    // The page names who changed it.
+    let page = t.get("/staff/admin/indicators", &admin).await;
+    assert!(page.body.contains("由 测试用户 于"), "{}", page.body);
+
+    // Restore: a bad `which` is refused; the indicators only; then nothing left to restore.
+    let res = t
+        .json("DELETE", &format!("{API}?which=some"), &admin, None)
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    let res = t
+        .json("DELETE", &format!("{API}?which=indicators"), &admin, None)
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let v: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(v["changed"], true);
+    assert_eq!(
+        v["settings"]["indicators"]["basically_satisfied_weight"],
+        0.9
+    );
+    assert_eq!(v["settings"]["warnings"]["spike_min_cases"], 8);
+    let res = t
+        .json("DELETE", &format!("{API}?which=all"), &admin, None)
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(v["changed"], true);
+    let res = t
+        .json("DELETE", &format!("{API}?which=all"), &admin, None)
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    assert_eq!(v["changed"], false);
+    assert!(store.rule_settings().await.unwrap().is_empty());
+    t.finish().await;
+}

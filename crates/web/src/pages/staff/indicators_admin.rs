@@ -11,7 +11,7 @@
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use huiyin_app::rules::Changed;
+use huiyin_app::admin::ChangedBy;
 use huiyin_domain::case::Decision;
 use huiyin_domain::stats::IndicatorConfig;
 use huiyin_domain::warning::WarningPolicy;
@@ -238,11 +238,14 @@ struct IndicatorsPage {
     notice: Option<String>,
 }
 
-fn status_line(ctx: &Ctx, changed: &Option<Changed>) -> String {
+fn status_line(ctx: &Ctx, changed: Option<&ChangedBy>) -> String {
     match changed {
         Some(c) => ctx.tf(
             "admin.ind.changed",
-            &[("at", &show_time_ms(c.at_ms)), ("by", &c.by)],
+            &[
+                ("at", &show_time_ms(c.at_ms)),
+                ("by", c.by_name.as_deref().unwrap_or(&c.by)),
+            ],
         ),
         None => ctx.t("admin.ind.defaults_in_force").to_string(),
     }
@@ -254,7 +257,7 @@ enum Failed {
     Warnings(Fields),
 }
 
-fn page(
+async fn page(
     state: &WebState,
     signed: &Signed,
     ctx: Ctx,
@@ -264,6 +267,11 @@ fn page(
     status: StatusCode,
 ) -> Response {
     let rules = state.app.rules();
+    // The changers by name; the page still shows the settings if the names cannot be read.
+    let settings = state.app.indicator_settings(&signed.actor).await.ok();
+    let (indicators_changed, warnings_changed) = settings
+        .map(|s| (s.indicators_changed, s.warnings_changed))
+        .unwrap_or_default();
     let mut indicators = indicator_fields(&ctx, &rules.indicators);
     let mut warnings = warning_fields(&ctx, &rules.warnings, state.app.default_warning_policy());
     match failed {
@@ -277,8 +285,8 @@ fn page(
             chrome: signed.chrome(&ctx, "admin"),
             indicators,
             warnings,
-            indicators_status: status_line(&ctx, &rules.indicators_changed),
-            warnings_status: status_line(&ctx, &rules.warnings_changed),
+            indicators_status: status_line(&ctx, indicators_changed.as_ref()),
+            warnings_status: status_line(&ctx, warnings_changed.as_ref()),
             indicators_stored: rules.indicators_changed.is_some(),
             warnings_stored: rules.warnings_changed.is_some(),
             errors,
@@ -291,7 +299,9 @@ fn page(
 /// `GET /staff/admin/indicators`: the settings in force with their defaults, and the forms.
 pub async fn show(State(state): State<WebState>, prefs: Prefs, headers: HeaderMap) -> Response {
     match administrator(&state, &headers, prefs, HERE).await {
-        Ok((signed, ctx)) => page(&state, &signed, ctx, None, Vec::new(), None, StatusCode::OK),
+        Ok((signed, ctx)) => {
+            page(&state, &signed, ctx, None, Vec::new(), None, StatusCode::OK).await
+        }
         Err(r) => r,
     }
 }
@@ -323,7 +333,8 @@ async fn save(
                 errors,
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            )
+            .await;
         }
     };
     match state
@@ -342,6 +353,7 @@ async fn save(
                 notice,
                 StatusCode::OK,
             )
+            .await
         }
         Err(e) => match client_error(&ctx, e.into()) {
             Err(r) => r,
@@ -350,7 +362,7 @@ async fn save(
                 let errors = match &mut entered {
                     Failed::Indicators(f) | Failed::Warnings(f) => place_errors(&err, &mut [f]),
                 };
-                page(&state, &signed, ctx, Some(entered), errors, None, status)
+                page(&state, &signed, ctx, Some(entered), errors, None, status).await
             }
         },
     }
@@ -428,7 +440,8 @@ pub async fn restore(
                 errors,
                 None,
                 StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            )
+            .await;
         }
     };
     match state
@@ -454,18 +467,22 @@ pub async fn restore(
                 notice,
                 StatusCode::OK,
             )
+            .await
         }
         Err(e) => match client_error(&ctx, ApiError::from(e)) {
             Err(r) => r,
-            Ok((status, err)) => page(
-                &state,
-                &signed,
-                ctx,
-                None,
-                vec![err.body.message],
-                None,
-                status,
-            ),
+            Ok((status, err)) => {
+                page(
+                    &state,
+                    &signed,
+                    ctx,
+                    None,
+                    vec![err.body.message],
+                    None,
+                    status,
+                )
+                .await
+            }
         },
     }
 }
