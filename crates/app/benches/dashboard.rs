@@ -98,6 +98,17 @@ async fn run(label: &str, store: Store, rounds: u64) {
             cases.0 as f64 / secs
         );
     }
+    if std::env::var_os("HUIYIN_BENCH_REBUILD_ONLY").is_some() {
+        // One timed rebuild from the case states, then stop (for profiling it).
+        let t = Instant::now();
+        app.stats_rebuild().await.unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        println!(
+            "dashboard/{label}: rebuild from the case states {secs:.1} s ({:.0} cases/s)",
+            cases.0 as f64 / secs
+        );
+        return;
+    }
     if std::env::var_os("HUIYIN_BENCH_COMPARE_REBUILD").is_some() {
         // The two ways to a full count, alternated, on the same data: from the stored case
         // states (`stats_rebuild`), and the feeder replaying every case's log from seq 0.
@@ -259,7 +270,14 @@ fn main() {
     let rt = common::runtime();
     rt.block_on(async {
         let spec = spec();
-        let store = dataset::sqlite(&spec, n).await;
+        let store = if std::env::var_os("HUIYIN_BENCH_LEAN").is_some() {
+            dataset::sqlite_lean(&spec, n).await
+        } else {
+            dataset::sqlite(&spec, n).await
+        };
+        if std::env::var_os("HUIYIN_BENCH_GENERATE_ONLY").is_some() {
+            return;
+        }
         run("sqlite", store, rounds).await;
         if let Some(base) = common::pg_base() {
             let n = env_u64("HUIYIN_BENCH_PG_CASES", n);

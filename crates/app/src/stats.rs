@@ -28,8 +28,118 @@ use crate::{App, AppError, Inner};
 /// Events read per feeder round.
 const STATS_PAGE: u32 = 2_000;
 
-/// Cases counted per transaction by [`App::stats_rebuild`].
-const REBUILD_BATCH: usize = 10_000;
+/// How a rebuild of the counters reads and writes (see [`App::rebuild_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildLimits {
+    /// Cases read per query.
+    pub page: u32,
+    /// The most counter rows held in memory before they are written (≈ 40 bytes each).
+    pub rows: usize,
+    /// The most cases counted before their counters and versions are written.
+    pub cases: usize,
+    /// Counter rows (or case versions, or live-hour rows) per transaction.
+    pub write: usize,
+}
+
+impl Default for RebuildLimits {
+    fn default() -> Self {
+        RebuildLimits {
+            page: 2_000,
+            rows: 2_000_000,
+            cases: 100_000,
+            write: 20_000,
+        }
+    }
+}
+/// A rebuild marker older than this (no transaction of the rebuild since) is a rebuild that
+/// died: a feeder takes over.
+const REBUILD_STALE_MS: i64 = 120_000;
+
+/// The rebuild's next checkpoint marker after `previous`: minus the time in milliseconds (so
+/// feeders can tell a running rebuild from one that died), always below the previous marker
+/// (each transaction's compare-and-set needs a new value).
+fn rebuild_marker(previous: Option<i64>, now_ms: i64) -> i64 {
+    let at = -now_ms.max(1);
+    match previous {
+        Some(p) => at.min(p - 1),
+        None => at,
+    }
+}
+
+/// The counters a rebuild has added up and not yet written, compact: targets and keys
+/// interned, (target, day number, key) → value; with the case versions and live-hour deltas
+/// that go with them.
+#[derive(Default)]
+struct RebuildCounts {
+    targets: HashMap<Target, u32>,
+    keys: HashMap<String, u32>,
+    counts: HashMap<(u32, i64, u32), i64>,
+    versions: Vec<(String, u64, Option<LiveMark>)>,
+    live: LiveDeltas,
+}
+
+impl RebuildCounts {
+    fn rows(&self) -> usize {
+        self.counts.len()
+    }
+
+    fn add(&mut self, entries: Vec<Entry>) {
+        for e in entries {
+            let n = self.targets.len() as u32;
+            let target = *self.targets.entry(e.target).or_insert(n);
+            let key = match self.keys.get(e.key.as_str()) {
+                Some(k) => *k,
+                None => {
+                    let k = self.keys.len() as u32;
+                    self.keys.insert(e.key, k);
+                    k
+                }
+            };
+            *self
+                .counts
+                .entry((target, day_number(e.day), key))
+                .or_insert(0) += e.value;
+        }
+    }
+
+    /// The rows in the table's key order (target, day, key), zeros left out; the interned
+    /// names are kept for the next rows.
+    fn take_sorted_rows(&mut self) -> Vec<CounterRow> {
+        let mut targets = vec![String::new(); self.targets.len()];
+        for (t, i) in &self.targets {
+            targets[*i as usize] = t.key();
+        }
+        let mut keys = vec![""; self.keys.len()];
+        for (k, i) in &self.keys {
+            keys[*i as usize] = k.as_str();
+        }
+        let rank = |names: &[&str]| {
+            let mut order: Vec<usize> = (0..names.len()).collect();
+            order.sort_by(|a, b| names[*a].cmp(names[*b]));
+            let mut rank = vec![0u32; names.len()];
+            for (r, i) in order.into_iter().enumerate() {
+                rank[i] = r as u32;
+            }
+            rank
+        };
+        let target_names: Vec<&str> = targets.iter().map(String::as_str).collect();
+        let (target_rank, key_rank) = (rank(&target_names), rank(&keys));
+        let mut cells: Vec<((u32, i64, u32), i64)> =
+            self.counts.drain().filter(|(_, v)| *v != 0).collect();
+        cells.sort_unstable_by_key(|((t, d, k), _)| {
+            (target_rank[*t as usize], *d, key_rank[*k as usize])
+        });
+        cells
+            .into_iter()
+            .map(|((t, day, k), value)| CounterRow {
+                target: targets[t as usize].clone(),
+                day,
+                key: keys[k as usize].to_string(),
+                value,
+            })
+            .collect()
+    }
+}
 /// How often the server's feeder looks for new events.
 const STATS_EVERY: Duration = Duration::from_secs(1);
 /// The longest period one query may cover (ten years of day rows at most).
@@ -41,6 +151,9 @@ pub struct StatsStatus {
     pub fed_seq: i64,
     pub head_seq: i64,
     pub behind_events: i64,
+    /// A rebuild of the counters is under way (or died and waits to be taken over): the
+    /// figures are incomplete until it ends.
+    pub rebuilding: bool,
 }
 
 /// The fewest cases a public figure is computed from (fewer: withheld).
@@ -83,7 +196,9 @@ fn spawn_feeder(inner: Weak<Inner>) {
             let app = App { inner };
             // Counters never built (a new database, or a migration that emptied them) or a
             // rebuild that died: count from the stored case states, not by replaying every log.
-            let unbuilt = first && matches!(app.store().stats_feed().await, Ok(f) if f.seq <= 0);
+            // (A negative checkpoint is a rebuild's marker: catching up leaves a running
+            // rebuild alone and takes over one that died.)
+            let unbuilt = first && matches!(app.store().stats_feed().await, Ok(f) if f.seq == 0);
             first = false;
             let round = if unbuilt {
                 app.stats_rebuild().await
@@ -126,7 +241,9 @@ impl App {
         Ok(StatsStatus {
             fed_seq: fed,
             head_seq: head,
-            behind_events: (head - fed).max(0),
+            // A rebuild's marker (negative): every event is still to be counted.
+            behind_events: (head - fed.max(0)).max(0),
+            rebuilding: fed < 0,
         })
     }
 
@@ -169,6 +286,19 @@ impl App {
         let mut regions = HashMap::new();
         loop {
             let from = self.store().stats_feed().await?.seq;
+            if from < 0 {
+                // A rebuild's marker: leave a running rebuild alone; take over one that died.
+                if self.rebuild_alive(from) {
+                    break;
+                }
+                tracing::warn!(
+                    "statistics: a rebuild of the counters stopped midway; counting again"
+                );
+                if !self.rebuild_counts(RebuildLimits::default()).await? {
+                    break;
+                }
+                continue;
+            }
             let events = self.store().events_after(from, STATS_PAGE).await?;
             let Some(last) = events.last().map(|e| e.seq) else {
                 break;
@@ -247,74 +377,145 @@ impl App {
         Ok((out, live))
     }
 
-    /// Empties the counters and recounts everything: from every case's stored state (the
-    /// projection, one read per case instead of two replays of its log), then catches up with
-    /// the events written meanwhile.
-    ///
-    /// Safe beside a running feeder (another server on the same PostgreSQL): while the rebuild
-    /// runs the checkpoint holds a negative marker that each batch moves on in the transaction
-    /// that writes it, so a feeder round that started before a batch cannot commit after it
-    /// (its compare-and-set fails), and a feeder round that commits first makes the rebuild's
-    /// next batch fail the same way — the rebuild then stops counting and leaves the rest to the
-    /// feeder, which is correct from any consistent state because each case's counted version
-    /// is stored with the counters.
+    /// Empties the counters and recounts everything from every case's stored state (the
+    /// projection: one read per case instead of two replays of its log), then catches up with
+    /// the events written meanwhile. See [`App::rebuild_counts`].
     pub async fn stats_rebuild(&self) -> Result<StatsStatus, AppError> {
-        // Every event up to `head` is in the projection before the scan below reads it.
-        let (head, _) = self.store().head().await?;
-        let mut marker = -1;
-        self.store().stats_reset(marker).await?;
-        let mut regions = HashMap::new();
-        let mut after = String::new();
-        let mut deltas = BTreeMap::new();
-        let mut versions = Vec::new();
-        let mut done = false;
-        while !done {
-            let page = self.store().case_states_after(&after, 1_000).await?;
-            done = page.is_empty();
-            if let Some(last) = page.last() {
-                after = last.id.to_string();
-            }
-            for state in &page {
-                let bureau = self.unit_region(&mut regions, &state.bureau).await?;
-                stats::accumulate(&mut deltas, &self.stats_entries(state, bureau.as_ref()));
-                versions.push((state.id.to_string(), state.version));
-            }
-            if versions.len() >= REBUILD_BATCH || (done && !versions.is_empty()) {
-                let rows = rows_of(std::mem::take(&mut deltas));
-                let ids: Vec<String> = versions.iter().map(|(id, _)| id.clone()).collect();
-                let before = self.store().stats_counted(&ids).await?;
-                let (counted, live) = self
-                    .with_live_marks(std::mem::take(&mut versions), &before)
-                    .await?;
-                let moved = self
-                    .store()
-                    .stats_apply(marker, marker - 1, &rows, &counted, &live)
-                    .await?;
-                if !moved {
-                    tracing::warn!(
-                        "statistics: another feeder moved the counters during the rebuild; it finishes the count"
-                    );
-                    return self.stats_catch_up().await;
-                }
-                marker -= 1;
-            }
-        }
-        if !self
-            .store()
-            .stats_apply(marker, head, &[], &[], &LiveDeltas::new())
-            .await?
-        {
+        self.stats_rebuild_with(RebuildLimits::default()).await
+    }
+
+    /// [`App::stats_rebuild`] with other limits (tests use small ones to exercise every step).
+    pub async fn stats_rebuild_with(&self, limits: RebuildLimits) -> Result<StatsStatus, AppError> {
+        if !self.rebuild_counts(limits).await? {
             tracing::warn!(
-                "statistics: another feeder moved the counters during the rebuild; it finishes the count"
+                "statistics: another server took over the rebuild of the counters; it finishes the count"
             );
+            return self.stats_status().await;
         }
         self.stats_catch_up().await
+    }
+
+    /// The rebuild's count: empties the counters, reads the cases in the order received
+    /// (`limits.page` a query), adds up their counters in memory — targets and keys interned,
+    /// at most `limits.rows` rows or `limits.cases` cases before they are written — and
+    /// writes them sorted by the table's key in transactions of at most `limits.write` rows,
+    /// the case versions and live marks after them. Cases received close together count on
+    /// the same few weeks of days, so each counter row is written about once, and no
+    /// transaction holds the write lock long enough to keep a petition waiting.
+    ///
+    /// While it runs, the checkpoint holds a negative marker (see [`rebuild_marker`]) that each
+    /// transaction moves on with a compare-and-set. Feeders leave a marker younger than
+    /// [`REBUILD_STALE_MS`] alone (the counters are half-written); an older one is a rebuild
+    /// that died, which a feeder takes over by starting again. A compare-and-set that fails
+    /// means someone took over: the count stops and returns false. Returns true with the
+    /// checkpoint at the head of the log read at the start (every later event is counted by
+    /// catching up, from each case's stored version).
+    pub async fn rebuild_counts(&self, limits: RebuildLimits) -> Result<bool, AppError> {
+        // Every event up to `head` is in the projection before the scan below reads it.
+        let (head, _) = self.store().head().await?;
+        let mut marker = rebuild_marker(None, self.now().timestamp_millis());
+        self.store().stats_reset(marker).await?;
+        let mut regions = HashMap::new();
+        let mut counts = RebuildCounts::default();
+        let mut after = (i64::MIN, String::new());
+        loop {
+            let page = self
+                .store()
+                .case_states_received_after((after.0, &after.1), limits.page.max(1))
+                .await?;
+            let done = page.len() < limits.page.max(1) as usize;
+            if let Some((state, received, _)) = page.last() {
+                after = (*received, state.id.to_string());
+            }
+            for (state, _, mark) in page {
+                let bureau = self.unit_region(&mut regions, &state.bureau).await?;
+                counts.add(self.stats_entries(&state, bureau.as_ref()));
+                live_delta(&mut counts.live, None, mark.as_ref());
+                counts
+                    .versions
+                    .push((state.id.to_string(), state.version, mark));
+            }
+            if done || counts.rows() >= limits.rows || counts.versions.len() >= limits.cases {
+                match self
+                    .write_rebuild_counts(marker, &mut counts, limits.write)
+                    .await?
+                {
+                    Some(moved) => marker = moved,
+                    None => return Ok(false),
+                }
+            }
+            if done {
+                break;
+            }
+        }
+        Ok(self
+            .store()
+            .stats_apply(marker, head, &[], &[], &LiveDeltas::new())
+            .await?)
+    }
+
+    /// Writes and empties what `counts` holds, moving the rebuild's marker on with each
+    /// transaction. The marker now, or `None` when someone else moved it (took over).
+    async fn write_rebuild_counts(
+        &self,
+        mut marker: i64,
+        counts: &mut RebuildCounts,
+        write: usize,
+    ) -> Result<Option<i64>, AppError> {
+        let rows = counts.take_sorted_rows();
+        let versions = std::mem::take(&mut counts.versions);
+        let live: Vec<_> = std::mem::take(&mut counts.live).into_iter().collect();
+        let none = LiveDeltas::new();
+        for chunk in rows.chunks(write.max(1)) {
+            if !self.rebuild_step(&mut marker, chunk, &[], &none).await? {
+                return Ok(None);
+            }
+        }
+        for chunk in versions.chunks(write.max(1)) {
+            if !self.rebuild_step(&mut marker, &[], chunk, &none).await? {
+                return Ok(None);
+            }
+        }
+        for chunk in live.chunks(write.max(1)) {
+            let chunk: LiveDeltas = chunk.iter().cloned().collect();
+            if !self.rebuild_step(&mut marker, &[], &[], &chunk).await? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(marker))
+    }
+
+    /// One rebuild transaction, moving the marker on (false: someone else moved it).
+    async fn rebuild_step(
+        &self,
+        marker: &mut i64,
+        rows: &[CounterRow],
+        versions: &[(String, u64, Option<LiveMark>)],
+        live: &LiveDeltas,
+    ) -> Result<bool, AppError> {
+        let next = rebuild_marker(Some(*marker), self.now().timestamp_millis());
+        let moved = self
+            .store()
+            .stats_apply(*marker, next, rows, versions, live)
+            .await?;
+        *marker = next;
+        Ok(moved)
+    }
+
+    /// Whether the checkpoint `seq` is the marker of a rebuild that is still writing.
+    fn rebuild_alive(&self, seq: i64) -> bool {
+        seq < 0 && self.now().timestamp_millis().saturating_add(seq) < REBUILD_STALE_MS
     }
 
     /// Compares the counters with a recomputation from every case's stored state, after
     /// catching up. Returns what differs (empty when consistent), month roll-ups included.
     pub async fn stats_check(&self) -> Result<Vec<String>, AppError> {
-        self.stats_catch_up().await?;
+        if self.stats_catch_up().await?.rebuilding {
+            return Ok(vec![
+                "a rebuild of the counters is under way (统计计数正在重建): check again when it ends"
+                    .to_string(),
+            ]);
+        }
         let mut regions = HashMap::new();
         let mut expected = BTreeMap::new();
         let mut after = String::new();

@@ -9,6 +9,7 @@ mod common;
 use common::{BUREAU, DEPT, doc, opinion, petitioner, reason, staff, start, submit};
 
 use chrono::{NaiveDate, TimeDelta};
+use huiyin_app::stats::RebuildLimits;
 use huiyin_app::{App, Config};
 use huiyin_domain::access::{Principal, RoleSet, Scope, UnitKind};
 use huiyin_domain::case::{
@@ -154,8 +155,27 @@ async fn counters_equal_a_recomputation_after_random_lifecycles() {
         .indicators(&system, &region, from, to, &config)
         .await
         .unwrap();
+    let rows = app.store().stats_day_rows().await.unwrap();
+    let live = app.store().live_hour_rows().await.unwrap();
     app.stats_rebuild().await.unwrap();
     assert!(app.stats_check().await.unwrap().is_empty());
+    assert_eq!(app.store().stats_day_rows().await.unwrap(), rows);
+    // In small pieces — pages of 3 cases, at most 7 cases or 40 rows in memory, 5 rows a
+    // transaction — every row lands once: the same counters, live hours and marks.
+    let small = RebuildLimits {
+        page: 3,
+        rows: 40,
+        cases: 7,
+        write: 5,
+    };
+    let status = app.stats_rebuild_with(small).await.unwrap();
+    assert!(
+        !status.rebuilding && status.behind_events == 0,
+        "{status:?}"
+    );
+    assert!(app.stats_check().await.unwrap().is_empty());
+    assert_eq!(app.store().stats_day_rows().await.unwrap(), rows);
+    assert_eq!(app.store().live_hour_rows().await.unwrap(), live);
     let after = app
         .indicators(&system, &region, from, to, &config)
         .await
@@ -288,7 +308,14 @@ async fn rebuild_beside_a_feeder_and_after_a_crash_counts_every_case_once() {
         submit(&app, i, ["440604", "440605"][(i % 2) as usize]).await;
     }
     app.stats_catch_up().await.unwrap();
-    let second = App::new(db.store.clone(), Config::default());
+    // A second server: the same database, a clock in step with the first.
+    let second = App::new(
+        db.store.clone(),
+        Config {
+            clock: app.clock().clone(),
+            ..Config::default()
+        },
+    );
     let writer = async {
         for i in 40..60 {
             submit(&app, i, "440604").await;
@@ -304,7 +331,23 @@ async fn rebuild_beside_a_feeder_and_after_a_crash_counts_every_case_once() {
     let sums = app.store().stats_sum("r:0", day, day).await.unwrap();
     assert_eq!(sums.get("received"), Some(&60));
 
-    // A rebuild killed after its reset: counters empty, the checkpoint at the marker.
+    // A running rebuild's marker (its last write just now): feeders leave it alone.
+    let rows = app.store().stats_day_rows().await.unwrap();
+    let now = app.now().timestamp_millis();
+    app.store().stats_reset(-now).await.unwrap();
+    let status = second.stats_catch_up().await.unwrap();
+    assert!(status.rebuilding && status.behind_events > 0, "{status:?}");
+    assert!(app.store().stats_day_rows().await.unwrap().is_empty());
+    // Three minutes without a write: the rebuild died, and a feeder counts again.
+    app.clock().set(app.now() + TimeDelta::minutes(3));
+    let status = app.stats_catch_up().await.unwrap();
+    assert!(
+        !status.rebuilding && status.behind_events == 0,
+        "{status:?}"
+    );
+    assert_eq!(app.store().stats_day_rows().await.unwrap(), rows);
+
+    // A rebuild killed after its reset long ago: counters empty, the checkpoint at the marker.
     app.store().stats_reset(-3).await.unwrap();
     let status = app.stats_status().await.unwrap();
     assert!(status.fed_seq < 0 && status.behind_events > 0, "{status:?}");

@@ -79,6 +79,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "live_hours",
         include_str!("migrations/0019_live_hours.sql"),
     ),
+    (
+        20,
+        "rebuild_order",
+        include_str!("migrations/0020_rebuild_order.sql"),
+    ),
 ];
 
 impl Store {

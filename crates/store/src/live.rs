@@ -140,6 +140,23 @@ fn part(mark: &LiveMark, hs: i64, now: i64, eod: i64) -> [i64; 4] {
     ]
 }
 
+/// The mark of a case from its list columns `is_open, current_unit_id, province, region_city,
+/// region_county, next_due_at, yellow_at`, starting at column `first` (`None`: closed).
+pub(crate) fn mark_of_row(row: &sqlx::any::AnyRow, first: usize) -> Result<Option<LiveMark>> {
+    let open: i64 = row.try_get(first)?;
+    if open != 1 {
+        return Ok(None);
+    }
+    Ok(Some(LiveMark {
+        unit: row.try_get(first + 1)?,
+        province: row.try_get(first + 2)?,
+        city: row.try_get(first + 3)?,
+        county: row.try_get(first + 4)?,
+        due_ms: row.try_get(first + 5)?,
+        yellow_ms: row.try_get(first + 6)?,
+    }))
+}
+
 impl Store {
     /// The current marks of `ids` from the cases' list columns (`None`: closed).
     pub async fn live_marks(&self, ids: &[String]) -> Result<HashMap<String, Option<LiveMark>>> {
@@ -154,19 +171,7 @@ impl Store {
                 )
             },
             |row| {
-                let id: String = row.try_get(0)?;
-                let open: i64 = row.try_get(1)?;
-                let mark = (open == 1).then(|| -> Result<LiveMark> {
-                    Ok(LiveMark {
-                        unit: row.try_get(2)?,
-                        province: row.try_get(3)?,
-                        city: row.try_get(4)?,
-                        county: row.try_get(5)?,
-                        due_ms: row.try_get(6)?,
-                        yellow_ms: row.try_get(7)?,
-                    })
-                });
-                out.insert(id, mark.transpose()?);
+                out.insert(row.try_get(0)?, mark_of_row(row, 1)?);
                 Ok(())
             },
         )

@@ -377,6 +377,35 @@ impl Store {
         Ok(())
     }
 
+    /// Case states in the order received after `after` (received at, id), a page of `limit`,
+    /// each with its live mark (`None`: closed) read from the same row: the statistics rebuild's
+    /// scan (`App::stats_rebuild`).
+    pub async fn case_states_received_after(
+        &self,
+        after: (i64, &str),
+        limit: u32,
+    ) -> Result<Vec<(CaseState, i64, Option<LiveMark>)>> {
+        let rows = sqlx::query(
+            "SELECT id, state, received_at, is_open, current_unit_id, province, region_city,
+                    region_county, next_due_at, yellow_at
+             FROM cases WHERE (received_at, id) > ($1, $2) ORDER BY received_at, id LIMIT $3",
+        )
+        .bind(after.0)
+        .bind(after.1)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get(0)?;
+                let json: String = row.try_get(1)?;
+                let state: CaseState = serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))?;
+                Ok((state, row.try_get(2)?, crate::live::mark_of_row(row, 3)?))
+            })
+            .collect()
+    }
+
     /// Case states in id order after `after` (a page of `limit`), for recomputations.
     pub async fn case_states_after(&self, after: &str, limit: u32) -> Result<Vec<CaseState>> {
         let rows: Vec<(String, String)> =

@@ -256,7 +256,7 @@ pub fn document_paths(doc: &mut serde_json::Value) {
             "responses": with_errors(json!({"200": {"description": "DrillPage"}}), &[400, 401, 403, 404, 422])
         }},
         "/api/v1/stats/status": {"get": {
-            "summary": "How far the statistics counters are behind the event log (fed_seq, head_seq, behind_events).",
+            "summary": "How far the statistics counters are behind the event log (fed_seq, head_seq, behind_events; rebuilding: a rebuild of the counters is under way and the figures are incomplete).",
             "security": bearer,
             "responses": with_errors(json!({"200": {"description": "StatsStatus"}}), &[401])
         }}

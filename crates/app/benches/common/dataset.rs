@@ -39,6 +39,22 @@ pub struct Spec {
 }
 
 const CHUNK: usize = 10_000;
+/// Cases whose writes are sent together within a transaction.
+const FLUSH: usize = 250;
+/// The cases of a lean data set that have their event log (so the log is not empty).
+pub const LEAN_LOGGED: u64 = 1_000;
+
+/// While a lean data set of `n` cases is generated: `n` (its cases are received in order).
+static ORDERED_OVER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// `Some(n)` while a lean data set of `n` cases is generated: the generators then spread the
+/// cases' arrival over the year in the order of their index.
+pub fn ordered_over() -> Option<u64> {
+    match ORDERED_OVER.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => None,
+        n => Some(n),
+    }
+}
 
 /// Unit `k`: bureau `b0000`, `b0010`, …; departments `d0001`…`d0009` under `b0000`, and so on.
 pub fn unit_id(k: u64) -> String {
@@ -54,8 +70,9 @@ pub fn region_of(k: u64) -> String {
     format!("44{:04}", k / 10)
 }
 
-/// Writes `n` cases of `spec` (and its units) through the store's write path.
-pub async fn write(store: &Store, spec: &Spec, n: u64, label: &str) {
+/// Writes `n` cases of `spec` (and its units) through the store's write path, the events of
+/// each case with it (all cases when `lean` is false, the first [`LEAN_LOGGED`] otherwise).
+pub async fn write(store: &Store, spec: &Spec, n: u64, label: &str, lean: bool) {
     let name = spec.name;
     let started = Instant::now();
     // The units in one transaction (bureaus come before their departments).
@@ -80,6 +97,10 @@ pub async fn write(store: &Store, spec: &Spec, n: u64, label: &str) {
         .unwrap();
     }
     wtx.commit().await.unwrap();
+    ORDERED_OVER.store(
+        if lean { n } else { 0 },
+        std::sync::atomic::Ordering::Relaxed,
+    );
     // Cases are made on another thread while this one writes the previous ones.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<GenCase>(CHUNK);
     let (make, seed) = (spec.generate, spec.seed);
@@ -99,17 +120,23 @@ pub async fn write(store: &Store, spec: &Spec, n: u64, label: &str) {
     let mut written = 0u64;
     let mut events = 0u64;
     while written < n {
-        let mut wtx = store.begin_write().await.unwrap();
+        // The writer's group commit: the writes kept and sent as multi-row statements.
+        let mut wtx = store.begin_batch().await.unwrap();
         let mut in_tx = 0;
         while in_tx < CHUNK && written < n {
             let Some(c) = rx.recv().await else { break };
             wtx.insert_case(&c.state, &c.projection, &c.secret_hash)
                 .await
                 .unwrap();
-            wtx.append(&c.events).await.unwrap();
-            events += c.events.len() as u64;
+            if !lean || written < LEAN_LOGGED {
+                wtx.append(&c.events).await.unwrap();
+                events += c.events.len() as u64;
+            }
             in_tx += 1;
             written += 1;
+            if in_tx % FLUSH == 0 {
+                wtx.flush().await.unwrap();
+            }
         }
         wtx.commit().await.unwrap();
         if written.is_multiple_of(100_000) || written == n {
@@ -125,18 +152,31 @@ pub async fn write(store: &Store, spec: &Spec, n: u64, label: &str) {
 
 /// The cached SQLite data set, generated on first use.
 pub async fn sqlite(spec: &Spec, n: u64) -> Store {
+    sqlite_of(spec, n, false).await
+}
+
+/// A lean data set: every case's row (list columns and its real state) but the event log of
+/// only the first [`LEAN_LOGGED`] cases — for the benches that read the projection and the
+/// counters, never the log, at sizes whose full log would not fit this machine's disk — and
+/// the cases received in the order they were made, as in production (see [`ordered_over`]).
+pub async fn sqlite_lean(spec: &Spec, n: u64) -> Store {
+    sqlite_of(spec, n, true).await
+}
+
+async fn sqlite_of(spec: &Spec, n: u64, lean: bool) -> Store {
     let (name, version) = (spec.cache, spec.version);
     let root = super::bench_data_dir();
-    let dir = root.join(format!("{name}-{version}-{n}"));
+    let lean_suffix = if lean { "-lean2" } else { "" };
+    let dir = root.join(format!("{name}-{version}-{n}{lean_suffix}"));
     let marker = dir.join("complete");
     if !marker.exists() {
-        let partial = root.join(format!("{name}-{version}-{n}.partial"));
+        let partial = root.join(format!("{name}-{version}-{n}{lean_suffix}.partial"));
         if partial.exists() {
             std::fs::remove_dir_all(&partial).unwrap();
         }
         let store = Store::open_dir(&partial).await.unwrap();
         store.migrate().await.unwrap();
-        write(&store, spec, n, "sqlite").await;
+        write(&store, spec, n, "sqlite", lean).await;
         store.close().await;
         std::fs::write(partial.join("complete"), version).unwrap();
         if dir.exists() {
@@ -202,7 +242,7 @@ pub async fn postgres(spec: &Spec, base: &str, n: u64) -> (Store, String) {
         return (store, schema);
     }
     let store = super::pg_store(base, &schema, true).await.unwrap();
-    write(&store, spec, n, "postgres").await;
+    write(&store, spec, n, "postgres", false).await;
     // What autovacuum would do soon after a load this size.
     sqlx::raw_sql("ANALYZE")
         .execute(store.pool())

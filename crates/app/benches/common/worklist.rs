@@ -49,7 +49,14 @@ pub fn generate_case(i: u64, rng: &mut Rng, policies: &PolicySet, calendar: &Cal
         .with_ymd_and_hms(2025, 1, 2, 1, 0, 0)
         .single()
         .expect("base time");
-    let received_at = base + chrono::Duration::seconds(rng.below(360 * 86_400) as i64);
+    let offset = rng.below(360 * 86_400) as i64;
+    // A lean data set arrives over the year in order (as cases do: a case's id is made when it
+    // is received); the full one at random moments.
+    let offset = match super::dataset::ordered_over() {
+        Some(n) => (i as i64 * 360 * 86_400) / n as i64 + offset % 3_600,
+        None => offset,
+    };
+    let received_at = base + chrono::Duration::seconds(offset);
     let roll = rng.unit();
 
     let payload = (i.wrapping_add(1)).wrapping_mul(0x9E37_79B9_7F4A_7C15) & ((1u64 << 55) - 1);
