@@ -62,6 +62,15 @@ pub struct Trend {
     pub last_year: Vec<i64>,
 }
 
+/// The public page's volume trend: withheld months are `None`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicTrend {
+    /// `YYYY-MM`.
+    pub labels: Vec<String>,
+    pub current: Vec<Option<i64>>,
+    pub last_year: Vec<Option<i64>>,
+}
+
 /// A figure of one region one level down, or of one unit.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ranked {
@@ -205,6 +214,71 @@ fn slices(now: &Totals, before: &Totals, prefix: &str) -> Vec<Slice> {
 }
 
 impl App {
+    /// Received per month of `from..=to` (whole months at either end), beside the same months a
+    /// year before, for the counters' target `key`.
+    async fn monthly_trend(
+        &self,
+        key: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Trend, AppError> {
+        let store = self.store();
+        let monthly = true;
+        let now = store.stats_months(key, keys::RECEIVED, from, to).await?;
+        let then = store
+            .stats_months(key, keys::RECEIVED, year_back(from), year_back(to))
+            .await?;
+        let mut labels = Vec::new();
+        let (mut current, mut last_year) = (Vec::new(), Vec::new());
+        let mut m = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).unwrap_or(from);
+        while m <= to {
+            let n = i64::from(m.year()) * 100 + i64::from(m.month());
+            labels.push(format!("{:04}-{:02}", m.year(), m.month()));
+            current.push(now.get(&n).copied().unwrap_or(0));
+            last_year.push(then.get(&(n - 100)).copied().unwrap_or(0));
+            let Some(next) = m.checked_add_months(Months::new(1)) else {
+                break;
+            };
+            m = next;
+        }
+        Ok(Trend {
+            monthly,
+            labels,
+            current,
+            last_year,
+        })
+    }
+
+    /// The public statistics page's volume trend (公开统计): the published region's received
+    /// cases per month of `from..=to` (at most a year, as [`App::public_indicators`]) beside the
+    /// same months a year before; a month of fewer than [`crate::stats::MIN_PUBLIC_COUNT`] cases
+    /// is withheld (`None`). Not found when the deployment publishes none.
+    pub async fn public_trend(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<PublicTrend, AppError> {
+        let Some(region) = self.inner.config.public_stats.clone() else {
+            return Err(AppError::NotFound("本系统没有公开统计数据".into()));
+        };
+        if to < from || (to - from).num_days() >= 366 {
+            return Err(AppError::invalid(
+                "to",
+                "public_period",
+                "公开统计的期间最长一年，且不能晚于今天",
+            ));
+        }
+        let t = self
+            .monthly_trend(&Target::Region(region).key(), from, to)
+            .await?;
+        let shown = |v: &i64| (*v as f64 >= crate::stats::MIN_PUBLIC_COUNT).then_some(*v);
+        Ok(PublicTrend {
+            labels: t.labels,
+            current: t.current.iter().map(shown).collect(),
+            last_year: t.last_year.iter().map(shown).collect(),
+        })
+    }
+
     /// The leader's overview of `target` for `from..=to` (scoped like the indicators).
     pub async fn overview(
         &self,
@@ -224,29 +298,7 @@ impl App {
 
         let monthly = (to - from).num_days() + 1 > DAILY_TREND_DAYS;
         let trend = if monthly {
-            let now = store.stats_months(&key, keys::RECEIVED, from, to).await?;
-            let then = store
-                .stats_months(&key, keys::RECEIVED, year_back(from), year_back(to))
-                .await?;
-            let mut labels = Vec::new();
-            let (mut current, mut last_year) = (Vec::new(), Vec::new());
-            let mut m = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).unwrap_or(from);
-            while m <= to {
-                let n = i64::from(m.year()) * 100 + i64::from(m.month());
-                labels.push(format!("{:04}-{:02}", m.year(), m.month()));
-                current.push(now.get(&n).copied().unwrap_or(0));
-                last_year.push(then.get(&(n - 100)).copied().unwrap_or(0));
-                let Some(next) = m.checked_add_months(Months::new(1)) else {
-                    break;
-                };
-                m = next;
-            }
-            Trend {
-                monthly,
-                labels,
-                current,
-                last_year,
-            }
+            self.monthly_trend(&key, from, to).await?
         } else {
             let now = store.stats_days(&key, keys::RECEIVED, from, to).await?;
             let then = store

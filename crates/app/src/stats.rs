@@ -102,40 +102,57 @@ impl RebuildCounts {
         }
     }
 
-    /// The rows in the table's key order (target, day, key), zeros left out; the interned
-    /// names are kept for the next rows.
-    fn take_sorted_rows(&mut self) -> Vec<CounterRow> {
+    /// The cells in the table's key order (target, day, key), zeros left out, emptied from
+    /// here; the interned names are kept for the next cells.
+    fn take_sorted(&mut self) -> SortedCounts {
         let mut targets = vec![String::new(); self.targets.len()];
         for (t, i) in &self.targets {
             targets[*i as usize] = t.key();
         }
-        let mut keys = vec![""; self.keys.len()];
+        let mut keys = vec![String::new(); self.keys.len()];
         for (k, i) in &self.keys {
-            keys[*i as usize] = k.as_str();
+            keys[*i as usize] = k.clone();
         }
-        let rank = |names: &[&str]| {
+        let rank = |names: &[String]| {
             let mut order: Vec<usize> = (0..names.len()).collect();
-            order.sort_by(|a, b| names[*a].cmp(names[*b]));
+            order.sort_by(|a, b| names[*a].cmp(&names[*b]));
             let mut rank = vec![0u32; names.len()];
             for (r, i) in order.into_iter().enumerate() {
                 rank[i] = r as u32;
             }
             rank
         };
-        let target_names: Vec<&str> = targets.iter().map(String::as_str).collect();
-        let (target_rank, key_rank) = (rank(&target_names), rank(&keys));
+        let (target_rank, key_rank) = (rank(&targets), rank(&keys));
         let mut cells: Vec<((u32, i64, u32), i64)> =
             self.counts.drain().filter(|(_, v)| *v != 0).collect();
+        self.counts.shrink_to_fit();
         cells.sort_unstable_by_key(|((t, d, k), _)| {
             (target_rank[*t as usize], *d, key_rank[*k as usize])
         });
+        SortedCounts {
+            cells,
+            targets,
+            keys,
+        }
+    }
+}
+
+/// A rebuild's counters in the table's key order, made into rows a transaction at a time.
+struct SortedCounts {
+    cells: Vec<((u32, i64, u32), i64)>,
+    targets: Vec<String>,
+    keys: Vec<String>,
+}
+
+impl SortedCounts {
+    fn rows(&self, cells: &[((u32, i64, u32), i64)]) -> Vec<CounterRow> {
         cells
-            .into_iter()
+            .iter()
             .map(|((t, day, k), value)| CounterRow {
-                target: targets[t as usize].clone(),
-                day,
-                key: keys[k as usize].to_string(),
-                value,
+                target: self.targets[*t as usize].clone(),
+                day: *day,
+                key: self.keys[*k as usize].clone(),
+                value: *value,
             })
             .collect()
     }
@@ -462,12 +479,13 @@ impl App {
         counts: &mut RebuildCounts,
         write: usize,
     ) -> Result<Option<i64>, AppError> {
-        let rows = counts.take_sorted_rows();
+        let sorted = counts.take_sorted();
         let versions = std::mem::take(&mut counts.versions);
         let live: Vec<_> = std::mem::take(&mut counts.live).into_iter().collect();
         let none = LiveDeltas::new();
-        for chunk in rows.chunks(write.max(1)) {
-            if !self.rebuild_step(&mut marker, chunk, &[], &none).await? {
+        for chunk in sorted.cells.chunks(write.max(1)) {
+            let rows = sorted.rows(chunk);
+            if !self.rebuild_step(&mut marker, &rows, &[], &none).await? {
                 return Ok(None);
             }
         }

@@ -6,6 +6,7 @@
 mod common;
 
 use axum::http::StatusCode;
+use chrono::TimeZone;
 use common::{T, section};
 
 #[tokio::test]
@@ -22,6 +23,16 @@ async fn the_published_region_shows_totals_and_withholds_small_figures() {
     let t = T::start_with(|c| c.public_stats = Some("44".into())).await;
     t.user("dengji", "4406-xfj", "registrar").await;
     let (reg, csrf) = t.login("dengji").await;
+    // Four in February (fewer than five: the month is withheld), six in March.
+    let march = t.app.now();
+    t.app
+        .clock()
+        .set(chrono::Utc.with_ymd_and_hms(2025, 2, 10, 2, 0, 0).unwrap());
+    for i in 0..4 {
+        t.intake(&reg, &csrf, &format!("小区路灯不亮二月第{i}号"))
+            .await;
+    }
+    t.app.clock().set(march);
     for i in 0..6 {
         t.intake(&reg, &csrf, &format!("小区路灯不亮第{i}号")).await;
     }
@@ -38,9 +49,21 @@ async fn the_published_region_shows_totals_and_withholds_small_figures() {
         page.body
     );
     let figures = section(&page.body, "figures");
-    // Six petitions this year: the total is shown.
+    // Ten petitions this year: the total is shown.
     let total = figures.split("信访总量").nth(1).unwrap();
-    assert!(total.contains("<b>6</b>"), "{figures}");
+    assert!(total.contains("<b>10</b>"), "{figures}");
+    // The trend by month, as a chart and as a table: February's four are withheld.
+    let trend = section(&page.body, "trend");
+    assert!(trend.contains("data-chart=\"line\""), "{trend}");
+    assert!(trend.contains("[null,null,6]"), "{trend}");
+    for row in [
+        "<td>2025-01</td><td>—</td><td>—</td>",
+        "<td>2025-02</td><td>—</td><td>—</td>",
+        "<td>2025-03</td><td>6</td><td>—</td>",
+    ] {
+        assert!(trend.contains(row), "{row}: {trend}");
+    }
+    assert!(page.body.contains("charts.js"));
     // No case was replied yet: rates from fewer than five cases are withheld.
     let on_time = figures.split("按期办结率").nth(1).unwrap();
     assert!(on_time.contains("<b>—</b>"), "{figures}");

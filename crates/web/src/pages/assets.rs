@@ -66,6 +66,11 @@ pub const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../assets/vendor/htmx-2.0.11.min.js"),
     },
     Asset {
+        name: "charts.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../assets/charts.js"),
+    },
+    Asset {
         name: "echarts.min.js",
         content_type: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../assets/vendor/echarts-6.0.0.min.js"),

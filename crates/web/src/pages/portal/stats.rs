@@ -40,6 +40,9 @@ pub struct StatsPage {
     pub years: Vec<(String, String, bool)>,
     pub lines: Vec<Line>,
     pub bars: Vec<Bar>,
+    /// The volume trend for the chart (JSON), and as rows: month, this year, a year before.
+    pub trend: String,
+    pub trend_rows: Vec<(String, String, String)>,
     pub error: Option<String>,
 }
 
@@ -67,6 +70,8 @@ pub async fn page(
             .collect(),
         lines: Vec::new(),
         bars: Vec::new(),
+        trend: String::new(),
+        trend_rows: Vec::new(),
         error: None,
     };
     if crate::limited(&state, ip).is_err() {
@@ -129,5 +134,24 @@ pub async fn page(
         })
         .collect();
     page.lines = report.indicators.iter().map(|r| line(&ctx, r)).collect();
+    let trend = match state.app.public_trend(from, to).await {
+        Ok(t) => t,
+        Err(e) => return app_error_page(ctx, &e),
+    };
+    let shown = |v: &Option<i64>| v.map_or_else(|| "—".to_string(), |n| n.to_string());
+    page.trend_rows = trend
+        .labels
+        .iter()
+        .zip(trend.current.iter().zip(&trend.last_year))
+        .map(|(l, (c, y))| (l.clone(), shown(c), shown(y)))
+        .collect();
+    page.trend = serde_json::json!({
+        "labels": trend.labels,
+        "series": [
+            {"name": ctx.t("portal.stats.c_now"), "data": trend.current},
+            {"name": ctx.t("portal.stats.c_year"), "data": trend.last_year},
+        ],
+    })
+    .to_string();
     render(StatusCode::OK, &page)
 }
