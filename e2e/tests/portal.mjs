@@ -184,6 +184,10 @@ for (const [vp, tag] of [[PHONE, "360"], [DESK, "1280"]]) {
     const total = Number((await page.locator("#figures tbody tr").first().locator("td b").first().textContent()).trim());
     assert(total > 0, `the demo's total this year is ${total}`);
     assert(!(await page.content()).includes("张"), "a name on the public statistics page");
+    // The monthly trend is drawn by the vendored ECharts (charts.js), the table says the same.
+    await page.waitForFunction(() => document.querySelectorAll("#trend .chart.drawn canvas").length > 0, null, { timeout: 15000 });
+    const months = await page.locator("#trend tbody tr").count();
+    assert(months >= 1, `the trend table has ${months} months`);
     await assertNoHorizontalScroll(page, `statistics ${tag}`);
     await shot(page, `portal-stats-${tag}`);
     await ctx.close();
