@@ -250,7 +250,7 @@ impl App {
     }
 
     /// The public statistics page's volume trend (公开统计): the published region's received
-    /// cases per month of `from..=to` (at most a year, as [`App::public_indicators`]) beside the
+    /// cases per month of `from..=to` (at most a year, not in the future) beside the
     /// same months a year before; a month of fewer than [`crate::stats::MIN_PUBLIC_COUNT`] cases
     /// is withheld (`None`). Not found when the deployment publishes none.
     pub async fn public_trend(
@@ -258,16 +258,7 @@ impl App {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<PublicTrend, AppError> {
-        let Some(region) = self.inner.config.public_stats.clone() else {
-            return Err(AppError::NotFound("本系统没有公开统计数据".into()));
-        };
-        if to < from || (to - from).num_days() >= 366 {
-            return Err(AppError::invalid(
-                "to",
-                "public_period",
-                "公开统计的期间最长一年，且不能晚于今天",
-            ));
-        }
+        let region = self.public_region(from, to)?;
         let t = self
             .monthly_trend(&Target::Region(region).key(), from, to)
             .await?;

@@ -603,15 +603,9 @@ impl App {
         self.inner.config.public_stats.is_some()
     }
 
-    /// The public statistics (公开统计) of the deployment's published region over
-    /// `from..=to` (at most a year, not in the future): the same indicators as the staff see,
-    /// with every figure computed from fewer than [`MIN_PUBLIC_COUNT`] cases withheld, so no
-    /// one case can be singled out. Not found when the deployment publishes none.
-    pub async fn public_indicators(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<IndicatorReport, AppError> {
+    /// The published region, for a public period `from..=to` (at most a year, not in the
+    /// future). Not found when the deployment publishes none.
+    pub(crate) fn public_region(&self, from: NaiveDate, to: NaiveDate) -> Result<String, AppError> {
         let Some(region) = self.inner.config.public_stats.clone() else {
             return Err(AppError::NotFound("本系统没有公开统计数据".into()));
         };
@@ -633,6 +627,19 @@ impl App {
                 "公开统计的期间最长一年，且不能晚于今天",
             ));
         }
+        Ok(region)
+    }
+
+    /// The public statistics (公开统计) of the deployment's published region over
+    /// `from..=to` (at most a year, not in the future): the same indicators as the staff see,
+    /// with every figure computed from fewer than [`MIN_PUBLIC_COUNT`] cases withheld, so no
+    /// one case can be singled out. Not found when the deployment publishes none.
+    pub async fn public_indicators(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<IndicatorReport, AppError> {
+        let region = self.public_region(from, to)?;
         let mut report = self
             .indicators_of(&Target::Region(region), from, to, &self.indicator_config())
             .await?;

@@ -23,6 +23,15 @@ fn error_responses(codes: &[u16]) -> Value {
     Value::Object(map)
 }
 
+/// Adds a module's `paths` (a JSON object of path → operations) to the document's paths.
+pub(crate) fn add_paths(doc: &mut Value, paths: Value) {
+    if let (Some(target), Value::Object(new)) =
+        (doc.get_mut("paths").and_then(|p| p.as_object_mut()), paths)
+    {
+        target.extend(new);
+    }
+}
+
 pub(crate) fn with_errors(ok: Value, codes: &[u16]) -> Value {
     let mut responses = error_responses(codes);
     if let (Value::Object(r), Value::Object(ok)) = (&mut responses, ok) {

@@ -318,9 +318,5 @@ pub fn document_paths(doc: &mut serde_json::Value) {
             "responses": with_errors(json!({"200": {"description": "SearchStatus"}}), &[401, 403])
         }}
     });
-    if let (Some(target), serde_json::Value::Object(new)) =
-        (doc.get_mut("paths").and_then(|p| p.as_object_mut()), paths)
-    {
-        target.extend(new);
-    }
+    crate::openapi::add_paths(doc, paths);
 }

@@ -240,11 +240,7 @@ pub fn document_paths(doc: &mut serde_json::Value) {
             "responses": with_errors(json!({"200": {"description": "{masked_text}"}}), &[400, 401, 403, 422])
         }}
     });
-    if let (Some(target), serde_json::Value::Object(new)) =
-        (doc.get_mut("paths").and_then(|p| p.as_object_mut()), paths)
-    {
-        target.extend(new);
-    }
+    crate::openapi::add_paths(doc, paths);
     let similar = json!({"type": "object", "properties": {
         "outcome": {"type": "string", "enum": ["own_open_case", "own_concluded_case", "none"]},
         "message": {"type": "string"},
