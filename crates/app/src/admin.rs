@@ -970,14 +970,10 @@ impl App {
 
     async fn changed_by(&self, changed: Option<&Changed>) -> Result<Option<ChangedBy>, AppError> {
         let Some(c) = changed else { return Ok(None) };
-        let name = match c.by.strip_prefix("user:") {
-            Some(user) => self.store().user_by_id(user).await?.map(|u| u.display_name),
-            None => None,
-        };
         Ok(Some(ChangedBy {
             at_ms: c.at_ms,
             by: c.by.clone(),
-            by_name: name,
+            by_name: self.staff_name(&c.by).await?,
         }))
     }
 

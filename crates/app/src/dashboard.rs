@@ -223,7 +223,6 @@ impl App {
         to: NaiveDate,
     ) -> Result<Trend, AppError> {
         let store = self.store();
-        let monthly = true;
         let now = store.stats_months(key, keys::RECEIVED, from, to).await?;
         let then = store
             .stats_months(key, keys::RECEIVED, year_back(from), year_back(to))
@@ -242,7 +241,7 @@ impl App {
             m = next;
         }
         Ok(Trend {
-            monthly,
+            monthly: true,
             labels,
             current,
             last_year,

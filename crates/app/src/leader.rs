@@ -225,14 +225,19 @@ impl App {
         })
     }
 
+    /// The display name of a staff actor (`user:…`), when the account exists.
+    pub(crate) async fn staff_name(&self, actor_id: &str) -> Result<Option<String>, AppError> {
+        Ok(match actor_id.strip_prefix("user:") {
+            Some(user) => self.store().user_by_id(user).await?.map(|u| u.display_name),
+            None => None,
+        })
+    }
+
     /// The leaders in charge of a case with their names (staff accounts) and units.
     pub async fn charge_views(&self, state: &CaseState) -> Result<Vec<ChargeView>, AppError> {
         let mut out = Vec::with_capacity(state.in_charge.len());
         for l in &state.in_charge {
-            let name = match l.leader.as_str().strip_prefix("user:") {
-                Some(user) => self.store().user_by_id(user).await?.map(|u| u.display_name),
-                None => None,
-            };
+            let name = self.staff_name(l.leader.as_str()).await?;
             let unit_name = match &l.unit {
                 Some(u) => self.store().unit(u.as_str()).await?.map(|u| u.name),
                 None => None,

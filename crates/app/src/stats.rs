@@ -28,6 +28,11 @@ use crate::{App, AppError, Inner};
 /// Events read per feeder round.
 const STATS_PAGE: u32 = 2_000;
 
+/// How often the server's feeder looks for new events.
+const STATS_EVERY: Duration = Duration::from_secs(1);
+/// The longest period one query may cover (ten years of day rows at most).
+const MAX_PERIOD_DAYS: i64 = 3_660;
+
 /// How a rebuild of the counters reads and writes (see [`App::rebuild_counts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RebuildLimits {
@@ -51,6 +56,7 @@ impl Default for RebuildLimits {
         }
     }
 }
+
 /// A rebuild marker older than this (no transaction of the rebuild since) is a rebuild that
 /// died: a feeder takes over.
 const REBUILD_STALE_MS: i64 = 120_000;
@@ -157,10 +163,6 @@ impl SortedCounts {
             .collect()
     }
 }
-/// How often the server's feeder looks for new events.
-const STATS_EVERY: Duration = Duration::from_secs(1);
-/// The longest period one query may cover (ten years of day rows at most).
-const MAX_PERIOD_DAYS: i64 = 3_660;
 
 /// How far the counters are behind the event log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -428,8 +428,7 @@ impl Store {
             .map(|row| {
                 let id: String = row.try_get(0)?;
                 let json: String = row.try_get(1)?;
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))
+                crate::read::case_state(&id, &json)
             })
             .collect()
     }

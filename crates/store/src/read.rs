@@ -14,6 +14,11 @@ use crate::event_log::{EventColumns, expected_bodies};
 use crate::event_wire::{Payload, decode_kind};
 use crate::{NO_DEADLINE_MS, Result, StoreError, from_ms};
 
+/// A case's stored state (`cases.state`) read back; a body that does not read is damage.
+pub(crate) fn case_state(id: &impl std::fmt::Display, json: &str) -> Result<CaseState> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))
+}
+
 /// A case as stored: its state and the secret hash for the public lookup.
 #[derive(Debug, Clone)]
 pub struct CaseRecord {
@@ -187,8 +192,7 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         row.map(|(json, secret_hash)| {
-            let state = serde_json::from_str(&json)
-                .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))?;
+            let state = crate::read::case_state(&id, &json)?;
             Ok(CaseRecord { state, secret_hash })
         })
         .transpose()

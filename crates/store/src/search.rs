@@ -84,8 +84,7 @@ impl Store {
         for row in &rows {
             let id: String = row.try_get("id")?;
             let json: String = row.try_get("state")?;
-            let state: CaseState = serde_json::from_str(&json)
-                .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))?;
+            let state: CaseState = crate::read::case_state(&id, &json)?;
             let due: i64 = row.try_get("next_due_at")?;
             let yellow: i64 = row.try_get("yellow_at")?;
             out.push(SearchSource {

@@ -399,8 +399,7 @@ impl Store {
             .map(|row| {
                 let id: String = row.try_get(0)?;
                 let json: String = row.try_get(1)?;
-                let state: CaseState = serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))?;
+                let state: CaseState = crate::read::case_state(&id, &json)?;
                 Ok((state, row.try_get(2)?, crate::live::mark_of_row(row, 3)?))
             })
             .collect()
@@ -415,10 +414,7 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?;
         rows.into_iter()
-            .map(|(id, json)| {
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))
-            })
+            .map(|(id, json)| crate::read::case_state(&id, &json))
             .collect()
     }
 }

@@ -4,7 +4,7 @@
 
 use huiyin_domain::case::CaseState;
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// The most case ids asked about in one statement.
 const MAX_IDS_PER_QUERY: usize = 500;
@@ -46,10 +46,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, json)| {
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))
-            })
+            .map(|(id, json)| crate::read::case_state(&id, &json))
             .collect()
     }
 }

@@ -4,7 +4,7 @@
 use huiyin_domain::access::region_range;
 use huiyin_domain::case::CaseState;
 
-use crate::{Result, Store, StoreError};
+use crate::{Result, Store};
 
 /// One stored warning.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -321,10 +321,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, json)| {
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))
-            })
+            .map(|(id, json)| crate::read::case_state(&id, &json))
             .collect()
     }
 
@@ -347,10 +344,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter()
-            .map(|(id, json)| {
-                serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))
-            })
+            .map(|(id, json)| crate::read::case_state(&id, &json))
             .collect()
     }
 

@@ -256,11 +256,8 @@ impl WriteTx {
             .bind(id.as_str())
             .fetch_optional(&mut *self.tx)
             .await?;
-        row.map(|(json,)| {
-            serde_json::from_str(&json)
-                .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))
-        })
-        .transpose()
+        row.map(|(json,)| crate::read::case_state(&id, &json))
+            .transpose()
     }
 
     /// Reads these cases and idempotency keys (hashed) ahead, one statement for each kind, so
@@ -291,8 +288,7 @@ impl WriteTx {
                 query = query.bind(*id);
             }
             for (id, json) in query.fetch_all(&mut *self.tx).await? {
-                let state = serde_json::from_str(&json)
-                    .map_err(|e| StoreError::Corrupt(format!("case {id} state: {e}")))?;
+                let state = crate::read::case_state(&id, &json)?;
                 self.read_cases.insert(id, Some(state));
             }
             for id in chunk {
